@@ -1,0 +1,320 @@
+//! Command line, `MOCK_PYPI_*` environment variables and the optional TOML file.
+//! Precedence: flag or environment variable, then the file, then the default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mock-pypi",
+    version,
+    about = "A local stand-in for PyPI's Trusted Publishing path, with a fake OIDC issuer"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the index and the embedded fake issuer (HTTP and HTTPS on one port).
+    Serve(ServeArgs),
+    /// Run only the fake OIDC issuer.
+    Issuer(IssuerArgs),
+    /// Print `export` lines that make this shell look like a CI job to every client.
+    Env(crate::cli::EnvArgs),
+    /// Add, list or remove trusted publishers on a running index.
+    Publisher(crate::cli::PublisherArgs),
+    /// Print an OIDC token from the fake issuer of a running server.
+    Token(crate::cli::TokenArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// TOML file with settings, trusted issuers and publishers (see fixtures/demo.toml).
+    #[arg(long, env = "MOCK_PYPI_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where the database, files, keys and certificates live [default: ./.mock-pypi].
+    #[arg(long, env = "MOCK_PYPI_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free one [default: 127.0.0.1:8000].
+    #[arg(long, env = "MOCK_PYPI_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Base URL clients use to reach this server [default: http://<listen address>].
+    #[arg(long, env = "MOCK_PYPI_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// sqlite://PATH or postgres://… [default: SQLite in the data directory].
+    #[arg(long, env = "MOCK_PYPI_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The OIDC audience the index expects [default: pypi].
+    #[arg(long, env = "MOCK_PYPI_AUDIENCE")]
+    pub audience: Option<String>,
+    /// Bearer token for /_mock/api [default: generated once, kept in the data directory].
+    #[arg(long, env = "MOCK_PYPI_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Lifetime of minted upload tokens, in seconds [default: 900].
+    #[arg(long, env = "MOCK_PYPI_TOKEN_LIFETIME")]
+    pub token_lifetime: Option<i64>,
+    /// Largest accepted distribution file, e.g. 100MiB [default: 100MiB].
+    #[arg(long, env = "MOCK_PYPI_MAX_UPLOAD_SIZE", value_parser = parse_size)]
+    pub max_upload_size: Option<u64>,
+    /// PEM certificate chain to serve instead of the generated one.
+    #[arg(long, env = "MOCK_PYPI_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "MOCK_PYPI_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Extra DNS names or IPs for the generated certificate (comma-separated).
+    #[arg(long, env = "MOCK_PYPI_TLS_NAMES", value_delimiter = ',')]
+    pub tls_names: Vec<String>,
+    /// PEM RSA key the fake issuer signs with [default: generated once in the data directory].
+    #[arg(long, env = "MOCK_PYPI_ISSUER_KEY")]
+    pub issuer_key: Option<PathBuf>,
+    /// Secret a CI job presents to the fake issuer (ACTIONS_ID_TOKEN_REQUEST_TOKEN).
+    #[arg(long, env = "MOCK_PYPI_ISSUER_REQUEST_TOKEN", hide_env_values = true)]
+    pub issuer_request_token: Option<String>,
+    /// Do not run the embedded fake issuer (for a separate `mock-pypi issuer`).
+    #[arg(long, env = "MOCK_PYPI_NO_ISSUER")]
+    pub no_issuer: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct IssuerArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// `1048576`, `512KiB`, `100MiB`, `1GiB` (also KB/MB/GB as powers of 1000).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size like 100MiB"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => return Err(format!("unknown size unit '{other}' (use KiB, MiB or GiB)")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    server: ServerSection,
+    #[serde(default)]
+    issuer: IssuerSection,
+    #[serde(default)]
+    trusted_issuers: Vec<IssuerSpec>,
+    #[serde(default)]
+    publishers: Vec<Map<String, Value>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    database_url: Option<String>,
+    audience: Option<String>,
+    admin_token: Option<String>,
+    token_lifetime: Option<i64>,
+    max_upload_size: Option<toml::Value>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    #[serde(default)]
+    tls_names: Vec<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct IssuerSection {
+    key_file: Option<PathBuf>,
+    request_token: Option<String>,
+    #[serde(default = "yes")]
+    embedded: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A trusted issuer: the exact `iss`, its provider, and optionally where its keys are.
+#[derive(Deserialize, Debug, Clone, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSpec {
+    pub provider: String,
+    pub url: String,
+    pub jwks_url: Option<String>,
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub database_url: String,
+    pub audience: String,
+    /// `None`: generate one and keep it in the data directory.
+    pub admin_token: Option<String>,
+    pub token_lifetime: i64,
+    pub max_upload_bytes: u64,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_names: Vec<String>,
+    pub embedded_issuer: bool,
+    pub issuer_key: Option<PathBuf>,
+    pub issuer_request_token: Option<String>,
+    pub trusted_issuers: Vec<IssuerSpec>,
+    pub publishers: Vec<Map<String, Value>>,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
+pub const DEFAULT_MAX_UPLOAD: u64 = 100 << 20;
+
+impl Settings {
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        let (file, base) = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config {}", path.display()))?;
+                let file: FileConfig = toml::from_str(&text)
+                    .with_context(|| format!("parsing config {}", path.display()))?;
+                (
+                    file,
+                    path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                )
+            }
+            None => (FileConfig::default(), PathBuf::new()),
+        };
+        // Paths in the file are relative to the file.
+        let rel = |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { base.join(p) });
+        let s = file.server;
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(rel(s.data_dir))
+            .unwrap_or_else(|| PathBuf::from(".mock-pypi"));
+        let database_url = args
+            .database_url
+            .clone()
+            .or(s.database_url)
+            .unwrap_or_else(|| {
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.join("mock-pypi.sqlite3").display()
+                )
+            });
+        let max_upload_bytes = match (args.max_upload_size, s.max_upload_size) {
+            (Some(n), _) => n,
+            (None, Some(toml::Value::Integer(n))) => {
+                u64::try_from(n).context("max_upload_size must be positive")?
+            }
+            (None, Some(toml::Value::String(text))) => {
+                parse_size(&text).map_err(anyhow::Error::msg)?
+            }
+            (None, Some(other)) => anyhow::bail!(
+                "max_upload_size must be a number or a size like \"100MiB\", not {other}"
+            ),
+            (None, None) => DEFAULT_MAX_UPLOAD,
+        };
+        let mut tls_names = s.tls_names;
+        tls_names.extend(args.tls_names.iter().filter(|n| !n.is_empty()).cloned());
+        let token_lifetime = args.token_lifetime.or(s.token_lifetime).unwrap_or(900);
+        anyhow::ensure!(token_lifetime > 0, "token_lifetime must be positive");
+        Ok(Self {
+            data_dir,
+            listen: match args.listen.or(s.listen) {
+                Some(addr) => addr,
+                None => DEFAULT_LISTEN.parse()?,
+            },
+            public_url: args
+                .public_url
+                .clone()
+                .or(s.public_url)
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            database_url,
+            audience: args
+                .audience
+                .clone()
+                .or(s.audience)
+                .unwrap_or_else(|| "pypi".into()),
+            admin_token: args.admin_token.clone().or(s.admin_token),
+            token_lifetime,
+            max_upload_bytes,
+            tls_cert: args.tls_cert.clone().or(rel(s.tls_cert)),
+            tls_key: args.tls_key.clone().or(rel(s.tls_key)),
+            tls_names,
+            embedded_issuer: !args.no_issuer && file.issuer.embedded,
+            issuer_key: args.issuer_key.clone().or(rel(file.issuer.key_file)),
+            issuer_request_token: args
+                .issuer_request_token
+                .clone()
+                .or(file.issuer.request_token),
+            trusted_issuers: file.trusted_issuers,
+            publishers: file.publishers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("100MiB"), Ok(100 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("2048"), Ok(2048));
+        assert!(parse_size("12 parsecs").is_err());
+    }
+
+    #[test]
+    fn flags_beat_file_beat_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\naudience = \"file-aud\"\ntoken_lifetime = 60\nmax_upload_size = \"1MiB\"\ndata_dir = \"d\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            audience: Some("flag-aud".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&args).unwrap();
+        assert_eq!(s.audience, "flag-aud");
+        assert_eq!(s.token_lifetime, 60);
+        assert_eq!(s.max_upload_bytes, 1 << 20);
+        assert_eq!(s.data_dir, dir.path().join("d"));
+        assert_eq!(s.listen, DEFAULT_LISTEN.parse().unwrap());
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\naudiance = \"typo\"\n").unwrap();
+        let err = Settings::resolve(&ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("audiance"), "{err:#}");
+    }
+}

@@ -1,0 +1,260 @@
+//! `/_mock/api/`: publishers, trusted issuers, the exchange audit log and reset,
+//! behind the admin bearer token.
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+
+use crate::app::{App, AppState};
+use crate::error::ApiError;
+use crate::oidc::github::GitHubConfig;
+use crate::packaging;
+use crate::store::{ExchangeFilter, PublisherRow, StoreError};
+
+pub const PROVIDERS: [&str; 4] = ["github", "gitlab", "google", "activestate"];
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/publishers", get(list_publishers).post(create_publisher))
+        .route("/publishers/{id}", delete(delete_publisher))
+        .route("/issuers", get(list_issuers).post(create_issuer))
+        .route("/issuers/{id}", delete(delete_issuer))
+        .route("/exchanges", get(list_exchanges))
+        .route("/exchanges/{id}", get(get_exchange))
+        .route("/projects", get(list_projects))
+        .route("/reset", post(reset))
+        .layer(middleware::from_fn_with_state(state, require_admin))
+}
+
+async fn require_admin(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned());
+    match presented {
+        Some(t) if crate::util::constant_time_eq(&t, &app.admin_token) => next.run(request).await,
+        _ => ApiError::Unauthorized.into_response(),
+    }
+}
+
+/// A publisher as the API shows it: Warehouse's field names at the top level.
+pub fn publisher_json(p: &PublisherRow) -> Value {
+    let mut map = p.config.clone();
+    map.insert("id".into(), p.id.into());
+    map.insert("provider".into(), p.provider.clone().into());
+    map.insert("project".into(), p.project.clone().into());
+    map.insert("pending".into(), p.pending.into());
+    map.insert("created_at".into(), p.created_at.into());
+    Value::Object(map)
+}
+
+/// Validate a publisher object and store it; a non-pending publisher's project is
+/// created (empty) if it does not exist yet.
+pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<PublisherRow, ApiError> {
+    let provider = body.get("provider").and_then(Value::as_str).unwrap_or("");
+    let project = body
+        .get("project")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
+    if !packaging::is_valid_name(project) {
+        return Err(ApiError::BadRequest(format!(
+            "'project' must be a valid project name, not '{project}'"
+        )));
+    }
+    let pending = body
+        .get("pending")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if pending {
+        return Err(ApiError::BadRequest(
+            "pending publishers are not supported yet".into(),
+        ));
+    }
+    let config = match provider {
+        "github" => GitHubConfig::from_json(body)
+            .map_err(ApiError::BadRequest)?
+            .to_json(),
+        other if PROVIDERS.contains(&other) => {
+            return Err(ApiError::BadRequest(format!(
+                "'{other}' publishers are not supported by this version of mock-pypi yet"
+            )));
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown provider '{other}' (one of: {})",
+                PROVIDERS.join(", ")
+            )));
+        }
+    };
+    let normalized = packaging::normalize_name(project);
+    app.store.ensure_project(project, &normalized).await?;
+    match app
+        .store
+        .insert_publisher(provider, &normalized, pending, &config)
+        .await
+    {
+        Ok(row) => Ok(row),
+        Err(StoreError::Conflict) => Err(ApiError::Conflict(format!(
+            "an identical {provider} publisher for '{normalized}' exists"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ProviderFilter {
+    provider: Option<String>,
+}
+
+async fn list_publishers(
+    State(app): State<AppState>,
+    Query(f): Query<ProviderFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let rows = app.store.list_publishers(f.provider.as_deref()).await?;
+    Ok(Json(
+        json!({"publishers": rows.iter().map(publisher_json).collect::<Vec<_>>()}),
+    ))
+}
+
+fn object(
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Map<String, Value>, ApiError> {
+    match body {
+        Ok(Json(Value::Object(map))) => Ok(map),
+        Ok(_) => Err(ApiError::BadRequest(
+            "the body must be a JSON object".into(),
+        )),
+        Err(e) => Err(ApiError::BadRequest(e.body_text())),
+    }
+}
+
+async fn create_publisher(
+    State(app): State<AppState>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let row = add_publisher(&app, &object(body)?).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(publisher_json(&row))).into_response())
+}
+
+async fn delete_publisher(
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    if app.store.delete_publisher(id).await? {
+        Ok(Json(json!({"deleted": id})))
+    } else {
+        Err(ApiError::NotFound(format!("no publisher {id}")))
+    }
+}
+
+/// Add a trusted issuer after checking its fields.
+pub async fn add_issuer(
+    app: &App,
+    provider: &str,
+    url: &str,
+    jwks_url: Option<&str>,
+) -> Result<Value, ApiError> {
+    if !PROVIDERS.contains(&provider) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown provider '{provider}' (one of: {})",
+            PROVIDERS.join(", ")
+        )));
+    }
+    for u in std::iter::once(url).chain(jwks_url) {
+        let parsed = url::Url::parse(u)
+            .map_err(|e| ApiError::BadRequest(format!("'{u}' is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ApiError::BadRequest(format!(
+                "'{u}' must be an http or https URL"
+            )));
+        }
+    }
+    let row = app.store.upsert_issuer(provider, url, jwks_url).await?;
+    app.jwks.clear();
+    Ok(serde_json::to_value(row).unwrap_or(Value::Null))
+}
+
+async fn list_issuers(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"issuers": app.store.list_issuers().await?})))
+}
+
+async fn create_issuer(
+    State(app): State<AppState>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let body = object(body)?;
+    let text = |k: &str| body.get(k).and_then(Value::as_str);
+    let (Some(provider), Some(url)) = (text("provider"), text("url")) else {
+        return Err(ApiError::BadRequest(
+            "send {\"provider\": \"github\", \"url\": \"<exact iss>\", \"jwks_url\": optional}"
+                .into(),
+        ));
+    };
+    let row = add_issuer(&app, provider, url, text("jwks_url")).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(row)).into_response())
+}
+
+async fn delete_issuer(
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    if app.store.delete_issuer(id).await? {
+        app.jwks.clear();
+        Ok(Json(json!({"deleted": id})))
+    } else {
+        Err(ApiError::NotFound(format!("no trusted issuer {id}")))
+    }
+}
+
+async fn list_exchanges(
+    State(app): State<AppState>,
+    Query(filter): Query<ExchangeFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = ExchangeFilter {
+        project: filter.project.map(|p| packaging::normalize_name(&p)),
+        ..filter
+    };
+    Ok(Json(
+        json!({"exchanges": app.store.list_exchanges(&filter).await?}),
+    ))
+}
+
+async fn get_exchange(
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    match app.store.exchange(id).await? {
+        Some(row) => Ok(Json(serde_json::to_value(row).unwrap_or(Value::Null))),
+        None => Err(ApiError::NotFound(format!("no exchange {id}"))),
+    }
+}
+
+async fn list_projects(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let mut out = Vec::new();
+    for p in app.store.list_projects().await? {
+        let files = app.store.project_files(p.id).await?;
+        out.push(json!({"name": p.name, "normalized_name": p.normalized_name, "files": files}));
+    }
+    Ok(Json(json!({"projects": out})))
+}
+
+async fn reset(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    app.store.reset().await?;
+    app.jwks.clear();
+    app.blobs
+        .clear()
+        .await
+        .map_err(|e| StoreError::Other(e.into()))?;
+    crate::app::apply_fixtures(&app)
+        .await
+        .map_err(StoreError::Other)?;
+    Ok(Json(json!({"reset": true})))
+}

@@ -1,0 +1,211 @@
+//! One error type per boundary, each rendered in the shape its clients expect:
+//! mint/burn (PyPI's 422 JSON), uploads (message in the reason phrase and the body),
+//! the index (PyPI's 404s) and the control API (JSON `{"error": …}`).
+//! Internal causes are logged and never shown.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// A refused token exchange: always HTTP 422 with PyPI's body.
+#[derive(Debug, Clone)]
+pub struct MintError {
+    pub code: &'static str,
+    pub description: String,
+}
+
+impl MintError {
+    pub fn new(code: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+}
+
+impl IntoResponse for MintError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "message": "Token request failed",
+            "errors": [{"code": self.code, "description": self.description}],
+        });
+        (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for MintError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure during token exchange");
+        MintError::new(
+            "server-error",
+            "the index could not record the exchange; see its log",
+        )
+    }
+}
+
+/// A refused upload. Like Warehouse, the message goes into the HTTP reason phrase
+/// (twine prints that) and into the body (uv prints that).
+#[derive(Debug)]
+pub struct UploadError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Render as JSON (`{"code": "400 <message>", …}`) for clients that ask for it.
+    pub json: bool,
+}
+
+impl UploadError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            json: false,
+        }
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+            json: false,
+        }
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "upload failed inside the index");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message:
+                "The index failed to store the upload; nothing was stored. See the server log."
+                    .into(),
+            json: false,
+        }
+    }
+}
+
+impl From<StoreError> for UploadError {
+    fn from(e: StoreError) -> Self {
+        UploadError::internal(e)
+    }
+}
+
+/// A reason phrase must be visible ASCII on one line.
+fn reason_phrase(message: &str) -> String {
+    let mut phrase: String = message
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    phrase.truncate(1024);
+    phrase
+}
+
+impl IntoResponse for UploadError {
+    fn into_response(self) -> Response {
+        let phrase = reason_phrase(&self.message);
+        let code = format!("{} {phrase}", self.status.as_u16());
+        let mut response = if self.json {
+            let title = self.status.canonical_reason().unwrap_or("Error");
+            (
+                self.status,
+                Json(json!({"code": code, "message": self.message, "title": title})),
+            )
+                .into_response()
+        } else {
+            let body = format!("{code}\n\n{}\n", self.message);
+            (
+                self.status,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                body,
+            )
+                .into_response()
+        };
+        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase) {
+            response.extensions_mut().insert(reason);
+        }
+        response
+    }
+}
+
+/// Failures of the read-only index pages.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("not found")]
+    NotFound,
+    #[error("not found")]
+    JsonNotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl IntoResponse for IndexError {
+    fn into_response(self) -> Response {
+        match self {
+            IndexError::NotFound => (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/plain")],
+                "404 Not Found",
+            )
+                .into_response(),
+            IndexError::JsonNotFound => {
+                (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))).into_response()
+            }
+            IndexError::Store(e) => {
+                tracing::error!(error = %e, "store failure serving the index");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "500 Internal Server Error",
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// Control-plane failures: JSON `{"error": "..."}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(
+        "missing or wrong admin token: send 'Authorization: Bearer <admin token>' (printed by `mock-pypi serve`)"
+    )]
+    Unauthorized,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) | ApiError::Store(StoreError::Conflict) => StatusCode::CONFLICT,
+            ApiError::Store(e) => {
+                tracing::error!(error = %e, "store failure in the control API");
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(json!({"error": "internal error; see the server log"})),
+                )
+                    .into_response();
+            }
+        };
+        let mut response = (status, Json(json!({"error": self.to_string()}))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,193 @@
+//! GitHub Actions-shaped claims. The workflow identity is chosen per request, so one
+//! issuer serves any number of test repositories and workflows.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+/// Who the token says is running. Everything but `repository` has a default.
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+pub struct GitHubIdentity {
+    /// `OWNER/REPO`.
+    pub repository: String,
+    /// Workflow file name under `.github/workflows/`.
+    #[serde(default)]
+    pub workflow: Option<String>,
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+    #[serde(default)]
+    pub sha: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub event_name: Option<String>,
+    #[serde(default)]
+    pub repository_owner_id: Option<String>,
+    #[serde(default)]
+    pub repository_id: Option<String>,
+    #[serde(default)]
+    pub actor: Option<String>,
+    #[serde(default)]
+    pub actor_id: Option<String>,
+    /// Set to simulate a reusable workflow (`OWNER/REPO/.github/workflows/F@REF`).
+    #[serde(default)]
+    pub job_workflow_ref: Option<String>,
+}
+
+pub const DEFAULT_WORKFLOW: &str = "release.yml";
+pub const DEFAULT_REF: &str = "refs/heads/main";
+
+/// A stable numeric id for a name, so the fake issuer and `publisher add` agree on
+/// `repository_owner_id` without the user looking one up.
+pub fn derived_id(kind: &str, name: &str) -> String {
+    let digest = Sha256::digest(format!("{kind}:{name}").as_bytes());
+    let n = u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]));
+    (10_000_000 + n % 90_000_000).to_string()
+}
+
+pub fn derived_sha(repository: &str, git_ref: &str) -> String {
+    hex::encode(&Sha256::digest(format!("{repository}@{git_ref}").as_bytes())[..20])
+}
+
+/// `<issuer base>/github/token?api-version=2.0&repository=…`: the identity travels in
+/// the query, and clients append `&audience=…` as they do on real runners.
+pub fn request_url(issuer_base: &str, identity: &GitHubIdentity) -> String {
+    let mut url = format!(
+        "{}/github/token?api-version=2.0",
+        issuer_base.trim_end_matches('/')
+    );
+    let pairs = [
+        ("repository", Some(&identity.repository)),
+        ("workflow", identity.workflow.as_ref()),
+        ("ref", identity.git_ref.as_ref()),
+        ("sha", identity.sha.as_ref()),
+        ("environment", identity.environment.as_ref()),
+        ("event_name", identity.event_name.as_ref()),
+        ("repository_owner_id", identity.repository_owner_id.as_ref()),
+        ("repository_id", identity.repository_id.as_ref()),
+        ("actor", identity.actor.as_ref()),
+        ("actor_id", identity.actor_id.as_ref()),
+        ("job_workflow_ref", identity.job_workflow_ref.as_ref()),
+    ];
+    for (key, value) in pairs {
+        if let Some(value) = value {
+            url.push('&');
+            url.push_str(key);
+            url.push('=');
+            url.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
+        }
+    }
+    url
+}
+
+impl GitHubIdentity {
+    pub fn owner(&self) -> &str {
+        self.repository
+            .split_once('/')
+            .map(|(o, _)| o)
+            .unwrap_or(&self.repository)
+    }
+
+    /// The full GitHub claim set (every custom claim is a string, as GitHub sends them).
+    pub fn claims(
+        &self,
+        issuer: &str,
+        audience: &str,
+        now: i64,
+        lifetime: i64,
+        jti: &str,
+    ) -> Map<String, Value> {
+        let owner = self.owner().to_owned();
+        let workflow = self
+            .workflow
+            .clone()
+            .unwrap_or_else(|| DEFAULT_WORKFLOW.into());
+        let git_ref = self.git_ref.clone().unwrap_or_else(|| DEFAULT_REF.into());
+        let sha = self
+            .sha
+            .clone()
+            .unwrap_or_else(|| derived_sha(&self.repository, &git_ref));
+        let workflow_ref = format!("{}/.github/workflows/{workflow}@{git_ref}", self.repository);
+        let ref_type = if git_ref.starts_with("refs/tags/") {
+            "tag"
+        } else {
+            "branch"
+        };
+        let sub = match &self.environment {
+            Some(env) => format!("repo:{}:environment:{env}", self.repository),
+            None => format!("repo:{}:ref:{git_ref}", self.repository),
+        };
+        let actor = self.actor.clone().unwrap_or_else(|| owner.clone());
+        let workflow_name = workflow
+            .trim_end_matches(".yml")
+            .trim_end_matches(".yaml")
+            .to_owned();
+        let mut claims = json!({
+            "jti": jti,
+            "sub": sub,
+            "aud": audience,
+            "ref": git_ref,
+            "sha": sha,
+            "repository": self.repository,
+            "repository_owner": owner,
+            "repository_owner_id": self.repository_owner_id.clone().unwrap_or_else(|| derived_id("owner", &owner)),
+            "repository_id": self.repository_id.clone().unwrap_or_else(|| derived_id("repository", &self.repository)),
+            "repository_visibility": "public",
+            "actor": actor,
+            "actor_id": self.actor_id.clone().unwrap_or_else(|| derived_id("actor", &actor)),
+            "run_id": (now % 10_000_000_000).to_string(),
+            "run_number": "1",
+            "run_attempt": "1",
+            "workflow": workflow_name,
+            "workflow_ref": workflow_ref,
+            "workflow_sha": sha,
+            "job_workflow_ref": self.job_workflow_ref.clone().unwrap_or_else(|| workflow_ref.clone()),
+            "job_workflow_sha": sha,
+            "head_ref": "",
+            "base_ref": "",
+            "event_name": self.event_name.clone().unwrap_or_else(|| "push".into()),
+            "ref_type": ref_type,
+            "ref_protected": "false",
+            "runner_environment": "github-hosted",
+            "iss": issuer,
+            "nbf": now - 5,
+            "iat": now,
+            "exp": now + lifetime,
+        });
+        if let (Some(env), Some(map)) = (&self.environment, claims.as_object_mut()) {
+            map.insert("environment".into(), Value::String(env.clone()));
+        }
+        match claims {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_have_githubs_shape() {
+        let id = GitHubIdentity {
+            repository: "octo-org/demo".into(),
+            environment: Some("pypi".into()),
+            git_ref: Some("refs/tags/v1".into()),
+            ..Default::default()
+        };
+        let c = id.claims("https://iss", "pypi", 1000, 300, "j1");
+        assert_eq!(c["aud"], "pypi");
+        assert_eq!(c["repository_owner"], "octo-org");
+        assert_eq!(
+            c["job_workflow_ref"],
+            "octo-org/demo/.github/workflows/release.yml@refs/tags/v1"
+        );
+        assert_eq!(c["ref_type"], "tag");
+        assert_eq!(c["environment"], "pypi");
+        assert_eq!(c["sub"], "repo:octo-org/demo:environment:pypi");
+        assert_eq!(c["exp"], 1300);
+        assert!(c["repository_owner_id"].is_string());
+        assert_eq!(c["repository_owner_id"], derived_id("owner", "octo-org"));
+    }
+}

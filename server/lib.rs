@@ -1,0 +1,24 @@
+//! mock-pypi: a local stand-in for PyPI's Trusted Publishing path.
+//!
+//! Follow one publish through the modules in this order: `issuer` (the fake CI
+//! provider signs an OIDC token) → `oidc` (the index checks the issuer, key,
+//! signature and claims, then matches a publisher) → `tokens` (a short-lived upload
+//! token) → `upload` (the legacy upload, streamed and validated) → `store` (rows and
+//! content-addressed files) → `index` (what pip and uv read). `app` wires the router
+//! and the HTTP+HTTPS listener; `control` is the `/_mock/api` control plane.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod error;
+pub mod index;
+pub mod issuer;
+pub mod oidc;
+pub mod packaging;
+pub mod run;
+pub mod store;
+pub mod tls;
+pub mod tokens;
+pub mod upload;
+pub mod util;

@@ -1,0 +1,310 @@
+//! One token exchange, step by step, in PyPI's order. Every attempt, accepted or
+//! refused, is recorded with its header, claims, step verdicts and candidate
+//! publishers (never the raw token or its signature).
+
+use serde_json::{Map, Value, json};
+
+use super::jwks::KeySource;
+use super::jwt::{self, LEEWAY_SECONDS, Step, Unverified};
+use super::matching::{Candidate, MatchOutcome, match_github};
+use crate::app::App;
+use crate::error::MintError;
+use crate::store::{JtiClaim, NewExchange, NewToken, StoreError, now};
+use crate::tokens;
+
+/// A minted upload token, as returned to the client.
+pub struct Minted {
+    pub token: String,
+    pub expires: i64,
+}
+
+/// What we learned so far, for the audit log.
+#[derive(Default)]
+struct Attempt {
+    issuer: Option<String>,
+    provider: Option<String>,
+    header: Option<Map<String, Value>>,
+    claims: Option<Map<String, Value>>,
+    key: Option<KeySource>,
+    steps: Vec<Step>,
+    candidates: Vec<Candidate>,
+}
+
+impl Attempt {
+    fn detail(&self) -> Value {
+        json!({
+            "header": self.header,
+            "claims": self.claims,
+            "key": self.key,
+            "steps": self.steps,
+            "candidates": self.candidates,
+        })
+    }
+
+    async fn refuse(self, app: &App, code: &'static str, description: String) -> MintError {
+        let exchange = NewExchange {
+            issuer: self.issuer.clone(),
+            provider: self.provider.clone(),
+            outcome: code.to_owned(),
+            description: description.clone(),
+            detail: self.detail(),
+            ..Default::default()
+        };
+        if let Err(e) = app.store.insert_exchange(&exchange).await {
+            tracing::error!(error = %e, "could not record a refused exchange");
+        }
+        tracing::info!(code, %description, "token exchange refused");
+        MintError::new(code, description)
+    }
+}
+
+fn token_from_body(body: &[u8]) -> Result<String, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        format!("the request body is not JSON ({e}); send {{\"token\": \"<OIDC token>\"}}")
+    })?;
+    match value.get("token") {
+        Some(Value::String(token)) => Ok(token.clone()),
+        Some(other) if value.is_object() => Err(format!(
+            "'token' must be a string, not {}",
+            json_kind(other)
+        )),
+        _ if value.is_object() => {
+            Err("the request body has no 'token' field; send {\"token\": \"<OIDC token>\"}".into())
+        }
+        _ => Err(format!(
+            "the request body must be a JSON object, not {}",
+            json_kind(&value)
+        )),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `POST /_/oidc/mint-token`: the whole exchange.
+pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
+    let mut a = Attempt::default();
+    let token = match token_from_body(body) {
+        Ok(t) => t,
+        Err(e) => return Err(a.refuse(app, "invalid-payload", e).await),
+    };
+    let unverified = match Unverified::parse(&token) {
+        Ok(u) => u,
+        Err(e) => {
+            return Err(a
+                .refuse(app, "invalid-payload", format!("malformed JWT: {e}"))
+                .await);
+        }
+    };
+    a.header = Some(unverified.header.clone());
+    a.claims = Some(unverified.claims.clone());
+    let iss = unverified.iss().to_owned();
+    a.issuer = Some(iss.clone());
+
+    // The allowlist comes before any network access: an unknown `iss` is never fetched.
+    let Some(issuer) = app.store.trusted_issuer(&iss).await? else {
+        a.steps.push(Step::fail(
+            "issuer",
+            format!("'{iss}' is not a trusted issuer"),
+        ));
+        return Err(a
+            .refuse(app, "invalid-payload", format!("unknown trusted publishing issuer: '{iss}' is not trusted by this index (see GET /_mock/api/issuers)"))
+            .await);
+    };
+    a.provider = Some(issuer.provider.clone());
+    a.steps.push(Step::pass(
+        "issuer",
+        format!("trusted {} issuer", issuer.provider),
+    ));
+
+    let invalid = |detail: &str| format!("malformed or invalid token: {detail}");
+    let kid = match unverified.rs256_kid() {
+        Ok(kid) => kid.to_owned(),
+        Err(e) => {
+            a.steps.push(Step::fail("header", e.clone()));
+            return Err(a.refuse(app, "invalid-token", invalid(&e)).await);
+        }
+    };
+    a.steps
+        .push(Step::pass("header", format!("RS256, kid '{kid}'")));
+    let key = match app.jwks.key(&issuer, &kid).await {
+        Ok((key, source)) => {
+            a.steps.push(Step::pass(
+                "key",
+                format!("'{kid}' from {}", source.jwks_url),
+            ));
+            a.key = Some(source);
+            key
+        }
+        Err(e) => {
+            a.steps.push(Step::fail("key", e.clone()));
+            return Err(a.refuse(app, "invalid-token", invalid(&e)).await);
+        }
+    };
+    // Verifying is cheap (public exponent), unlike signing: no need to leave the reactor.
+    if let Err(e) = jwt::verify_signature(&token, &key) {
+        a.steps.push(Step::fail("signature", e.clone()));
+        return Err(a.refuse(app, "invalid-token", invalid(&e)).await);
+    }
+    a.steps
+        .push(Step::pass("signature", "valid RS256 signature"));
+    let now = now();
+    let claim_steps =
+        jwt::check_standard_claims(&unverified.claims, &issuer.url, &app.settings.audience, now);
+    let first_failure = claim_steps
+        .iter()
+        .find(|s| !s.ok)
+        .map(|s| format!("{}: {}", s.step, s.detail));
+    a.steps.extend(claim_steps);
+    if let Some(failure) = first_failure {
+        return Err(a.refuse(app, "invalid-token", invalid(&failure)).await);
+    }
+
+    let claims = &unverified.claims;
+    let outcome = match issuer.provider.as_str() {
+        "github" => match_github(&app.store.list_publishers(Some("github")).await?, claims),
+        other => {
+            return Err(a
+                .refuse(
+                    app,
+                    "not-enabled",
+                    format!(
+                        "{other} trusted publishing functionality not enabled in this mock-pypi"
+                    ),
+                )
+                .await);
+        }
+    };
+    let publisher = match outcome {
+        MatchOutcome::Matched {
+            publisher,
+            candidates,
+        } => {
+            a.candidates = candidates;
+            publisher
+        }
+        MatchOutcome::NoMatch {
+            reason,
+            explanation,
+            candidates,
+        } => {
+            a.candidates = candidates;
+            return Err(a
+                .refuse(
+                    app,
+                    "invalid-publisher",
+                    format!(
+                        "valid token, but no corresponding publisher ({reason}). {explanation}"
+                    ),
+                )
+                .await);
+        }
+    };
+
+    let projects = app
+        .store
+        .projects_for_config(&publisher.provider, &publisher.config)
+        .await?;
+    let generated = tokens::generate();
+    let expires = now + app.settings.token_lifetime;
+    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+    let jti = claims.get("jti").and_then(Value::as_str);
+    let exchange = NewExchange {
+        issuer: Some(iss.clone()),
+        provider: Some(issuer.provider.clone()),
+        outcome: "accepted".into(),
+        description: format!(
+            "token for {} minted by publisher {}",
+            projects.join(", "),
+            publisher.id
+        ),
+        publisher_id: Some(publisher.id),
+        project: Some(publisher.project.clone()),
+        token_id: Some(generated.id.clone()),
+        token_expires: Some(expires),
+        detail: a.detail(),
+    };
+    let new_token = NewToken {
+        id: generated.id.clone(),
+        token_hash: generated.hash.clone(),
+        kind: "oidc",
+        publisher_id: Some(publisher.id),
+        projects: Some(projects),
+        description: format!(
+            "OpenID token: publisher {} ({})",
+            publisher.id, issuer.provider
+        ),
+        expires_at: Some(expires),
+    };
+    // PyPI remembers a jti until 35 s after the token expires.
+    let claim = jti.map(|jti| JtiClaim {
+        issuer: &iss,
+        jti,
+        expires_at: exp + LEEWAY_SECONDS + 5,
+    });
+    match app.store.record_mint(claim, &exchange, &new_token).await {
+        Ok(_) => {}
+        Err(StoreError::Conflict) => {
+            a.steps.push(Step::fail(
+                "jti",
+                format!("jti '{}' was already exchanged", jti.unwrap_or("")),
+            ));
+            return Err(a
+                .refuse(
+                    app,
+                    "invalid-reuse-token",
+                    "invalid token: already used (each OIDC token can be exchanged once)".into(),
+                )
+                .await);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(publisher = publisher.id, token = %generated.id, "token exchange accepted");
+    Ok(Minted {
+        token: generated.token,
+        expires,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_errors_say_what_to_send() {
+        assert!(
+            token_from_body(b"not json")
+                .unwrap_err()
+                .contains("not JSON")
+        );
+        assert!(token_from_body(b"[]").unwrap_err().contains("JSON object"));
+        assert!(token_from_body(b"{}").unwrap_err().contains("no 'token'"));
+        assert!(
+            token_from_body(br#"{"token": null}"#)
+                .unwrap_err()
+                .contains("null")
+        );
+        assert!(
+            token_from_body(br#"{"token": 3.14}"#)
+                .unwrap_err()
+                .contains("number")
+        );
+        assert!(
+            token_from_body(br#"{"token": [""]}"#)
+                .unwrap_err()
+                .contains("list")
+        );
+        assert_eq!(
+            token_from_body(br#"{"token": "abc", "extra": 1}"#).unwrap(),
+            "abc"
+        );
+    }
+}

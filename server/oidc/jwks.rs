@@ -1,0 +1,199 @@
+//! Keys of trusted issuers, fetched by discovery (or an explicit `jwks_url`) and cached
+//! per issuer. An unknown `kid` triggers at most one refetch a minute per issuer; a
+//! failed or empty fetch never replaces a good cached set.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::JwkSet;
+use serde_json::Value;
+
+use crate::store::TrustedIssuerRow;
+
+pub const REFRESH_COOLDOWN: Duration = Duration::from_secs(60);
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Discovery documents and key sets are small; refuse anything larger.
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+#[derive(Default)]
+struct CachedKeys {
+    keys: HashMap<String, DecodingKey>,
+    last_attempt: Option<Instant>,
+}
+
+/// (issuer URL, explicit JWKS URL).
+type CacheKey = (String, Option<String>);
+/// The async lock makes fetches single-flight per issuer.
+type Entry = Arc<tokio::sync::Mutex<CachedKeys>>;
+
+pub struct JwksCache {
+    http: reqwest::Client,
+    entries: Mutex<HashMap<CacheKey, Entry>>,
+}
+
+/// Where the key came from, for the audit log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeySource {
+    pub kid: String,
+    pub jwks_url: String,
+    pub fetched_now: bool,
+}
+
+impl JwksCache {
+    pub fn new() -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .connect_timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("mock-pypi/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            entries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
+    fn entry(&self, issuer: &TrustedIssuerRow) -> Entry {
+        let key = (issuer.url.clone(), issuer.jwks_url.clone());
+        let mut entries = match self.entries.lock() {
+            Ok(e) => e,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        entries.entry(key).or_default().clone()
+    }
+
+    /// The key for `kid` from `issuer`'s published set.
+    pub async fn key(
+        &self,
+        issuer: &TrustedIssuerRow,
+        kid: &str,
+    ) -> Result<(DecodingKey, KeySource), String> {
+        let entry = self.entry(issuer);
+        let mut cached = entry.lock().await;
+        let jwks_hint = issuer
+            .jwks_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/.well-known/openid-configuration", issuer.url));
+        if let Some(key) = cached.keys.get(kid) {
+            return Ok((
+                key.clone(),
+                KeySource {
+                    kid: kid.into(),
+                    jwks_url: jwks_hint,
+                    fetched_now: false,
+                },
+            ));
+        }
+        if let Some(at) = cached.last_attempt
+            && at.elapsed() < REFRESH_COOLDOWN
+        {
+            return Err(format!(
+                "key '{kid}' is not in the issuer's key set, which was fetched {} s ago (refetched at most once every {} s)",
+                at.elapsed().as_secs(),
+                REFRESH_COOLDOWN.as_secs()
+            ));
+        }
+        cached.last_attempt = Some(Instant::now());
+        let (jwks_url, keys) = self.fetch(issuer).await?;
+        if keys.is_empty() {
+            return Err(format!(
+                "the key set at {jwks_url} has no usable RS256 keys; keeping the cached ones"
+            ));
+        }
+        cached.keys = keys;
+        match cached.keys.get(kid) {
+            Some(key) => Ok((
+                key.clone(),
+                KeySource {
+                    kid: kid.into(),
+                    jwks_url,
+                    fetched_now: true,
+                },
+            )),
+            None => Err(format!(
+                "key '{kid}' is not in the issuer's key set at {jwks_url}"
+            )),
+        }
+    }
+
+    async fn fetch(
+        &self,
+        issuer: &TrustedIssuerRow,
+    ) -> Result<(String, HashMap<String, DecodingKey>), String> {
+        let jwks_url = match &issuer.jwks_url {
+            Some(url) => url.clone(),
+            None => {
+                let discovery_url = format!("{}/.well-known/openid-configuration", issuer.url);
+                let doc: Value = self.get_json(&discovery_url).await?;
+                // A discovery document speaking for another issuer must not be believed.
+                match doc.get("issuer").and_then(Value::as_str) {
+                    Some(iss) if iss == issuer.url => {}
+                    other => {
+                        return Err(format!(
+                            "discovery document at {discovery_url} names issuer {other:?}, not '{}'",
+                            issuer.url
+                        ));
+                    }
+                }
+                doc.get("jwks_uri")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        format!("discovery document at {discovery_url} has no jwks_uri")
+                    })?
+                    .to_owned()
+            }
+        };
+        let set: JwkSet = serde_json::from_value(self.get_json(&jwks_url).await?)
+            .map_err(|e| format!("key set at {jwks_url} is not a JWKS: {e}"))?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let Some(kid) = &jwk.common.key_id else {
+                continue;
+            };
+            if !matches!(
+                jwk.algorithm,
+                jsonwebtoken::jwk::AlgorithmParameters::RSA(_)
+            ) {
+                continue;
+            }
+            if let Ok(key) = DecodingKey::from_jwk(jwk) {
+                keys.insert(kid.clone(), key);
+            }
+        }
+        Ok((jwks_url, keys))
+    }
+
+    async fn get_json(&self, url: &str) -> Result<Value, String> {
+        let mut response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("fetching {url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("fetching {url}: HTTP {}", response.status()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("reading {url}: {e}"))?
+        {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(format!(
+                    "{url} answered with more than {MAX_DOCUMENT_BYTES} bytes"
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("{url} did not answer JSON: {e}"))
+    }
+}

@@ -1,0 +1,190 @@
+//! Reading a JWT before it is trusted, and verifying it after a key is found.
+//! Nothing here ever takes a key, URL or algorithm from the token itself.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+/// Longest token accepted; real CI tokens are 1–2 KiB.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// PyPI's leeway for `exp`, `nbf` and `iat`.
+pub const LEEWAY_SECONDS: i64 = 30;
+
+/// A token split and decoded but not yet verified.
+#[derive(Debug, Clone)]
+pub struct Unverified {
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
+}
+
+impl Unverified {
+    /// Decode without verification, only to learn `iss` (and, for the audit log, the
+    /// header). Fails like PyPI's "malformed JWT".
+    pub fn parse(token: &str) -> Result<Self, String> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(format!(
+                "token is {} bytes; the limit is {MAX_TOKEN_BYTES}",
+                token.len()
+            ));
+        }
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(_sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err("a JWT has three dot-separated parts".into());
+        };
+        let header = decode_object(h).map_err(|e| format!("header: {e}"))?;
+        let claims = decode_object(p).map_err(|e| format!("payload: {e}"))?;
+        match claims.get("iss") {
+            Some(Value::String(_)) => Ok(Self { header, claims }),
+            Some(_) => Err("the 'iss' claim is not a string".into()),
+            None => Err("the token has no 'iss' claim".into()),
+        }
+    }
+
+    pub fn iss(&self) -> &str {
+        self.claims.get("iss").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The header's `kid`, after insisting on RS256.
+    pub fn rs256_kid(&self) -> Result<&str, String> {
+        match self.header.get("alg").and_then(Value::as_str) {
+            Some("RS256") => {}
+            Some(alg) => return Err(format!("algorithm '{alg}' is not accepted; only RS256 is")),
+            None => return Err("the header has no 'alg'".into()),
+        }
+        self.header
+            .get("kid")
+            .and_then(Value::as_str)
+            .ok_or_else(|| "the header has no 'kid', so no key can be chosen".to_owned())
+    }
+}
+
+fn decode_object(part: &str) -> Result<Map<String, Value>, String> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .map_err(|_| "not base64url".to_owned())?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("not a JSON object".into()),
+        Err(_) => Err("not JSON".into()),
+    }
+}
+
+/// Check the RS256 signature with `key`. Claims are judged separately by
+/// [`check_standard_claims`], so every rule is visible there.
+pub fn verify_signature(token: &str, key: &DecodingKey) -> Result<(), String> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.algorithms = vec![Algorithm::RS256];
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Value>(token, key, &validation)
+        .map(|_| ())
+        .map_err(|e| format!("signature check failed: {e}"))
+}
+
+/// One verification step as shown in the audit log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Step {
+    pub step: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl Step {
+    pub fn pass(step: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            step,
+            ok: true,
+            detail: detail.into(),
+        }
+    }
+    pub fn fail(step: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            step,
+            ok: false,
+            detail: detail.into(),
+        }
+    }
+}
+
+fn int_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, String> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .map(Some)
+            .ok_or_else(|| format!("'{name}' is not an integer")),
+        Some(_) => Err(format!("'{name}' is not a number")),
+    }
+}
+
+/// PyPI's standard-claim rules: `iss` exact; `aud` one string equal to ours (a list,
+/// even `["pypi"]`, is refused); `exp`, `iat` required; `nbf` checked if present;
+/// 30 s leeway. Returns every step's verdict; the first failure decides.
+pub fn check_standard_claims(
+    claims: &Map<String, Value>,
+    issuer: &str,
+    audience: &str,
+    now: i64,
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    steps.push(match claims.get("iss").and_then(Value::as_str) {
+        Some(iss) if iss == issuer => Step::pass("iss", format!("'{iss}' is the trusted issuer")),
+        other => Step::fail("iss", format!("expected '{issuer}', got {other:?}")),
+    });
+    steps.push(match claims.get("aud") {
+        Some(Value::String(aud)) if aud == audience => Step::pass("aud", format!("'{aud}'")),
+        Some(Value::String(aud)) => Step::fail(
+            "aud",
+            format!("audience '{aud}' is not ours ('{audience}')"),
+        ),
+        Some(Value::Array(_)) => Step::fail(
+            "aud",
+            format!("audience is a list; PyPI requires the single string '{audience}'"),
+        ),
+        Some(_) => Step::fail("aud", "audience is not a string"),
+        None => Step::fail(
+            "aud",
+            format!("the token has no 'aud' claim (expected '{audience}')"),
+        ),
+    });
+    steps.push(match int_claim(claims, "exp") {
+        Ok(Some(exp)) if exp <= now - LEEWAY_SECONDS => Step::fail(
+            "exp",
+            format!("expired {} s ago (leeway {LEEWAY_SECONDS} s)", now - exp),
+        ),
+        Ok(Some(exp)) => Step::pass("exp", format!("expires in {} s", exp - now)),
+        Ok(None) => Step::fail("exp", "the token has no 'exp' claim"),
+        Err(e) => Step::fail("exp", e),
+    });
+    steps.push(match int_claim(claims, "iat") {
+        Ok(Some(iat)) if iat > now + LEEWAY_SECONDS => Step::fail(
+            "iat",
+            format!(
+                "issued {} s in the future (leeway {LEEWAY_SECONDS} s)",
+                iat - now
+            ),
+        ),
+        Ok(Some(iat)) => Step::pass("iat", format!("issued {} s ago", now - iat)),
+        Ok(None) => Step::fail("iat", "the token has no 'iat' claim"),
+        Err(e) => Step::fail("iat", e),
+    });
+    match int_claim(claims, "nbf") {
+        Ok(Some(nbf)) if nbf > now + LEEWAY_SECONDS => steps.push(Step::fail(
+            "nbf",
+            format!(
+                "not valid for another {} s (leeway {LEEWAY_SECONDS} s)",
+                nbf - now
+            ),
+        )),
+        Ok(Some(_)) => steps.push(Step::pass("nbf", "already valid")),
+        Ok(None) => {}
+        Err(e) => steps.push(Step::fail("nbf", e)),
+    }
+    steps
+}

@@ -1,0 +1,100 @@
+//! The long-running commands: `serve` and `issuer`.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::app::Server;
+use crate::config::Settings;
+use crate::issuer::Issuer;
+use crate::issuer::keys::SigningKey;
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let server = Server::build(settings).await?;
+    let app = server.state.clone();
+    let https = app.public_url.replacen("http://", "https://", 1);
+    let mut banner = format!(
+        "mock-pypi {} serving HTTP and HTTPS on {} (ready in {} ms)\n  upload (trusted publishing): {https}/legacy/\n  simple index:                {}/simple/\n",
+        env!("CARGO_PKG_VERSION"),
+        server.local_addr,
+        started.elapsed().as_millis(),
+        app.public_url,
+    );
+    if let Some(issuer) = &app.issuer {
+        banner += &format!(
+            "  fake GitHub issuer:          {}\n",
+            issuer.issuer_url("github")
+        );
+    }
+    if let Some(ca) = &app.ca_file {
+        banner += &format!("  test CA (trust this file):   {}\n", ca.display());
+    }
+    banner += &format!(
+        "  control API:                 {}/_mock/api/  (Authorization: Bearer {})\n  data directory:              {}\n\nNext, in another shell:\n  mock-pypi publisher add github --project demo --repository octo-org/demo --workflow release.yml\n  eval \"$(mock-pypi env github --repository octo-org/demo --workflow release.yml)\"\n  uv publish --trusted-publishing always --publish-url {https}/legacy/ dist/*\n",
+        app.public_url,
+        app.admin_token,
+        app.settings.data_dir.display()
+    );
+    println!("{banner}");
+    server.run(shutdown_signal()).await
+}
+
+/// Only the fake issuer, at the root of its own port (plain HTTP, like a runner's).
+pub async fn issuer(mut settings: Settings) -> anyhow::Result<()> {
+    if settings.listen == crate::config::DEFAULT_LISTEN.parse()? {
+        settings.listen = "127.0.0.1:8001".parse()?;
+    }
+    tokio::fs::create_dir_all(&settings.data_dir).await?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let base = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let key_path = settings
+        .issuer_key
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join("issuer-key.pem"));
+    let key = SigningKey::load_or_generate(&key_path).await?;
+    let request_token = match settings.issuer_request_token.clone() {
+        Some(t) => t,
+        None => crate::store::random_hex(24),
+    };
+    let issuer = Arc::new(Issuer::new(&base, request_token.clone(), key));
+    let info = serde_json::json!({"issuer_url": base, "github_issuer": issuer.issuer_url("github"), "request_token": request_token});
+    crate::util::write_private(
+        &settings.data_dir.join("issuer.json"),
+        serde_json::to_string_pretty(&info)?.as_bytes(),
+    )
+    .await?;
+    println!(
+        "mock-pypi fake issuer on {addr}\n  GitHub issuer (iss): {}\n  request token:       {request_token}\n",
+        issuer.issuer_url("github")
+    );
+    axum::serve(listener, crate::issuer::router(issuer))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! Trusted OIDC issuers: the allowlist consulted before any key is fetched.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreResult, now};
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TrustedIssuerRow {
+    pub id: i64,
+    pub provider: String,
+    pub url: String,
+    pub jwks_url: Option<String>,
+    pub created_at: i64,
+}
+
+fn issuer_row(row: &AnyRow) -> Result<TrustedIssuerRow, sqlx::Error> {
+    Ok(TrustedIssuerRow {
+        id: row.try_get(0)?,
+        provider: row.try_get(1)?,
+        url: row.try_get(2)?,
+        jwks_url: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+    })
+}
+
+impl Store {
+    /// Add an issuer, or update the provider and key URL of one with the same `url`.
+    pub async fn upsert_issuer(
+        &self,
+        provider: &str,
+        url: &str,
+        jwks_url: Option<&str>,
+    ) -> StoreResult<TrustedIssuerRow> {
+        sqlx::query(
+            "INSERT INTO trusted_issuers (provider, url, jwks_url, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (url) DO UPDATE SET provider = excluded.provider, jwks_url = excluded.jwks_url",
+        )
+        .bind(provider)
+        .bind(url)
+        .bind(jwks_url)
+        .bind(now())
+        .execute(&self.write)
+        .await?;
+        let row = sqlx::query(
+            "SELECT id, provider, url, jwks_url, created_at FROM trusted_issuers WHERE url = $1",
+        )
+        .bind(url)
+        .fetch_one(&self.write)
+        .await?;
+        Ok(issuer_row(&row)?)
+    }
+
+    /// Exact-string lookup, as PyPI matches `iss`.
+    pub async fn trusted_issuer(&self, url: &str) -> StoreResult<Option<TrustedIssuerRow>> {
+        let row = sqlx::query(
+            "SELECT id, provider, url, jwks_url, created_at FROM trusted_issuers WHERE url = $1",
+        )
+        .bind(url)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.as_ref().map(issuer_row).transpose()?)
+    }
+
+    pub async fn list_issuers(&self) -> StoreResult<Vec<TrustedIssuerRow>> {
+        let rows = sqlx::query(
+            "SELECT id, provider, url, jwks_url, created_at FROM trusted_issuers ORDER BY id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.iter().map(issuer_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn delete_issuer(&self, id: i64) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM trusted_issuers WHERE id = $1")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

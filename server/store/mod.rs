@@ -1,0 +1,189 @@
+//! Everything persistent: SQL (SQLite or PostgreSQL through `sqlx::Any`) and the
+//! content-addressed file store. SQL strings live only under this module.
+
+mod blobs;
+mod exchanges;
+mod issuers;
+mod projects;
+mod publishers;
+mod tokens;
+
+pub use blobs::{BlobStore, Digests, StagedFile, StagingWriter, random_hex};
+pub use exchanges::{ExchangeFilter, ExchangeRow, NewExchange};
+pub use issuers::TrustedIssuerRow;
+pub use projects::{FileRow, NewFile, ProjectRow, ReleaseRow, StoreFileOutcome, WheelMetadata};
+pub use publishers::PublisherRow;
+pub use tokens::{JtiClaim, NewToken, TokenRow};
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions};
+
+/// Which SQL engine the store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Database handle. SQLite allows one writer at a time, so writes go through a
+/// one-connection pool (no `SQLITE_BUSY` storms) while reads use several; on
+/// PostgreSQL both are the same pool.
+#[derive(Clone)]
+pub struct Store {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+/// A storage failure. Unique-key conflicts are told apart because callers turn
+/// them into PyPI-shaped answers ("File already exists", replayed jti).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("conflicts with an existing row")]
+    Conflict,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation()
+                || db
+                    .code()
+                    .is_some_and(|c| c == "23505" || c == "2067" || c == "1555")
+                || db.message().contains("UNIQUE constraint failed")
+        }
+        _ => false,
+    }
+}
+
+impl Store {
+    /// Connect and apply the embedded migrations for the backend named by `url`
+    /// (`sqlite://…` or `postgres://…`).
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            anyhow::bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://…");
+        };
+        let opts = AnyConnectOptions::from_str(url)
+            .with_context(|| format!("parsing database URL {url:?}"))?
+            .disable_statement_logging();
+        let store = match backend {
+            Backend::Sqlite => {
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(sqlite_pragmas)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(opts.clone())
+                    .await
+                    .with_context(|| format!("opening {url}"))?;
+                let store_w = Store {
+                    read: write.clone(),
+                    write: write.clone(),
+                    backend,
+                };
+                store_w.migrate().await?;
+                let read = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(sqlite_pragmas)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(opts)
+                    .await?;
+                Store {
+                    read,
+                    write,
+                    backend,
+                }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .with_context(|| format!("connecting to {url}"))?;
+                let store = Store {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                };
+                store.migrate().await?;
+                store
+            }
+        };
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let result = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.write).await,
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.write)
+                    .await
+            }
+        };
+        result.context("applying database migrations")
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Delete everything a user created: projects, files, publishers, tokens,
+    /// exchanges, replay records and issuers. Configured fixtures are re-applied by the caller.
+    pub async fn reset(&self) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        for sql in [
+            "DELETE FROM files",
+            "DELETE FROM releases",
+            "DELETE FROM projects",
+            "DELETE FROM publishers",
+            "DELETE FROM api_tokens",
+            "DELETE FROM oidc_jti",
+            "DELETE FROM exchanges",
+            "DELETE FROM trusted_issuers",
+        ] {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// WAL lets readers run beside the single writer; NORMAL sync survives process
+/// crashes, which is all a mock needs.
+fn sqlite_pragmas(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Current time as Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

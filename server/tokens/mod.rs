@@ -1,0 +1,87 @@
+//! The short-lived API tokens minted by an exchange: `pypi-` + 256 random bits.
+//! Only a SHA-256 of the token is stored; a token is checked by hashing what the
+//! client sent and looking the hash up.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use crate::store::{Store, StoreResult, TokenRow, now};
+
+pub const PREFIX: &str = "pypi-";
+
+/// A new token, shown to the client once.
+pub struct Generated {
+    pub token: String,
+    pub hash: String,
+    /// Public id (a prefix of the hash), used in logs and the audit API.
+    pub id: String,
+}
+
+pub fn generate() -> Generated {
+    let mut secret = [0u8; 32];
+    rand::fill(&mut secret);
+    let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
+    let hash = hash(&token);
+    Generated {
+        id: hash[..16].to_owned(),
+        token,
+        hash,
+    }
+}
+
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.trim().as_bytes()))
+}
+
+/// Why a presented token cannot be used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    Unknown,
+    Expired,
+    Burned,
+}
+
+/// Look up a presented token and check it is live.
+pub async fn authenticate(
+    store: &Store,
+    presented: &str,
+) -> StoreResult<Result<TokenRow, Refusal>> {
+    if !presented.trim().starts_with(PREFIX) {
+        return Ok(Err(Refusal::Unknown));
+    }
+    let Some(row) = store.token_by_hash(&hash(presented)).await? else {
+        return Ok(Err(Refusal::Unknown));
+    };
+    if row.burned_at.is_some() {
+        return Ok(Err(Refusal::Burned));
+    }
+    if row.expires_at.is_some_and(|exp| now() >= exp) {
+        return Ok(Err(Refusal::Expired));
+    }
+    Ok(Ok(row))
+}
+
+/// Whether the token may upload to this (normalized) project.
+pub fn allows_project(token: &TokenRow, normalized: &str) -> bool {
+    match &token.projects {
+        None => true,
+        Some(projects) => projects.iter().any(|p| p == normalized),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_prefixed_random_and_hashed() {
+        let a = generate();
+        let b = generate();
+        assert!(a.token.starts_with("pypi-"));
+        assert_ne!(a.token, b.token);
+        assert_eq!(a.hash, hash(&a.token));
+        assert_eq!(a.hash, hash(&format!(" {} ", a.token)));
+        assert_eq!(a.id.len(), 16);
+    }
+}
