@@ -148,12 +148,8 @@ struct ServerSection {
 struct IssuerSection {
     key_file: Option<PathBuf>,
     request_token: Option<String>,
-    #[serde(default = "yes")]
-    embedded: bool,
-}
-
-fn yes() -> bool {
-    true
+    /// Run the fake issuer inside `serve` [default: true].
+    embedded: Option<bool>,
 }
 
 /// A trusted issuer: the exact `iss`, its provider, and optionally where its keys are.
@@ -263,7 +259,7 @@ impl Settings {
             tls_cert: args.tls_cert.clone().or(rel(s.tls_cert)),
             tls_key: args.tls_key.clone().or(rel(s.tls_key)),
             tls_names,
-            embedded_issuer: !args.no_issuer && file.issuer.embedded,
+            embedded_issuer: !args.no_issuer && file.issuer.embedded.unwrap_or(true),
             issuer_key: args.issuer_key.clone().or(rel(file.issuer.key_file)),
             issuer_request_token: args
                 .issuer_request_token

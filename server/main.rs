@@ -4,7 +4,7 @@ use tracing_subscriber::EnvFilter;
 use mock_pypi::config::{Cli, Command, Settings};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -14,11 +14,24 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     mock_pypi::tls::install_crypto_provider();
-    match cli.command {
-        Command::Serve(args) => mock_pypi::run::serve(Settings::resolve(&args)?).await,
-        Command::Issuer(args) => mock_pypi::run::issuer(Settings::resolve(&args.serve)?).await,
+    let result = match cli.command {
+        Command::Serve(args) => match Settings::resolve(&args) {
+            Ok(settings) => mock_pypi::run::serve(settings).await,
+            Err(e) => Err(e),
+        },
+        Command::Issuer(args) => match Settings::resolve(&args.serve) {
+            Ok(settings) => mock_pypi::run::issuer(settings).await,
+            Err(e) => Err(e),
+        },
         Command::Env(args) => mock_pypi::cli::env(args).await,
         Command::Publisher(args) => mock_pypi::cli::publisher(args).await,
         Command::Token(args) => mock_pypi::cli::token(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mock-pypi: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

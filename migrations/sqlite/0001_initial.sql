@@ -47,7 +47,7 @@ CREATE TABLE publishers (
     id INTEGER PRIMARY KEY,
     provider TEXT NOT NULL,
     project TEXT NOT NULL,
-    pending BOOLEAN NOT NULL DEFAULT FALSE,
+    pending BIGINT NOT NULL DEFAULT 0,
     config TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     UNIQUE (provider, project, config)

@@ -22,7 +22,7 @@ fn publisher_row(row: &AnyRow) -> Result<PublisherRow, sqlx::Error> {
         id: row.try_get(0)?,
         provider: row.try_get(1)?,
         project: row.try_get(2)?,
-        pending: row.try_get(3)?,
+        pending: row.try_get::<i64, _>(3)? != 0,
         config: serde_json::from_str(&config).unwrap_or_default(),
         created_at: row.try_get(5)?,
     })
@@ -44,7 +44,7 @@ impl Store {
         )
         .bind(provider)
         .bind(project)
-        .bind(pending)
+        .bind(i64::from(pending))
         .bind(&config_text)
         .bind(created_at)
         .fetch_one(&self.write)
@@ -97,7 +97,7 @@ impl Store {
     ) -> StoreResult<Vec<String>> {
         let config_text = serde_json::Value::Object(config.clone()).to_string();
         let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT project FROM publishers WHERE provider = $1 AND config = $2 AND pending = FALSE ORDER BY project",
+            "SELECT project FROM publishers WHERE provider = $1 AND config = $2 AND pending = 0 ORDER BY project",
         )
         .bind(provider)
         .bind(config_text)

@@ -179,9 +179,10 @@ pub fn filename(
             "Invalid file extension: Use .tar.gz or .whl for {filetype} uploads. See the packaging guides for more information."
         )));
     }
+    // A part without a type is fine (Warehouse's form parser defaults it); images never are.
     match content_type {
-        Some(ct) if !ct.starts_with("image/") => Ok(()),
-        _ => Err(UploadError::bad_request("Invalid distribution file.")),
+        Some(ct) if ct.starts_with("image/") => Err(UploadError::bad_request("Invalid distribution file.")),
+        _ => Ok(()),
     }
 }
 

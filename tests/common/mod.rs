@@ -1,0 +1,198 @@
+//! Shared test harness: the real `mock-pypi` binary on a free port with a fresh data
+//! directory, clean environments for real Python clients, and real distributions.
+#![allow(dead_code)]
+
+pub mod dists;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const FIXTURE_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/keys/issuer-test-key.pem");
+pub const OTHER_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/keys/other-test-key.pem");
+
+pub struct Server {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub info: Value,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Start `mock-pypi serve` on 127.0.0.1:0 with the fixture issuer key.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let data_dir = dir.path().join("data");
+        let child = Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--issuer-key", FIXTURE_KEY, "--data-dir"])
+            .arg(&data_dir)
+            .args(extra)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("RUST_LOG", "mock_pypi=debug,warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting mock-pypi");
+        let info_path = data_dir.join("server.json");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let info: Value = loop {
+            if let Ok(text) = std::fs::read_to_string(&info_path) {
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    if v["pid"].as_u64() == Some(u64::from(child.id())) {
+                        break v;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "server did not start; log:\n{}", read_log(dir.path()));
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let port = info["http_url"].as_str().and_then(|u| u.rsplit(':').next()).and_then(|p| p.parse().ok()).expect("port");
+        Self { child, dir, info, port }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+    pub fn http(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    pub fn https(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+    pub fn ca_file(&self) -> PathBuf {
+        PathBuf::from(self.info["ca_file"].as_str().expect("ca_file"))
+    }
+    pub fn admin_token(&self) -> String {
+        self.info["admin_token"].as_str().expect("admin token").to_owned()
+    }
+    pub fn log(&self) -> String {
+        read_log(self.dir.path())
+    }
+
+    /// A reqwest client that trusts the generated test CA.
+    pub fn client(&self) -> reqwest::Client {
+        mock_pypi::tls::install_crypto_provider();
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(self.ca_file()).expect("ca")).expect("ca pem");
+        reqwest::Client::builder().add_root_certificate(ca).tls_certs_only([]).build().expect("client")
+    }
+
+    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.client().request(method, format!("{}/_mock/api{path}", self.http())).bearer_auth(self.admin_token());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("control API");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn add_github_publisher(&self, project: &str, repository: &str, workflow: &str, environment: &str) -> Value {
+        let body = serde_json::json!({"provider": "github", "project": project, "repository": repository,
+            "workflow_filename": workflow, "environment": environment});
+        let (status, publisher) = self.api(reqwest::Method::POST, "/publishers", Some(body)).await;
+        assert_eq!(status, 201, "{publisher}");
+        publisher
+    }
+
+    /// Run a mock-pypi subcommand against this server's data directory.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
+            .args(args)
+            .args(["--data-dir".as_ref(), self.data_dir().as_os_str()])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .expect("running mock-pypi")
+    }
+
+    /// The `export NAME='value'` lines `mock-pypi env …` prints, parsed.
+    pub fn env_vars(&self, args: &[&str]) -> Vec<(String, String)> {
+        let out = self.cli(args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        parse_exports(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    /// A fresh OIDC token from the fake issuer for a GitHub identity.
+    pub fn github_token(&self, extra: &[&str]) -> String {
+        let mut args = vec!["token", "github"];
+        args.extend_from_slice(extra);
+        let out = self.cli(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    pub async fn mint(&self, token: &str) -> (u16, Value) {
+        let response = self
+            .client()
+            .post(format!("{}/_/oidc/mint-token", self.https()))
+            .json(&serde_json::json!({"token": token}))
+            .send()
+            .await
+            .expect("mint-token");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json body"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+}
+
+pub fn parse_exports(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').replace(r"'\''", "'")))
+        .collect()
+}
+
+/// The venv with the pinned clients (tests/requirements.txt), made by tests/run.sh.
+pub fn venv() -> PathBuf {
+    let path = std::env::var_os("MOCK_PYPI_TEST_VENV").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venv")
+    });
+    assert!(
+        path.join("bin/uv").exists(),
+        "the real-client tests need the pinned clients: run tests/run.sh (it installs tests/requirements.txt into {})",
+        path.display()
+    );
+    path
+}
+
+/// A client command with a clean environment: only PATH, HOME and the caches are set;
+/// the caller adds exactly what the scenario needs.
+pub fn client(program: &str, home: &Path) -> Command {
+    let venv = venv();
+    let mut cmd = Command::new(venv.join("bin").join(program));
+    cmd.env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", venv.join("bin").display()))
+        .env("HOME", home)
+        .env("UV_NO_CONFIG", "1")
+        .env("UV_CACHE_DIR", home.join("uv-cache"))
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+        .current_dir(home);
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().expect("running a client");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The full test suite. Installs the pinned Python clients (tests/requirements.txt)
+# into target/test-venv when they are missing or changed, then runs every Rust test,
+# including the end-to-end ones that drive those clients against the real binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=target/test-venv
+if [ ! -x "$venv/bin/uv" ] || ! cmp -s tests/requirements.txt "$venv/.requirements.txt"; then
+  echo "== installing pinned clients into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  cp tests/requirements.txt "$venv/.requirements.txt"
+fi
+export MOCK_PYPI_TEST_VENV="$PWD/$venv"
+
+cargo test --locked "$@"
