@@ -8,7 +8,12 @@ use std::process::Command;
 
 use common::{Server, client, dists, run};
 
-fn uv_publish(server: &Server, home: &std::path::Path, env: &[(String, String)], files: &[&std::path::Path]) -> (bool, String) {
+fn uv_publish(
+    server: &Server,
+    home: &std::path::Path,
+    env: &[(String, String)],
+    files: &[&std::path::Path],
+) -> (bool, String) {
     let mut cmd = client("uv", home);
     cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .args(["publish", "--trusted-publishing", "always", "--publish-url"])
@@ -21,12 +26,27 @@ fn uv_publish(server: &Server, home: &std::path::Path, env: &[(String, String)],
 async fn uv_trusted_publish_then_pip_and_uv_install() {
     let server = Server::start();
     let home = tempfile::tempdir().unwrap();
-    server.add_github_publisher("tp-demo", "octo-org/tp-demo", "release.yml", "pypi").await;
+    server
+        .add_github_publisher("tp-demo", "octo-org/tp-demo", "release.yml", "pypi")
+        .await;
     let dist = dists::build(&home.path().join("dist"), "tp-demo", "1.0.0");
-    let env = server.env_vars(&["env", "github", "--repository", "octo-org/tp-demo", "--workflow", "release.yml", "--environment", "pypi"]);
+    let env = server.env_vars(&[
+        "env",
+        "github",
+        "--repository",
+        "octo-org/tp-demo",
+        "--workflow",
+        "release.yml",
+        "--environment",
+        "pypi",
+    ]);
 
     let (ok, out) = uv_publish(&server, home.path(), &env, &[&dist.wheel, &dist.sdist]);
-    assert!(ok, "uv publish failed:\n{out}\nserver log:\n{}", server.log());
+    assert!(
+        ok,
+        "uv publish failed:\n{out}\nserver log:\n{}",
+        server.log()
+    );
 
     // Both files are listed with their hashes; the wheel advertises PEP 658 metadata.
     let page: serde_json::Value = server
@@ -41,28 +61,65 @@ async fn uv_trusted_publish_then_pip_and_uv_install() {
         .unwrap();
     let files = page["files"].as_array().unwrap();
     assert_eq!(files.len(), 2, "{page}");
-    assert!(files.iter().any(|f| f["filename"] == "tp_demo-1.0.0-py3-none-any.whl" && f["core-metadata"]["sha256"].is_string()));
-    assert!(files.iter().any(|f| f["filename"] == "tp_demo-1.0.0.tar.gz" && f["core-metadata"] == false));
+    assert!(
+        files
+            .iter()
+            .any(|f| f["filename"] == "tp_demo-1.0.0-py3-none-any.whl"
+                && f["core-metadata"]["sha256"].is_string())
+    );
+    assert!(
+        files
+            .iter()
+            .any(|f| f["filename"] == "tp_demo-1.0.0.tar.gz" && f["core-metadata"] == false)
+    );
 
     // The exchange was recorded as accepted, and uv burned the token afterwards.
-    let (_, exchanges) = server.api(reqwest::Method::GET, "/exchanges?project=tp-demo", None).await;
-    let accepted: Vec<_> = exchanges["exchanges"].as_array().unwrap().iter().filter(|e| e["outcome"] == "accepted").collect();
+    let (_, exchanges) = server
+        .api(reqwest::Method::GET, "/exchanges?project=tp-demo", None)
+        .await;
+    let accepted: Vec<_> = exchanges["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "accepted")
+        .collect();
     assert_eq!(accepted.len(), 1, "{exchanges}");
-    assert!(server.log().contains("token burned"), "uv did not burn its token:\n{}", server.log());
+    assert!(
+        server.log().contains("token burned"),
+        "uv did not burn its token:\n{}",
+        server.log()
+    );
 
     // pip installs from the simple index and the package imports.
     let target = home.path().join("pip-target");
     let mut pip = client("pip", home.path());
-    pip.args(["install", "--no-cache-dir", "--index-url"]).arg(format!("{}/simple/", server.http())).arg("--target").arg(&target).arg("tp-demo==1.0.0");
+    pip.args(["install", "--no-cache-dir", "--index-url"])
+        .arg(format!("{}/simple/", server.http()))
+        .arg("--target")
+        .arg(&target)
+        .arg("tp-demo==1.0.0");
     let (ok, out) = run(&mut pip);
     assert!(ok, "pip install failed:\n{out}");
     let python = common::venv().join("bin/python");
-    let import = Command::new(&python).env_clear().env("PYTHONPATH", &target).args(["-c", "import tp_demo; print(tp_demo.VERSION)"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&import.stdout).trim(), "1.0.0", "{}", String::from_utf8_lossy(&import.stderr));
+    let import = Command::new(&python)
+        .env_clear()
+        .env("PYTHONPATH", &target)
+        .args(["-c", "import tp_demo; print(tp_demo.VERSION)"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&import.stdout).trim(),
+        "1.0.0",
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
 
     // uv pip installs the sdist too (built locally from the index), then imports.
     let venv_dir = home.path().join("uv-venv");
-    let (ok, out) = run(client("uv", home.path()).args(["venv", "--python"]).arg(&python).arg(&venv_dir));
+    let (ok, out) = run(client("uv", home.path())
+        .args(["venv", "--python"])
+        .arg(&python)
+        .arg(&venv_dir));
     assert!(ok, "uv venv failed:\n{out}");
     let mut uv_pip = client("uv", home.path());
     uv_pip
@@ -73,7 +130,11 @@ async fn uv_trusted_publish_then_pip_and_uv_install() {
         .arg("tp-demo==1.0.0");
     let (ok, out) = run(&mut uv_pip);
     assert!(ok, "uv pip install failed:\n{out}");
-    let import = Command::new(venv_dir.join("bin/python")).env_clear().args(["-c", "import tp_demo; print(tp_demo.VERSION)"]).output().unwrap();
+    let import = Command::new(venv_dir.join("bin/python"))
+        .env_clear()
+        .args(["-c", "import tp_demo; print(tp_demo.VERSION)"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&import.stdout).trim(), "1.0.0");
 }
 
@@ -81,40 +142,71 @@ async fn uv_trusted_publish_then_pip_and_uv_install() {
 async fn uv_shows_why_a_wrong_workflow_is_refused() {
     let server = Server::start();
     let home = tempfile::tempdir().unwrap();
-    server.add_github_publisher("tp-refused", "octo-org/tp-refused", "release.yml", "").await;
+    server
+        .add_github_publisher("tp-refused", "octo-org/tp-refused", "release.yml", "")
+        .await;
     let dist = dists::build(&home.path().join("dist"), "tp-refused", "0.1");
-    let env = server.env_vars(&["env", "github", "--repository", "octo-org/tp-refused", "--workflow", "ci.yml"]);
+    let env = server.env_vars(&[
+        "env",
+        "github",
+        "--repository",
+        "octo-org/tp-refused",
+        "--workflow",
+        "ci.yml",
+    ]);
 
     let (ok, out) = uv_publish(&server, home.path(), &env, &[&dist.wheel]);
     assert!(!ok, "uv publish should have failed:\n{out}");
     assert!(out.contains("invalid-publisher"), "{out}");
-    assert!(out.contains("workflow is 'ci.yml' but the publisher expects 'release.yml'"), "{out}");
+    assert!(
+        out.contains("workflow is 'ci.yml' but the publisher expects 'release.yml'"),
+        "{out}"
+    );
     // Nothing was stored.
-    let status = server.client().get(format!("{}/simple/tp-refused/", server.http())).send().await.unwrap().status();
+    let status = server
+        .client()
+        .get(format!("{}/simple/tp-refused/", server.http()))
+        .send()
+        .await
+        .unwrap()
+        .status();
     let (_, projects) = server.api(reqwest::Method::GET, "/projects", None).await;
     assert_eq!(status, 200);
-    assert_eq!(projects["projects"][0]["files"].as_array().map(Vec::len), Some(0), "{projects}");
+    assert_eq!(
+        projects["projects"][0]["files"].as_array().map(Vec::len),
+        Some(0),
+        "{projects}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oidc_token_is_exchanged_only_once() {
     let server = Server::start();
-    server.add_github_publisher("once", "octo-org/once", "release.yml", "").await;
+    server
+        .add_github_publisher("once", "octo-org/once", "release.yml", "")
+        .await;
     let token = server.github_token(&["--repository", "octo-org/once"]);
     let (status, first) = server.mint(&token).await;
     assert_eq!(status, 200, "{first}");
     assert!(first["token"].as_str().unwrap().starts_with("pypi-"));
     let (status, second) = server.mint(&token).await;
     assert_eq!(status, 422);
-    assert_eq!(second["errors"][0]["code"], "invalid-reuse-token", "{second}");
+    assert_eq!(
+        second["errors"][0]["code"], "invalid-reuse-token",
+        "{second}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_for_one_project_cannot_upload_another() {
     let server = Server::start();
     let home = tempfile::tempdir().unwrap();
-    server.add_github_publisher("mine", "octo-org/mine", "release.yml", "").await;
-    server.add_github_publisher("theirs", "octo-org/theirs", "release.yml", "").await;
+    server
+        .add_github_publisher("mine", "octo-org/mine", "release.yml", "")
+        .await;
+    server
+        .add_github_publisher("theirs", "octo-org/theirs", "release.yml", "")
+        .await;
     let token = server.github_token(&["--repository", "octo-org/mine"]);
     let (_, minted) = server.mint(&token).await;
     let api_token = minted["token"].as_str().unwrap().to_owned();
@@ -122,11 +214,21 @@ async fn a_token_for_one_project_cannot_upload_another() {
 
     let mut cmd = client("uv", home.path());
     cmd.env("SSL_CERT_FILE", server.ca_file())
-        .args(["publish", "--trusted-publishing", "never", "--token", &api_token, "--publish-url"])
+        .args([
+            "publish",
+            "--trusted-publishing",
+            "never",
+            "--token",
+            &api_token,
+            "--publish-url",
+        ])
         .arg(format!("{}/legacy/", server.https()))
         .arg(&dist.wheel);
     let (ok, out) = run(&mut cmd);
     assert!(!ok, "{out}");
     assert!(out.contains("403"), "{out}");
-    assert!(out.contains("OIDC scoped token is not valid for project 'theirs'"), "{out}");
+    assert!(
+        out.contains("OIDC scoped token is not valid for project 'theirs'"),
+        "{out}"
+    );
 }

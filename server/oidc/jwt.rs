@@ -188,3 +188,106 @@ pub fn check_standard_claims(
     }
     steps
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn verdict(c: Value, step: &str) -> Option<bool> {
+        check_standard_claims(&claims(c), "https://iss", "pypi", NOW)
+            .into_iter()
+            .find(|s| s.step == step)
+            .map(|s| s.ok)
+    }
+
+    fn base() -> Value {
+        json!({"iss": "https://iss", "aud": "pypi", "iat": NOW, "exp": NOW + 300})
+    }
+
+    fn with(key: &str, value: Value) -> Value {
+        let mut c = base();
+        c[key] = value;
+        c
+    }
+
+    #[test]
+    fn leeway_boundaries_match_pyjwt() {
+        // exp: refused once exp <= now - 30.
+        assert_eq!(verdict(with("exp", json!(NOW - 29)), "exp"), Some(true));
+        assert_eq!(verdict(with("exp", json!(NOW - 30)), "exp"), Some(false));
+        // iat and nbf: refused once more than 30 s in the future.
+        assert_eq!(verdict(with("iat", json!(NOW + 30)), "iat"), Some(true));
+        assert_eq!(verdict(with("iat", json!(NOW + 31)), "iat"), Some(false));
+        assert_eq!(verdict(with("nbf", json!(NOW + 30)), "nbf"), Some(true));
+        assert_eq!(verdict(with("nbf", json!(NOW + 31)), "nbf"), Some(false));
+    }
+
+    #[test]
+    fn required_and_typed_claims() {
+        let mut c = base();
+        c.as_object_mut().unwrap().remove("exp");
+        assert_eq!(verdict(c, "exp"), Some(false));
+        let mut c = base();
+        c.as_object_mut().unwrap().remove("iat");
+        assert_eq!(verdict(c, "iat"), Some(false));
+        assert_eq!(verdict(with("exp", json!("soon")), "exp"), Some(false));
+        assert_eq!(verdict(base(), "nbf"), None);
+    }
+
+    #[test]
+    fn audience_must_be_exactly_one_string() {
+        assert_eq!(verdict(base(), "aud"), Some(true));
+        assert_eq!(verdict(with("aud", json!(["pypi"])), "aud"), Some(false));
+        assert_eq!(verdict(with("aud", json!("testpypi")), "aud"), Some(false));
+        assert_eq!(verdict(with("aud", json!(null)), "aud"), Some(false));
+        assert_eq!(
+            verdict(with("iss", json!("https://iss/")), "iss"),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn parsing_refuses_non_jwts_and_checks_the_header() {
+        assert!(Unverified::parse("a.b").is_err());
+        assert!(Unverified::parse("a.b.c.d").is_err());
+        assert!(Unverified::parse(&"x".repeat(MAX_TOKEN_BYTES + 1)).is_err());
+        let enc = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let no_iss = format!(
+            "{}.{}.",
+            enc(json!({"alg": "RS256", "kid": "k"})),
+            enc(json!({"aud": "pypi"}))
+        );
+        assert!(Unverified::parse(&no_iss).unwrap_err().contains("iss"));
+        let none = format!(
+            "{}.{}.",
+            enc(json!({"alg": "none", "kid": "k"})),
+            enc(json!({"iss": "i"}))
+        );
+        assert!(
+            Unverified::parse(&none)
+                .unwrap()
+                .rs256_kid()
+                .unwrap_err()
+                .contains("'none'")
+        );
+        let no_kid = format!(
+            "{}.{}.",
+            enc(json!({"alg": "RS256"})),
+            enc(json!({"iss": "i"}))
+        );
+        assert!(
+            Unverified::parse(&no_kid)
+                .unwrap()
+                .rs256_kid()
+                .unwrap_err()
+                .contains("kid")
+        );
+    }
+}

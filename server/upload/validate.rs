@@ -181,7 +181,9 @@ pub fn filename(
     }
     // A part without a type is fine (Warehouse's form parser defaults it); images never are.
     match content_type {
-        Some(ct) if ct.starts_with("image/") => Err(UploadError::bad_request("Invalid distribution file.")),
+        Some(ct) if ct.starts_with("image/") => {
+            Err(UploadError::bad_request("Invalid distribution file."))
+        }
         _ => Ok(()),
     }
 }

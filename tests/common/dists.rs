@@ -42,8 +42,12 @@ pub fn build(dir: &Path, name: &str, version: &str) -> Dists {
     record += &format!("{dist_info}/RECORD,,\n");
     let wheel = dir.join(format!("{module}-{version}-py3-none-any.whl"));
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&wheel).expect("wheel"));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (path, bytes) in files.iter().chain(std::iter::once(&(format!("{dist_info}/RECORD"), record.into_bytes()))) {
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (path, bytes) in files.iter().chain(std::iter::once(&(
+        format!("{dist_info}/RECORD"),
+        record.into_bytes(),
+    ))) {
         zip.start_file(path.as_str(), options).expect("zip entry");
         zip.write_all(bytes).expect("zip write");
     }
@@ -51,11 +55,17 @@ pub fn build(dir: &Path, name: &str, version: &str) -> Dists {
 
     let top = format!("{module}-{version}");
     let sdist = dir.join(format!("{top}.tar.gz"));
-    let gz = flate2::write::GzEncoder::new(std::fs::File::create(&sdist).expect("sdist"), flate2::Compression::default());
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&sdist).expect("sdist"),
+        flate2::Compression::default(),
+    );
     let mut tar = tar::Builder::new(gz);
     let pyproject = format!("[project]\nname = \"{name}\"\nversion = \"{version}\"\n");
     for (path, bytes) in [
-        (format!("{top}/PKG-INFO"), metadata(name, version, "2.1").into_bytes()),
+        (
+            format!("{top}/PKG-INFO"),
+            metadata(name, version, "2.1").into_bytes(),
+        ),
         (format!("{top}/pyproject.toml"), pyproject.into_bytes()),
         (format!("{top}/{module}/__init__.py"), init.into_bytes()),
     ] {
@@ -64,7 +74,8 @@ pub fn build(dir: &Path, name: &str, version: &str) -> Dists {
         header.set_mode(0o644);
         header.set_mtime(0);
         header.set_cksum();
-        tar.append_data(&mut header, path, bytes.as_slice()).expect("tar entry");
+        tar.append_data(&mut header, path, bytes.as_slice())
+            .expect("tar entry");
     }
     tar.into_inner().expect("tar").finish().expect("gzip");
     Dists { wheel, sdist }

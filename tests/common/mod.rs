@@ -10,8 +10,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub const FIXTURE_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/keys/issuer-test-key.pem");
-pub const OTHER_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/keys/other-test-key.pem");
+pub const FIXTURE_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/keys/issuer-test-key.pem"
+);
+pub const OTHER_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/keys/other-test-key.pem"
+);
 
 pub struct Server {
     child: Child,
@@ -31,7 +37,14 @@ impl Server {
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
         let data_dir = dir.path().join("data");
         let child = Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--issuer-key", FIXTURE_KEY, "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--issuer-key",
+                FIXTURE_KEY,
+                "--data-dir",
+            ])
             .arg(&data_dir)
             .args(extra)
             .env_clear()
@@ -51,11 +64,24 @@ impl Server {
                     }
                 }
             }
-            assert!(Instant::now() < deadline, "server did not start; log:\n{}", read_log(dir.path()));
+            assert!(
+                Instant::now() < deadline,
+                "server did not start; log:\n{}",
+                read_log(dir.path())
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
-        let port = info["http_url"].as_str().and_then(|u| u.rsplit(':').next()).and_then(|p| p.parse().ok()).expect("port");
-        Self { child, dir, info, port }
+        let port = info["http_url"]
+            .as_str()
+            .and_then(|u| u.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .expect("port");
+        Self {
+            child,
+            dir,
+            info,
+            port,
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -71,7 +97,10 @@ impl Server {
         PathBuf::from(self.info["ca_file"].as_str().expect("ca_file"))
     }
     pub fn admin_token(&self) -> String {
-        self.info["admin_token"].as_str().expect("admin token").to_owned()
+        self.info["admin_token"]
+            .as_str()
+            .expect("admin token")
+            .to_owned()
     }
     pub fn log(&self) -> String {
         read_log(self.dir.path())
@@ -80,12 +109,25 @@ impl Server {
     /// A reqwest client that trusts the generated test CA.
     pub fn client(&self) -> reqwest::Client {
         mock_pypi::tls::install_crypto_provider();
-        let ca = reqwest::Certificate::from_pem(&std::fs::read(self.ca_file()).expect("ca")).expect("ca pem");
-        reqwest::Client::builder().add_root_certificate(ca).tls_certs_only([]).build().expect("client")
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(self.ca_file()).expect("ca"))
+            .expect("ca pem");
+        reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .tls_certs_only([])
+            .build()
+            .expect("client")
     }
 
-    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.client().request(method, format!("{}/_mock/api{path}", self.http())).bearer_auth(self.admin_token());
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client()
+            .request(method, format!("{}/_mock/api{path}", self.http()))
+            .bearer_auth(self.admin_token());
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -94,10 +136,18 @@ impl Server {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn add_github_publisher(&self, project: &str, repository: &str, workflow: &str, environment: &str) -> Value {
+    pub async fn add_github_publisher(
+        &self,
+        project: &str,
+        repository: &str,
+        workflow: &str,
+        environment: &str,
+    ) -> Value {
         let body = serde_json::json!({"provider": "github", "project": project, "repository": repository,
             "workflow_filename": workflow, "environment": environment});
-        let (status, publisher) = self.api(reqwest::Method::POST, "/publishers", Some(body)).await;
+        let (status, publisher) = self
+            .api(reqwest::Method::POST, "/publishers", Some(body))
+            .await;
         assert_eq!(status, 201, "{publisher}");
         publisher
     }
@@ -116,7 +166,11 @@ impl Server {
     /// The `export NAME='value'` lines `mock-pypi env …` prints, parsed.
     pub fn env_vars(&self, args: &[&str]) -> Vec<(String, String)> {
         let out = self.cli(args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         parse_exports(&String::from_utf8_lossy(&out.stdout))
     }
 
@@ -125,7 +179,11 @@ impl Server {
         let mut args = vec!["token", "github"];
         args.extend_from_slice(extra);
         let out = self.cli(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
@@ -163,9 +221,9 @@ pub fn parse_exports(text: &str) -> Vec<(String, String)> {
 
 /// The venv with the pinned clients (tests/requirements.txt), made by tests/run.sh.
 pub fn venv() -> PathBuf {
-    let path = std::env::var_os("MOCK_PYPI_TEST_VENV").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venv")
-    });
+    let path = std::env::var_os("MOCK_PYPI_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venv"));
     assert!(
         path.join("bin/uv").exists(),
         "the real-client tests need the pinned clients: run tests/run.sh (it installs tests/requirements.txt into {})",
@@ -180,7 +238,10 @@ pub fn client(program: &str, home: &Path) -> Command {
     let venv = venv();
     let mut cmd = Command::new(venv.join("bin").join(program));
     cmd.env_clear()
-        .env("PATH", format!("{}:/usr/bin:/bin", venv.join("bin").display()))
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", venv.join("bin").display()),
+        )
         .env("HOME", home)
         .env("UV_NO_CONFIG", "1")
         .env("UV_CACHE_DIR", home.join("uv-cache"))
@@ -193,6 +254,10 @@ pub fn client(program: &str, home: &Path) -> Command {
 
 pub fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().expect("running a client");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
