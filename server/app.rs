@@ -98,7 +98,7 @@ pub fn router(state: AppState) -> Router {
             "/legacy",
             post(|| async { Redirect::permanent("/legacy/") }),
         )
-        .route("/simple", get(|| async { Redirect::permanent("/simple/") }))
+        .route("/simple", get(|| async { index::moved("/simple/") }))
         .route("/simple/", get(index::simple::index))
         .route("/simple/{project}/", get(index::simple::detail))
         .route("/simple/{project}", get(index::simple::detail_no_slash))

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::{file_url, sort_files, version_key};
@@ -139,7 +139,7 @@ pub async fn project(
 ) -> Result<Response, IndexError> {
     let normalized = normalize_name(&name);
     if normalized != name {
-        return Ok(Redirect::permanent(&format!("/pypi/{normalized}/json")).into_response());
+        return Ok(super::moved(&format!("/pypi/{normalized}/json")));
     }
     let origin = origin(
         &headers,
@@ -181,9 +181,7 @@ pub async fn release(
 ) -> Result<Response, IndexError> {
     let normalized = normalize_name(&name);
     if normalized != name {
-        return Ok(
-            Redirect::permanent(&format!("/pypi/{normalized}/{version}/json")).into_response(),
-        );
+        return Ok(super::moved(&format!("/pypi/{normalized}/{version}/json")));
     }
     let origin = origin(
         &headers,

@@ -29,6 +29,16 @@ pub fn file_url(file: &FileRow) -> String {
     format!("/files/{}", file.path)
 }
 
+/// PyPI's redirect for non-normalized names and missing slashes: 301.
+pub fn moved(location: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::MOVED_PERMANENTLY,
+        [(axum::http::header::LOCATION, location.to_owned())],
+    )
+        .into_response()
+}
+
 /// Minimal HTML escaping for text and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::negotiate::{self, V1_JSON};
@@ -63,8 +63,8 @@ pub async fn index(
 }
 
 /// `/simple/<name>` without the slash: PyPI redirects.
-pub async fn detail_no_slash(Path(name): Path<String>) -> Redirect {
-    Redirect::permanent(&format!("/simple/{}/", normalize_name(&name)))
+pub async fn detail_no_slash(Path(name): Path<String>) -> Response {
+    super::moved(&format!("/simple/{}/", normalize_name(&name)))
 }
 
 pub async fn detail(
@@ -74,7 +74,7 @@ pub async fn detail(
 ) -> Result<Response, IndexError> {
     let normalized = normalize_name(&name);
     if normalized != name {
-        return Ok(Redirect::permanent(&format!("/simple/{normalized}/")).into_response());
+        return Ok(super::moved(&format!("/simple/{normalized}/")));
     }
     let project = app
         .store
