@@ -1,1 +1,532 @@
-fn main() {}
+//! Load and resource benchmarks against the real release binary on loopback.
+//! Run: `cargo bench --bench load` (all), or `MOCK_PYPI_BENCH=mint,simple cargo bench --bench load`.
+//! Scenarios: startup, mint, uploads, simple, big-upload. Every loop is bounded in count and time.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{FIXTURE_KEY, Server, dists};
+use mock_pypi::issuer::github::GitHubIdentity;
+use mock_pypi::issuer::keys::SigningKey;
+use sha2::{Digest, Sha256};
+
+const QUIET: &[(&str, &str)] = &[("RUST_LOG", "warn")];
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn report(name: &str, n: usize, elapsed: Duration, mut latencies: Vec<Duration>, target: &str) {
+    latencies.sort();
+    println!(
+        "{name:<28} {n:>7} ops in {:>6.2} s = {:>8.0} ops/s   p50 {:>6.2} ms  p99 {:>6.2} ms   (target: {target})",
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+    );
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn startup() {
+    // A data directory that already exists (keys, certificates, database).
+    let first = Server::launch(&[], QUIET);
+    let data_dir = first.data_dir();
+    let info_path = data_dir.join("server.json");
+    drop(first);
+    let mut times = Vec::new();
+    for _ in 0..15 {
+        let _ = std::fs::remove_file(&info_path);
+        let start = Instant::now();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--issuer-key",
+                FIXTURE_KEY,
+                "--data-dir",
+            ])
+            .arg(&data_dir)
+            .env_clear()
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Serving means: the health endpoint answers.
+        let url = loop {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(
+                &std::fs::read_to_string(&info_path).unwrap_or_default(),
+            ) {
+                break format!("{}/_mock/health", v["http_url"].as_str().unwrap());
+            }
+            assert!(start.elapsed() < Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let addr = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        loop {
+            use std::io::{Read, Write};
+            if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
+                let _ = write!(
+                    s,
+                    "GET /_mock/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                );
+                let mut out = String::new();
+                let _ = s.read_to_string(&mut out);
+                if out.starts_with("HTTP/1.1 200") {
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        times.push(start.elapsed());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    times.sort();
+    println!(
+        "{:<28} median {:.1} ms, max {:.1} ms over {} starts (target: < 200 ms)",
+        "cold start (existing dir)",
+        percentile(&times, 0.5),
+        percentile(&times, 1.0),
+        times.len()
+    );
+}
+
+async fn mint(server: &Server) {
+    server
+        .add_github_publisher("bench-mint", "octo-org/bench-mint", "release.yml", "")
+        .await;
+    let n = 15_000;
+    let iss = server.info["github_issuer"].as_str().unwrap().to_owned();
+    // Sign in advance, on all cores, so the measurement is the index's work.
+    let tokens: Vec<String> = {
+        let key = Arc::new(SigningKey::from_pem(&std::fs::read(FIXTURE_KEY).unwrap()).unwrap());
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let (key, iss) = (key.clone(), iss.clone());
+                std::thread::spawn(move || {
+                    let identity = GitHubIdentity {
+                        repository: "octo-org/bench-mint".into(),
+                        ..Default::default()
+                    };
+                    (0..n / 2)
+                        .map(|i| {
+                            let claims = identity.claims(
+                                &iss,
+                                "pypi",
+                                mock_pypi::store::now(),
+                                600,
+                                &format!("bench-{t}-{i}"),
+                            );
+                            key.sign(&claims).unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    };
+    let tokens = Arc::new(tokens);
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = format!("{}/_/oidc/mint-token", server.https());
+    let start = Instant::now();
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (tokens, next, url, client) =
+                (tokens.clone(), next.clone(), url.clone(), server.client());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= tokens.len() {
+                        break lat;
+                    }
+                    let t0 = Instant::now();
+                    let r = client
+                        .post(&url)
+                        .json(&serde_json::json!({"token": tokens[i]}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+                    let _ = r.bytes().await;
+                    lat.push(t0.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for w in workers {
+        lat.extend(w.await.unwrap());
+    }
+    report(
+        "mint-token (16 clients)",
+        lat.len(),
+        start.elapsed(),
+        lat,
+        ">= 3000/s, p99 < 20 ms",
+    );
+}
+
+fn form(project: &str, version: &str, filename: &str, bytes: Vec<u8>) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text(":action", "file_upload")
+        .text("protocol_version", "1")
+        .text("metadata_version", "2.1")
+        .text("name", project.to_owned())
+        .text("version", version.to_owned())
+        .text("filetype", "bdist_wheel")
+        .text("pyversion", "py3")
+        .text("sha256_digest", hex::encode(Sha256::digest(&bytes)))
+        .part(
+            "content",
+            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
+        )
+}
+
+async fn upload_token(server: &Server, project: &str) -> String {
+    server
+        .add_github_publisher(project, &format!("octo-org/{project}"), "release.yml", "")
+        .await;
+    let oidc = server.github_token(&["--repository", &format!("octo-org/{project}")]);
+    server.mint(&oidc).await.1["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn uploads(server: &Server) {
+    let token = upload_token(server, "bench-up").await;
+    let dir = tempfile::tempdir().unwrap();
+    let n = 15_000;
+    let wheels: Vec<(String, String, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let version = format!("0.{}.{}", i / 1000, i % 1000);
+            let d = dists::build(&dir.path().join(&version), "bench-up", &version);
+            let name = d.wheel.file_name().unwrap().to_string_lossy().into_owned();
+            (version, name, std::fs::read(&d.wheel).unwrap())
+        })
+        .collect();
+    let wheels = Arc::new(wheels);
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = format!("{}/legacy/", server.https());
+    let start = Instant::now();
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (wheels, next, url, client, token) = (
+                wheels.clone(),
+                next.clone(),
+                url.clone(),
+                server.client(),
+                token.clone(),
+            );
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= wheels.len() {
+                        break lat;
+                    }
+                    let (version, name, bytes) = &wheels[i];
+                    let t0 = Instant::now();
+                    let r = client
+                        .post(&url)
+                        .basic_auth("__token__", Some(&token))
+                        .multipart(form("bench-up", version, name, bytes.clone()))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+                    lat.push(t0.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for w in workers {
+        lat.extend(w.await.unwrap());
+    }
+    report(
+        "small wheel uploads (8 cl.)",
+        lat.len(),
+        start.elapsed(),
+        lat,
+        ">= 1000/s",
+    );
+}
+
+/// The floor: a trivial endpoint through the same clients, TLS and HTTP stack.
+async fn baseline(server: &Server) {
+    for (label, base) in [
+        ("baseline GET over HTTPS", server.https()),
+        ("baseline GET over HTTP", server.http()),
+    ] {
+        let url = format!("{base}/_/oidc/audience");
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let start = Instant::now();
+        let workers: Vec<_> = (0..16)
+            .map(|_| {
+                let (url, client) = (url.clone(), server.client());
+                tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    while Instant::now() < deadline && lat.len() < 500_000 {
+                        let t0 = Instant::now();
+                        let r = client.get(&url).send().await.unwrap();
+                        let _ = r.bytes().await.unwrap();
+                        lat.push(t0.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut lat = Vec::new();
+        for w in workers {
+            lat.extend(w.await.unwrap());
+        }
+        report(label, lat.len(), start.elapsed(), lat, "reference");
+    }
+}
+
+async fn simple(server: &Server) {
+    let token = upload_token(server, "bench-simple").await;
+    let dir = tempfile::tempdir().unwrap();
+    for version in ["1.0", "1.1"] {
+        let d = dists::build(&dir.path().join(version), "bench-simple", version);
+        let name = d.wheel.file_name().unwrap().to_string_lossy().into_owned();
+        let r = server
+            .client()
+            .post(format!("{}/legacy/", server.https()))
+            .basic_auth("__token__", Some(&token))
+            .multipart(form(
+                "bench-simple",
+                version,
+                &name,
+                std::fs::read(&d.wheel).unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let url = format!("{}/simple/bench-simple/", server.http());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let start = Instant::now();
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (url, client) = (url.clone(), reqwest::Client::new());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < deadline && lat.len() < 500_000 {
+                    let t0 = Instant::now();
+                    let r = client
+                        .get(&url)
+                        .header("Accept", "application/vnd.pypi.simple.v1+json")
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                    let _ = r.bytes().await.unwrap();
+                    lat.push(t0.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for w in workers {
+        lat.extend(w.await.unwrap());
+    }
+    report(
+        "simple page (16 clients)",
+        lat.len(),
+        start.elapsed(),
+        lat,
+        ">= 20000/s",
+    );
+}
+
+/// A valid 1 GiB wheel: one stored (uncompressed) member holds the bulk.
+fn big_wheel(dir: &std::path::Path, size: u64) -> std::path::PathBuf {
+    use std::io::Write;
+    let small = dists::build(&dir.join("small"), "bench-big", "1.0");
+    let path = dir.join("bench_big-1.0-py3-none-any.whl");
+    let mut src = zip::ZipArchive::new(std::fs::File::open(&small.wheel).unwrap()).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::BufWriter::new(
+        std::fs::File::create(&path).unwrap(),
+    ));
+    for i in 0..src.len() {
+        out.raw_copy_file(src.by_index_raw(i).unwrap()).unwrap();
+    }
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    out.start_file("bench_big/blob.bin", options).unwrap();
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    for b in chunk.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    for _ in 0..size / chunk.len() as u64 {
+        out.write_all(&chunk).unwrap();
+    }
+    out.finish().unwrap();
+    path
+}
+
+async fn big_upload() {
+    let server = Server::launch(&["--max-upload-size", "2GiB"], QUIET);
+    let token = upload_token(&server, "bench-big").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = big_wheel(dir.path(), 1 << 30);
+    let size = std::fs::metadata(&path).unwrap().len();
+    let pid = server.pid();
+    let before = rss_kib(pid, "VmRSS:");
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    for (label, base) in [
+        ("1 GiB upload over HTTP", server.http()),
+        ("1 GiB upload over HTTPS", server.https()),
+    ] {
+        // A new version each time so the second upload is not a duplicate.
+        let _ = label;
+        let file = tokio::fs::File::open(&path).await.unwrap();
+        let stream = tokio_util_stream(file);
+        let part =
+            reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), size)
+                .file_name("bench_big-1.0-py3-none-any.whl");
+        let digest = {
+            let p = path.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut h = Sha256::new();
+                let mut f = std::fs::File::open(p).unwrap();
+                std::io::copy(&mut f, &mut h).unwrap();
+                hex::encode(h.finalize())
+            })
+            .await
+            .unwrap()
+        };
+        let form = reqwest::multipart::Form::new()
+            .text(":action", "file_upload")
+            .text("protocol_version", "1")
+            .text("metadata_version", "2.1")
+            .text("name", "bench-big")
+            .text("version", "1.0")
+            .text("filetype", "bdist_wheel")
+            .text("pyversion", "py3")
+            .text("sha256_digest", digest)
+            .part("content", part);
+        let start = Instant::now();
+        let r = server
+            .client()
+            .post(format!("{base}/legacy/"))
+            .basic_auth("__token__", Some(&token))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let elapsed = start.elapsed();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        println!(
+            "{label:<28} {:>7.0} MB/s ({:.2} s); server RSS {} MiB before, peak growth {:.1} MiB (target: >= 300 MB/s, growth < 32 MiB)",
+            size as f64 / 1e6 / elapsed.as_secs_f64(),
+            elapsed.as_secs_f64(),
+            before / 1024,
+            (peak.load(Ordering::Relaxed).saturating_sub(before)) as f64 / 1024.0
+        );
+        // The second round re-uploads identical bytes: PyPI answers 200 without storing.
+    }
+    sampler.abort();
+}
+
+fn tokio_util_stream(
+    file: tokio::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> {
+    futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 256 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(bytes::Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    })
+}
+
+fn main() {
+    let only = std::env::var("MOCK_PYPI_BENCH").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || only.split(',').any(|s| s.trim() == name);
+    mock_pypi::tls::install_crypto_provider();
+    println!(
+        "mock-pypi load benchmarks ({} cores)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    if wanted("startup") {
+        startup();
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        if wanted("baseline") || wanted("mint") || wanted("uploads") || wanted("simple") {
+            let server = Server::launch(&[], QUIET);
+            if wanted("baseline") {
+                baseline(&server).await;
+            }
+            if wanted("mint") {
+                mint(&server).await;
+            }
+            if wanted("uploads") {
+                uploads(&server).await;
+            }
+            if wanted("simple") {
+                simple(&server).await;
+            }
+        }
+        if wanted("big-upload") {
+            big_upload().await;
+        }
+    });
+}

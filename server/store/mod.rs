@@ -86,6 +86,9 @@ impl Store {
                 let write = AnyPoolOptions::new()
                     .max_connections(1)
                     .after_connect(sqlite_pragmas)
+                    // A ping before every acquire doubles the cost of short queries; a broken
+                    // local file connection would fail its query anyway.
+                    .test_before_acquire(false)
                     .idle_timeout(None)
                     .max_lifetime(None)
                     .connect_with(opts.clone())
@@ -100,6 +103,9 @@ impl Store {
                 let read = AnyPoolOptions::new()
                     .max_connections(4)
                     .after_connect(sqlite_pragmas)
+                    // A ping before every acquire doubles the cost of short queries; a broken
+                    // local file connection would fail its query anyway.
+                    .test_before_acquire(false)
                     .idle_timeout(None)
                     .max_lifetime(None)
                     .connect_with(opts)

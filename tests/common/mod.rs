@@ -33,6 +33,10 @@ impl Server {
 
     /// Start `mock-pypi serve` on 127.0.0.1:0 with the fixture issuer key.
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::launch(extra, &[("RUST_LOG", "mock_pypi=debug,warn")])
+    }
+
+    pub fn launch(extra: &[&str], envs: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
         let data_dir = dir.path().join("data");
@@ -49,7 +53,7 @@ impl Server {
             .args(extra)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
-            .env("RUST_LOG", "mock_pypi=debug,warn")
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -82,6 +86,10 @@ impl Server {
             info,
             port,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn data_dir(&self) -> PathBuf {
