@@ -24,14 +24,59 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-fn report(name: &str, n: usize, elapsed: Duration, mut latencies: Vec<Duration>, target: &str) {
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Where the CPU went during a measured loop: the server and this load generator
+/// share the machine's cores.
+struct CpuMeter {
+    server: String,
+    server_start: f64,
+    own_start: f64,
+}
+
+impl CpuMeter {
+    fn start(server: &Server) -> Self {
+        let server = server.pid().to_string();
+        Self {
+            server_start: cpu_seconds(&server),
+            own_start: cpu_seconds("self"),
+            server,
+        }
+    }
+    fn summary(&self, elapsed: Duration) -> String {
+        let s = elapsed.as_secs_f64();
+        format!(
+            "cores used: server {:.2}, load generator {:.2}",
+            (cpu_seconds(&self.server) - self.server_start) / s,
+            (cpu_seconds("self") - self.own_start) / s
+        )
+    }
+}
+
+fn report(
+    name: &str,
+    n: usize,
+    elapsed: Duration,
+    mut latencies: Vec<Duration>,
+    target: &str,
+    cpu: &CpuMeter,
+) {
     latencies.sort();
     println!(
-        "{name:<28} {n:>7} ops in {:>6.2} s = {:>8.0} ops/s   p50 {:>6.2} ms  p99 {:>6.2} ms   (target: {target})",
+        "{name:<28} {n:>7} ops in {:>6.2} s = {:>8.0} ops/s   p50 {:>6.2} ms  p99 {:>6.2} ms   (target: {target}; {})",
         elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
+        cpu.summary(elapsed),
     );
 }
 
@@ -155,6 +200,7 @@ async fn mint(server: &Server) {
     let tokens = Arc::new(tokens);
     let next = Arc::new(AtomicUsize::new(0));
     let url = format!("{}/_/oidc/mint-token", server.https());
+    let cpu = CpuMeter::start(server);
     let start = Instant::now();
     let workers: Vec<_> = (0..16)
         .map(|_| {
@@ -191,6 +237,7 @@ async fn mint(server: &Server) {
         start.elapsed(),
         lat,
         ">= 3000/s, p99 < 20 ms",
+        &cpu,
     );
 }
 
@@ -236,6 +283,7 @@ async fn uploads(server: &Server) {
     let wheels = Arc::new(wheels);
     let next = Arc::new(AtomicUsize::new(0));
     let url = format!("{}/legacy/", server.https());
+    let cpu = CpuMeter::start(server);
     let start = Instant::now();
     let workers: Vec<_> = (0..8)
         .map(|_| {
@@ -278,6 +326,7 @@ async fn uploads(server: &Server) {
         start.elapsed(),
         lat,
         ">= 1000/s",
+        &cpu,
     );
 }
 
@@ -289,6 +338,7 @@ async fn baseline(server: &Server) {
     ] {
         let url = format!("{base}/_/oidc/audience");
         let deadline = Instant::now() + Duration::from_secs(3);
+        let cpu = CpuMeter::start(server);
         let start = Instant::now();
         let workers: Vec<_> = (0..16)
             .map(|_| {
@@ -309,7 +359,7 @@ async fn baseline(server: &Server) {
         for w in workers {
             lat.extend(w.await.unwrap());
         }
-        report(label, lat.len(), start.elapsed(), lat, "reference");
+        report(label, lat.len(), start.elapsed(), lat, "reference", &cpu);
     }
 }
 
@@ -336,6 +386,7 @@ async fn simple(server: &Server) {
     }
     let url = format!("{}/simple/bench-simple/", server.http());
     let deadline = Instant::now() + Duration::from_secs(5);
+    let cpu = CpuMeter::start(server);
     let start = Instant::now();
     let workers: Vec<_> = (0..16)
         .map(|_| {
@@ -368,6 +419,7 @@ async fn simple(server: &Server) {
         start.elapsed(),
         lat,
         ">= 20000/s",
+        &cpu,
     );
 }
 

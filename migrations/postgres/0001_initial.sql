@@ -58,7 +58,6 @@ CREATE TABLE api_tokens (
     token_hash TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     publisher_id BIGINT,
-    exchange_id BIGINT,
     projects TEXT,
     description TEXT NOT NULL,
     created_at BIGINT NOT NULL,

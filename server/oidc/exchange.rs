@@ -9,7 +9,7 @@ use super::jwt::{self, LEEWAY_SECONDS, Step, Unverified};
 use super::matching::{Candidate, MatchOutcome, match_github};
 use crate::app::App;
 use crate::error::MintError;
-use crate::store::{JtiClaim, NewExchange, NewToken, StoreError, now};
+use crate::store::{ExchangeRecord, JtiClaim, NewExchange, NewToken, Recorded, now};
 use crate::tokens;
 
 /// A minted upload token, as returned to the client.
@@ -19,7 +19,7 @@ pub struct Minted {
 }
 
 /// What we learned so far, for the audit log.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Attempt {
     issuer: Option<String>,
     provider: Option<String>,
@@ -41,22 +41,28 @@ impl Attempt {
         })
     }
 
-    async fn refuse(self, app: &App, code: &'static str, description: String) -> MintError {
-        let exchange = NewExchange {
+    fn record(&self, code: &str, description: &str) -> NewExchange {
+        NewExchange {
             issuer: self.issuer.clone(),
             provider: self.provider.clone(),
             outcome: code.to_owned(),
-            description: description.clone(),
+            description: description.to_owned(),
             detail: self.detail(),
             ..Default::default()
-        };
-        if let Err(e) = app.store.insert_exchange(&exchange).await {
+        }
+    }
+
+    async fn refuse(self, app: &App, code: &'static str, description: String) -> MintError {
+        let record = ExchangeRecord::Refused(self.record(code, &description));
+        if let Err(e) = app.store.record_exchange(record).await {
             tracing::error!(error = %e, "could not record a refused exchange");
         }
         tracing::info!(code, %description, "token exchange refused");
         MintError::new(code, description)
     }
 }
+
+const REPLAYED: &str = "invalid token: already used (each OIDC token can be exchanged once)";
 
 fn token_from_body(body: &[u8]) -> Result<String, String> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
@@ -110,7 +116,7 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
     a.issuer = Some(iss.clone());
 
     // The allowlist comes before any network access: an unknown `iss` is never fetched.
-    let Some(issuer) = app.store.trusted_issuer(&iss).await? else {
+    let Some((issuer, publishers)) = app.store.issuer_with_publishers(&iss).await? else {
         a.steps.push(Step::fail(
             "issuer",
             format!("'{iss}' is not a trusted issuer"),
@@ -170,7 +176,7 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
 
     let claims = &unverified.claims;
     let outcome = match issuer.provider.as_str() {
-        "github" => match_github(&app.store.list_publishers(Some("github")).await?, claims),
+        "github" => match_github(&publishers, claims),
         other => {
             return Err(a
                 .refuse(
@@ -209,10 +215,12 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
         }
     };
 
-    let projects = app
-        .store
-        .projects_for_config(&publisher.provider, &publisher.config)
-        .await?;
+    // The token covers every project whose publisher has this exact configuration.
+    let projects: Vec<String> = publishers
+        .iter()
+        .filter(|p| !p.pending && p.provider == publisher.provider && p.config == publisher.config)
+        .map(|p| p.project.clone())
+        .collect();
     let generated = tokens::generate();
     let expires = now + app.settings.token_lifetime;
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
@@ -246,26 +254,24 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
     };
     // PyPI remembers a jti until 35 s after the token expires.
     let claim = jti.map(|jti| JtiClaim {
-        issuer: &iss,
-        jti,
+        issuer: iss.clone(),
+        jti: jti.to_owned(),
         expires_at: exp + LEEWAY_SECONDS + 5,
     });
-    match app.store.record_mint(claim, &exchange, &new_token).await {
-        Ok(_) => {}
-        Err(StoreError::Conflict) => {
-            a.steps.push(Step::fail(
-                "jti",
-                format!("jti '{}' was already exchanged", jti.unwrap_or("")),
-            ));
-            return Err(a
-                .refuse(
-                    app,
-                    "invalid-reuse-token",
-                    "invalid token: already used (each OIDC token can be exchanged once)".into(),
-                )
-                .await);
-        }
-        Err(e) => return Err(e.into()),
+    let mut replayed = a.clone();
+    replayed.steps.push(Step::fail(
+        "jti",
+        format!("jti '{}' was already exchanged", jti.unwrap_or("")),
+    ));
+    let record = ExchangeRecord::Accepted {
+        jti: claim,
+        exchange,
+        token: new_token,
+        if_replayed: replayed.record("invalid-reuse-token", REPLAYED),
+    };
+    if app.store.record_exchange(record).await? == Recorded::Replayed {
+        tracing::info!(code = "invalid-reuse-token", "token exchange refused");
+        return Err(MintError::new("invalid-reuse-token", REPLAYED));
     }
     tracing::info!(publisher = publisher.id, token = %generated.id, "token exchange accepted");
     Ok(Minted {

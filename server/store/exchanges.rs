@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Store, StoreResult, now};
+use super::{Store, StoreResult};
 
 #[derive(Clone, Debug, Default)]
 pub struct NewExchange {
@@ -43,28 +43,6 @@ pub struct ExchangeFilter {
     pub limit: Option<i64>,
 }
 
-pub(super) async fn insert_exchange(
-    conn: &mut sqlx::AnyConnection,
-    e: &NewExchange,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO exchanges (created_at, issuer, provider, outcome, description, publisher_id, project, token_id, token_expires, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-    )
-    .bind(now())
-    .bind(&e.issuer)
-    .bind(&e.provider)
-    .bind(&e.outcome)
-    .bind(&e.description)
-    .bind(e.publisher_id)
-    .bind(&e.project)
-    .bind(&e.token_id)
-    .bind(e.token_expires)
-    .bind(e.detail.to_string())
-    .fetch_one(conn)
-    .await
-}
-
 fn exchange_row(row: &AnyRow) -> Result<ExchangeRow, sqlx::Error> {
     let detail: String = row.try_get(10)?;
     Ok(ExchangeRow {
@@ -83,11 +61,6 @@ fn exchange_row(row: &AnyRow) -> Result<ExchangeRow, sqlx::Error> {
 }
 
 impl Store {
-    pub async fn insert_exchange(&self, exchange: &NewExchange) -> StoreResult<i64> {
-        let mut conn = self.write.acquire().await?;
-        Ok(insert_exchange(&mut conn, exchange).await?)
-    }
-
     /// Newest first.
     pub async fn list_exchanges(&self, filter: &ExchangeFilter) -> StoreResult<Vec<ExchangeRow>> {
         let mut sql = String::from(

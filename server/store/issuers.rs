@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreResult, now};
+use super::{PublisherRow, Store, StoreResult, now};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TrustedIssuerRow {
@@ -60,6 +60,41 @@ impl Store {
         .fetch_optional(&self.read)
         .await?;
         Ok(row.as_ref().map(issuer_row).transpose()?)
+    }
+
+    /// The trusted issuer for `url` with every publisher of its provider, in one
+    /// round trip (the exchange's only read).
+    pub async fn issuer_with_publishers(
+        &self,
+        url: &str,
+    ) -> StoreResult<Option<(TrustedIssuerRow, Vec<PublisherRow>)>> {
+        let rows = sqlx::query(
+            "SELECT i.id, i.provider, i.url, i.jwks_url, i.created_at, p.id, p.provider, p.project, p.pending, p.config, p.created_at \
+             FROM trusted_issuers i LEFT JOIN publishers p ON p.provider = i.provider WHERE i.url = $1 ORDER BY p.id",
+        )
+        .bind(url)
+        .fetch_all(&self.read)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let issuer = issuer_row(first)?;
+        let mut publishers = Vec::new();
+        for row in &rows {
+            let Some(id) = row.try_get::<Option<i64>, _>(5)? else {
+                continue;
+            };
+            let config: String = row.try_get(9)?;
+            publishers.push(PublisherRow {
+                id,
+                provider: row.try_get(6)?,
+                project: row.try_get(7)?,
+                pending: row.try_get::<i64, _>(8)? != 0,
+                config: serde_json::from_str(&config).unwrap_or_default(),
+                created_at: row.try_get(10)?,
+            });
+        }
+        Ok(Some((issuer, publishers)))
     }
 
     pub async fn list_issuers(&self) -> StoreResult<Vec<TrustedIssuerRow>> {

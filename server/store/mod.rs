@@ -2,6 +2,7 @@
 //! content-addressed file store. SQL strings live only under this module.
 
 mod blobs;
+mod exchange_writer;
 mod exchanges;
 mod issuers;
 mod projects;
@@ -9,11 +10,12 @@ mod publishers;
 mod tokens;
 
 pub use blobs::{BlobStore, Digests, StagedFile, StagingWriter, random_hex};
+pub use exchange_writer::{ExchangeRecord, JtiClaim, Recorded};
 pub use exchanges::{ExchangeFilter, ExchangeRow, NewExchange};
 pub use issuers::TrustedIssuerRow;
 pub use projects::{FileRow, NewFile, ProjectRow, ReleaseRow, StoreFileOutcome, WheelMetadata};
 pub use publishers::PublisherRow;
-pub use tokens::{JtiClaim, NewToken, TokenRow};
+pub use tokens::{NewToken, TokenRow};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -37,6 +39,7 @@ pub struct Store {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    exchanges: exchange_writer::ExchangeWriter,
 }
 
 /// A storage failure. Unique-key conflicts are told apart because callers turn
@@ -81,40 +84,15 @@ impl Store {
         let opts = AnyConnectOptions::from_str(url)
             .with_context(|| format!("parsing database URL {url:?}"))?
             .disable_statement_logging();
-        let store = match backend {
+        let (read, write) = match backend {
             Backend::Sqlite => {
-                let write = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .after_connect(sqlite_pragmas)
-                    // A ping before every acquire doubles the cost of short queries; a broken
-                    // local file connection would fail its query anyway.
-                    .test_before_acquire(false)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
+                // One writer connection: SQLite allows one writer at a time anyway.
+                let write = sqlite_pool(1)
                     .connect_with(opts.clone())
                     .await
                     .with_context(|| format!("opening {url}"))?;
-                let store_w = Store {
-                    read: write.clone(),
-                    write: write.clone(),
-                    backend,
-                };
-                store_w.migrate().await?;
-                let read = AnyPoolOptions::new()
-                    .max_connections(4)
-                    .after_connect(sqlite_pragmas)
-                    // A ping before every acquire doubles the cost of short queries; a broken
-                    // local file connection would fail its query anyway.
-                    .test_before_acquire(false)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect_with(opts)
-                    .await?;
-                Store {
-                    read,
-                    write,
-                    backend,
-                }
+                migrate(backend, &write).await?;
+                (sqlite_pool(4).connect_with(opts).await?, write)
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -123,28 +101,22 @@ impl Store {
                     .connect_with(opts)
                     .await
                     .with_context(|| format!("connecting to {url}"))?;
-                let store = Store {
-                    read: pool.clone(),
-                    write: pool,
-                    backend,
-                };
-                store.migrate().await?;
-                store
+                migrate(backend, &pool).await?;
+                (pool.clone(), pool)
             }
         };
-        Ok(store)
+        let exchanges = exchange_writer::ExchangeWriter::spawn(write.clone());
+        Ok(Store {
+            read,
+            write,
+            backend,
+            exchanges,
+        })
     }
 
-    async fn migrate(&self) -> anyhow::Result<()> {
-        let result = match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.write).await,
-            Backend::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&self.write)
-                    .await
-            }
-        };
-        result.context("applying database migrations")
+    /// Record one token exchange (batched with concurrent ones; see `exchange_writer`).
+    pub async fn record_exchange(&self, record: ExchangeRecord) -> StoreResult<Recorded> {
+        self.exchanges.record(record).await
     }
 
     pub fn backend(&self) -> Backend {
@@ -170,6 +142,25 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+async fn migrate(backend: Backend, pool: &AnyPool) -> anyhow::Result<()> {
+    let result = match backend {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(pool).await,
+    };
+    result.context("applying database migrations")
+}
+
+fn sqlite_pool(connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .after_connect(sqlite_pragmas)
+        // A ping before every acquire doubles the cost of short queries; a broken
+        // local file connection fails its next query anyway.
+        .test_before_acquire(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
 }
 
 /// WAL lets readers run beside the single writer; NORMAL sync survives process

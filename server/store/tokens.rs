@@ -3,8 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::exchanges::{NewExchange, insert_exchange};
-use super::{Store, StoreError, StoreResult, now};
+use super::{Store, StoreResult, now};
 
 pub struct NewToken {
     pub id: String,
@@ -22,7 +21,6 @@ pub struct TokenRow {
     pub id: String,
     pub kind: String,
     pub publisher_id: Option<i64>,
-    pub exchange_id: Option<i64>,
     pub projects: Option<Vec<String>>,
     pub description: String,
     pub created_at: i64,
@@ -30,76 +28,21 @@ pub struct TokenRow {
     pub burned_at: Option<i64>,
 }
 
-/// A `jti` to claim, remembered until `expires_at`.
-pub struct JtiClaim<'a> {
-    pub issuer: &'a str,
-    pub jti: &'a str,
-    pub expires_at: i64,
-}
-
 fn token_row(row: &AnyRow) -> Result<TokenRow, sqlx::Error> {
-    let projects: Option<String> = row.try_get(4)?;
+    let projects: Option<String> = row.try_get(3)?;
     Ok(TokenRow {
         id: row.try_get(0)?,
         kind: row.try_get(1)?,
         publisher_id: row.try_get(2)?,
-        exchange_id: row.try_get(3)?,
         projects: projects.and_then(|p| serde_json::from_str(&p).ok()),
-        description: row.try_get(5)?,
-        created_at: row.try_get(6)?,
-        expires_at: row.try_get(7)?,
-        burned_at: row.try_get(8)?,
+        description: row.try_get(4)?,
+        created_at: row.try_get(5)?,
+        expires_at: row.try_get(6)?,
+        burned_at: row.try_get(7)?,
     })
 }
 
 impl Store {
-    /// The successful end of an exchange, atomically: claim the `jti` (a conflict
-    /// means a replay, decided by the database so it holds across replicas), record
-    /// the exchange and store the token. Returns the exchange id.
-    pub async fn record_mint(
-        &self,
-        jti: Option<JtiClaim<'_>>,
-        exchange: &NewExchange,
-        token: &NewToken,
-    ) -> StoreResult<i64> {
-        let mut tx = self.write.begin().await?;
-        if let Some(claim) = jti {
-            let done = sqlx::query(
-                "INSERT INTO oidc_jti (issuer, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (issuer, jti) DO NOTHING",
-            )
-            .bind(claim.issuer)
-            .bind(claim.jti)
-            .bind(claim.expires_at)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict);
-            }
-        }
-        let exchange_id = insert_exchange(&mut tx, exchange).await?;
-        let projects = token
-            .projects
-            .as_ref()
-            .map(|p| serde_json::to_string(p).unwrap_or_default());
-        sqlx::query(
-            "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, exchange_id, projects, description, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&token.id)
-        .bind(&token.token_hash)
-        .bind(token.kind)
-        .bind(token.publisher_id)
-        .bind(exchange_id)
-        .bind(projects)
-        .bind(&token.description)
-        .bind(now())
-        .bind(token.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(exchange_id)
-    }
-
     /// Has this `jti` been used (and not yet expired from memory)?
     pub async fn jti_seen(&self, issuer: &str, jti: &str) -> StoreResult<bool> {
         let n: i64 =
@@ -121,7 +64,7 @@ impl Store {
 
     pub async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
         let row = sqlx::query(
-            "SELECT id, kind, publisher_id, exchange_id, projects, description, created_at, expires_at, burned_at \
+            "SELECT id, kind, publisher_id, projects, description, created_at, expires_at, burned_at \
              FROM api_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
@@ -140,7 +83,7 @@ impl Store {
         .execute(&self.write)
         .await?;
         let row = sqlx::query(
-            "SELECT id, kind, publisher_id, exchange_id, projects, description, created_at, expires_at, burned_at \
+            "SELECT id, kind, publisher_id, projects, description, created_at, expires_at, burned_at \
              FROM api_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
