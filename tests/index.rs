@@ -293,10 +293,9 @@ async fn restarts_keep_state_and_sigterm_shuts_down_cleanly() {
     let info = loop {
         if let Ok(v) = serde_json::from_str::<Value>(
             &std::fs::read_to_string(data_dir.join("server.json")).unwrap_or_default(),
-        ) {
-            if v["pid"].as_u64() == Some(u64::from(pid2)) {
-                break v;
-            }
+        ) && v["pid"].as_u64() == Some(u64::from(pid2))
+        {
+            break v;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };

@@ -2,7 +2,8 @@
 //! refused, is recorded with its header, claims, step verdicts and candidate
 //! publishers (never the raw token or its signature).
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::jwks::KeySource;
 use super::jwt::{self, LEEWAY_SECONDS, Step, Unverified};
@@ -19,26 +20,37 @@ pub struct Minted {
 }
 
 /// What we learned so far, for the audit log.
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Attempt {
     issuer: Option<String>,
     provider: Option<String>,
     header: Option<Map<String, Value>>,
-    claims: Option<Map<String, Value>>,
+    claims: Map<String, Value>,
     key: Option<KeySource>,
     steps: Vec<Step>,
     candidates: Vec<Candidate>,
 }
 
+/// The audit detail, serialised straight from the attempt (no intermediate copies).
+#[derive(Serialize)]
+struct Detail<'a> {
+    header: &'a Option<Map<String, Value>>,
+    claims: Option<&'a Map<String, Value>>,
+    key: &'a Option<KeySource>,
+    steps: &'a [Step],
+    candidates: &'a [Candidate],
+}
+
 impl Attempt {
-    fn detail(&self) -> Value {
-        json!({
-            "header": self.header,
-            "claims": self.claims,
-            "key": self.key,
-            "steps": self.steps,
-            "candidates": self.candidates,
-        })
+    fn detail(&self) -> String {
+        let detail = Detail {
+            header: &self.header,
+            claims: self.header.as_ref().map(|_| &self.claims),
+            key: &self.key,
+            steps: &self.steps,
+            candidates: &self.candidates,
+        };
+        serde_json::to_string(&detail).unwrap_or_else(|_| "{}".into())
     }
 
     fn record(&self, code: &str, description: &str) -> NewExchange {
@@ -110,9 +122,9 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
                 .await);
         }
     };
-    a.header = Some(unverified.header.clone());
-    a.claims = Some(unverified.claims.clone());
     let iss = unverified.iss().to_owned();
+    a.header = Some(unverified.header);
+    a.claims = unverified.claims;
     a.issuer = Some(iss.clone());
 
     // The allowlist comes before any network access: an unknown `iss` is never fetched.
@@ -132,7 +144,7 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
     ));
 
     let invalid = |detail: &str| format!("malformed or invalid token: {detail}");
-    let kid = match unverified.rs256_kid() {
+    let kid = match jwt::rs256_kid(a.header.as_ref().unwrap_or(&Map::new())) {
         Ok(kid) => kid.to_owned(),
         Err(e) => {
             a.steps.push(Step::fail("header", e.clone()));
@@ -164,7 +176,7 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
         .push(Step::pass("signature", "valid RS256 signature"));
     let now = now();
     let claim_steps =
-        jwt::check_standard_claims(&unverified.claims, &issuer.url, &app.settings.audience, now);
+        jwt::check_standard_claims(&a.claims, &issuer.url, &app.settings.audience, now);
     let first_failure = claim_steps
         .iter()
         .find(|s| !s.ok)
@@ -174,9 +186,8 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
         return Err(a.refuse(app, "invalid-token", invalid(&failure)).await);
     }
 
-    let claims = &unverified.claims;
     let outcome = match issuer.provider.as_str() {
-        "github" => match_github(&publishers, claims),
+        "github" => match_github(&publishers, &a.claims),
         other => {
             return Err(a
                 .refuse(
@@ -223,8 +234,12 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
         .collect();
     let generated = tokens::generate();
     let expires = now + app.settings.token_lifetime;
-    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
-    let jti = claims.get("jti").and_then(Value::as_str);
+    let exp = a.claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+    let jti = a
+        .claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let exchange = NewExchange {
         issuer: Some(iss.clone()),
         provider: Some(issuer.provider.clone()),
@@ -253,25 +268,20 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
         expires_at: Some(expires),
     };
     // PyPI remembers a jti until 35 s after the token expires.
-    let claim = jti.map(|jti| JtiClaim {
+    let claim = jti.clone().map(|jti| JtiClaim {
         issuer: iss.clone(),
-        jti: jti.to_owned(),
+        jti,
         expires_at: exp + LEEWAY_SECONDS + 5,
     });
-    let mut replayed = a.clone();
-    replayed.steps.push(Step::fail(
-        "jti",
-        format!("jti '{}' was already exchanged", jti.unwrap_or("")),
-    ));
     let record = ExchangeRecord::Accepted {
         jti: claim,
         exchange,
         token: new_token,
-        if_replayed: replayed.record("invalid-reuse-token", REPLAYED),
     };
     if app.store.record_exchange(record).await? == Recorded::Replayed {
-        tracing::info!(code = "invalid-reuse-token", "token exchange refused");
-        return Err(MintError::new("invalid-reuse-token", REPLAYED));
+        let detail = format!("jti '{}' was already exchanged", jti.unwrap_or_default());
+        a.steps.push(Step::fail("jti", detail));
+        return Err(a.refuse(app, "invalid-reuse-token", REPLAYED.into()).await);
     }
     tracing::info!(publisher = publisher.id, token = %generated.id, "token exchange accepted");
     Ok(Minted {

@@ -47,18 +47,22 @@ impl Unverified {
         self.claims.get("iss").and_then(Value::as_str).unwrap_or("")
     }
 
-    /// The header's `kid`, after insisting on RS256.
     pub fn rs256_kid(&self) -> Result<&str, String> {
-        match self.header.get("alg").and_then(Value::as_str) {
-            Some("RS256") => {}
-            Some(alg) => return Err(format!("algorithm '{alg}' is not accepted; only RS256 is")),
-            None => return Err("the header has no 'alg'".into()),
-        }
-        self.header
-            .get("kid")
-            .and_then(Value::as_str)
-            .ok_or_else(|| "the header has no 'kid', so no key can be chosen".to_owned())
+        rs256_kid(&self.header)
     }
+}
+
+/// The header's `kid`, after insisting on RS256.
+pub fn rs256_kid(header: &Map<String, Value>) -> Result<&str, String> {
+    match header.get("alg").and_then(Value::as_str) {
+        Some("RS256") => {}
+        Some(alg) => return Err(format!("algorithm '{alg}' is not accepted; only RS256 is")),
+        None => return Err("the header has no 'alg'".into()),
+    }
+    header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "the header has no 'kid', so no key can be chosen".to_owned())
 }
 
 fn decode_object(part: &str) -> Result<Map<String, Value>, String> {

@@ -28,13 +28,12 @@ pub struct JtiClaim {
 /// What one exchange leaves behind.
 pub enum ExchangeRecord {
     Refused(NewExchange),
-    /// Claim the `jti`; if that succeeds record `exchange` and store `token`, else
-    /// record `if_replayed` instead.
+    /// Claim the `jti`; if that succeeds record `exchange` and store `token`. A lost
+    /// claim writes nothing: the caller records the refusal (replays are rare).
     Accepted {
         jti: Option<JtiClaim>,
         exchange: NewExchange,
         token: NewToken,
-        if_replayed: NewExchange,
     },
 }
 
@@ -165,7 +164,6 @@ async fn write_batch(
                 jti,
                 exchange,
                 token,
-                if_replayed,
             } => {
                 let fresh = match jti {
                     Some(c) => won.remove(&(c.issuer.clone(), c.jti.clone())),
@@ -177,7 +175,6 @@ async fn write_batch(
                     tokens.push(token);
                 } else {
                     outcomes.push(Recorded::Replayed);
-                    exchanges.push(if_replayed);
                 }
             }
         }
@@ -185,6 +182,10 @@ async fn write_batch(
 
     // 3. One INSERT for the audit rows, one for the tokens.
     let created_at = now();
+    if exchanges.is_empty() {
+        tx.commit().await?;
+        return Ok(outcomes);
+    }
     let sql = format!(
         "INSERT INTO exchanges (created_at, issuer, provider, outcome, description, publisher_id, project, token_id, token_expires, detail) VALUES {}",
         placeholders(exchanges.len(), 10)
@@ -201,7 +202,7 @@ async fn write_batch(
             .bind(e.project.clone())
             .bind(e.token_id.clone())
             .bind(e.token_expires)
-            .bind(e.detail.to_string());
+            .bind(e.detail.clone());
     }
     query.execute(&mut *tx).await?;
     if !tokens.is_empty() {

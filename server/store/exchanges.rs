@@ -15,7 +15,8 @@ pub struct NewExchange {
     pub project: Option<String>,
     pub token_id: Option<String>,
     pub token_expires: Option<i64>,
-    pub detail: serde_json::Value,
+    /// JSON text: serialised once, by the caller, from borrowed data.
+    pub detail: String,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

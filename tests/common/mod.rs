@@ -61,12 +61,11 @@ impl Server {
         let info_path = data_dir.join("server.json");
         let deadline = Instant::now() + Duration::from_secs(20);
         let info: Value = loop {
-            if let Ok(text) = std::fs::read_to_string(&info_path) {
-                if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                    if v["pid"].as_u64() == Some(u64::from(child.id())) {
-                        break v;
-                    }
-                }
+            if let Ok(text) = std::fs::read_to_string(&info_path)
+                && let Ok(v) = serde_json::from_str::<Value>(&text)
+                && v["pid"].as_u64() == Some(u64::from(child.id()))
+            {
+                break v;
             }
             assert!(
                 Instant::now() < deadline,
