@@ -51,6 +51,7 @@ pub struct App {
     pub jwks: JwksCache,
     pub issuer: Option<Arc<Issuer>>,
     pub ca_file: Option<PathBuf>,
+    pub pages: index::cache::PageCache,
 }
 
 #[derive(Clone)]
@@ -224,6 +225,7 @@ impl Server {
             jwks: JwksCache::new()?,
             issuer,
             ca_file: tls_material.ca_file,
+            pages: Default::default(),
             settings,
         };
         apply_fixtures(&app).await?;

@@ -312,3 +312,55 @@ async fn restarts_keep_state_and_sigterm_shuts_down_cleanly() {
     let _ = again.kill();
     let _ = again.wait();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cached_pages_follow_new_uploads() {
+    let server = Server::start();
+    publish(&server, "fresh", "1.0").await;
+    let page = |accept: &'static str| {
+        let client = server.client();
+        let url = format!("{}/simple/fresh/", server.http());
+        async move {
+            client
+                .get(url)
+                .header("Accept", accept)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..2 {
+        assert!(page(V1_JSON).await.contains("fresh-1.0.tar.gz"));
+        assert!(!page("text/html").await.contains("1.1"));
+    }
+    let index_before = server
+        .client()
+        .get(format!("{}/simple/", server.http()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!index_before.contains("later"));
+    publish(&server, "fresh", "1.1").await;
+    assert!(page(V1_JSON).await.contains("fresh-1.1-py3-none-any.whl"));
+    assert!(page("text/html").await.contains("fresh-1.1.tar.gz"));
+    // A new project shows up in the cached index page too.
+    server
+        .add_github_publisher("later", "octo-org/later", "release.yml", "")
+        .await;
+    let index_after = server
+        .client()
+        .get(format!("{}/simple/", server.http()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(index_after.contains("/simple/later/"), "{index_after}");
+}

@@ -1,5 +1,6 @@
 //! What installers read: the simple API (PEP 503/691/658/700), the JSON API and files.
 
+pub mod cache;
 pub mod json_api;
 pub mod negotiate;
 pub mod simple;

@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::negotiate::{self, V1_JSON};
@@ -15,7 +16,7 @@ use crate::util::iso_time;
 
 pub const API_VERSION: &str = "1.4";
 
-fn respond(media: &'static str, serial: i64, body: String) -> Response {
+fn respond(media: &'static str, serial: i64, body: Bytes) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
@@ -36,30 +37,8 @@ pub async fn index(
     State(app): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, IndexError> {
-    let projects = app.store.list_projects().await?;
-    let serial = projects.iter().map(|p| p.last_serial).sum::<i64>();
     let media = negotiate::choose(accept(&headers));
-    if media == V1_JSON {
-        let list: Vec<Value> = projects
-            .iter()
-            .map(|p| json!({"name": p.name, "_last-serial": p.last_serial}))
-            .collect();
-        let body =
-            json!({"meta": {"api-version": API_VERSION, "_last-serial": serial}, "projects": list});
-        return Ok(respond(media, serial, body.to_string()));
-    }
-    let mut html = format!(
-        "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    <title>Simple index</title>\n  </head>\n  <body>\n"
-    );
-    for p in &projects {
-        html += &format!(
-            "    <a href=\"/simple/{}/\">{}</a>\n",
-            escape(&p.normalized_name),
-            escape(&p.name)
-        );
-    }
-    html += "  </body>\n</html>\n";
-    Ok(respond(media, serial, html))
+    cached(&app, "", media, render_index(&app, media)).await
 }
 
 /// `/simple/<name>` without the slash: PyPI redirects.
@@ -76,9 +55,70 @@ pub async fn detail(
     if normalized != name {
         return Ok(super::moved(&format!("/simple/{normalized}/")));
     }
+    let media = negotiate::choose(accept(&headers));
+    cached(
+        &app,
+        &normalized,
+        media,
+        render_detail(&app, &normalized, media),
+    )
+    .await
+}
+
+/// Serve from the page cache when the store has not changed since the page was
+/// rendered; otherwise render (the future is only polled on a miss) and keep it.
+async fn cached(
+    app: &AppState,
+    key: &str,
+    media: &'static str,
+    render: impl std::future::Future<Output = Result<(i64, String), IndexError>>,
+) -> Result<Response, IndexError> {
+    let generation = app.store.generation();
+    if let Some(page) = generation.and_then(|g| app.pages.get(key, media, g)) {
+        return Ok(respond(media, page.serial, page.body));
+    }
+    let (serial, body) = render.await?;
+    let body = Bytes::from(body);
+    if let Some(g) = generation {
+        app.pages.put(key, media, g, serial, body.clone());
+    }
+    Ok(respond(media, serial, body))
+}
+
+async fn render_index(app: &AppState, media: &'static str) -> Result<(i64, String), IndexError> {
+    let projects = app.store.list_projects().await?;
+    let serial = projects.iter().map(|p| p.last_serial).sum::<i64>();
+    if media == V1_JSON {
+        let list: Vec<Value> = projects
+            .iter()
+            .map(|p| json!({"name": p.name, "_last-serial": p.last_serial}))
+            .collect();
+        let body =
+            json!({"meta": {"api-version": API_VERSION, "_last-serial": serial}, "projects": list});
+        return Ok((serial, body.to_string()));
+    }
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    <title>Simple index</title>\n  </head>\n  <body>\n"
+    );
+    for p in &projects {
+        html += &format!(
+            "    <a href=\"/simple/{}/\">{}</a>\n",
+            escape(&p.normalized_name),
+            escape(&p.name)
+        );
+    }
+    html += "  </body>\n</html>\n";
+    Ok((serial, html))
+}
+
+async fn render_detail(
+    app: &AppState,
+    normalized: &str,
+    media: &'static str,
+) -> Result<(i64, String), IndexError> {
     let project = app
         .store
-        .project_by_normalized_name(&normalized)
+        .project_by_normalized_name(normalized)
         .await?
         .ok_or(IndexError::NotFound)?;
     let mut files = app.store.project_files(project.id).await?;
@@ -91,7 +131,6 @@ pub async fn detail(
         .map(|r| r.version)
         .collect();
     versions.sort_by_key(|a| version_key(a));
-    let media = negotiate::choose(accept(&headers));
     let body = if media == V1_JSON {
         json!({
             "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
@@ -104,7 +143,7 @@ pub async fn detail(
     } else {
         detail_html(&project.normalized_name, &files)
     };
-    Ok(respond(media, project.last_serial, body))
+    Ok((project.last_serial, body))
 }
 
 fn metadata_hash(file: &FileRow) -> Value {

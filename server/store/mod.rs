@@ -18,6 +18,8 @@ pub use publishers::PublisherRow;
 pub use tokens::{NewToken, TokenRow};
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -40,6 +42,8 @@ pub struct Store {
     write: AnyPool,
     backend: Backend,
     exchanges: exchange_writer::ExchangeWriter,
+    /// Bumped by every write that changes what the index shows (in this process).
+    generation: Arc<AtomicU64>,
 }
 
 /// A storage failure. Unique-key conflicts are told apart because callers turn
@@ -111,6 +115,7 @@ impl Store {
             write,
             backend,
             exchanges,
+            generation: Arc::new(AtomicU64::new(1)),
         })
     }
 
@@ -121,6 +126,17 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Changes whenever this process changes projects or files. Other processes'
+    /// writes (PostgreSQL replicas) are not seen, so only a single-process store
+    /// (SQLite) may cache on it.
+    pub fn generation(&self) -> Option<u64> {
+        (self.backend == Backend::Sqlite).then(|| self.generation.load(Ordering::Acquire))
+    }
+
+    fn bump_generation(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Delete everything a user created: projects, files, publishers, tokens,
@@ -140,6 +156,7 @@ impl Store {
             sqlx::query(sql).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.bump_generation();
         Ok(())
     }
 }

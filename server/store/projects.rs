@@ -120,7 +120,7 @@ impl Store {
 
     /// Create the project unless it exists; either way return it.
     pub async fn ensure_project(&self, name: &str, normalized: &str) -> StoreResult<ProjectRow> {
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO projects (name, normalized_name, created_at, last_serial) VALUES ($1, $2, $3, 0) \
              ON CONFLICT (normalized_name) DO NOTHING",
         )
@@ -129,6 +129,9 @@ impl Store {
         .bind(now())
         .execute(&self.write)
         .await?;
+        if inserted.rows_affected() > 0 {
+            self.bump_generation();
+        }
         let row = sqlx::query("SELECT id, name, normalized_name, created_at, last_serial FROM projects WHERE normalized_name = $1")
             .bind(normalized)
             .fetch_one(&self.write)
@@ -299,6 +302,7 @@ impl Store {
             }
             return Err(e.into());
         }
+        self.bump_generation();
         Ok(StoreFileOutcome::Stored)
     }
 
