@@ -1,6 +1,8 @@
 //! Load and resource benchmarks against the real release binary on loopback.
 //! Run: `cargo bench --bench load` (all), or `MOCK_PYPI_BENCH=mint,simple cargo bench --bench load`.
-//! Scenarios: startup, mint, uploads, simple, big-upload. Every loop is bounded in count and time.
+//! Scenarios: startup, baseline, mint, uploads, simple, big-upload. Every loop is bounded in
+//! count and time. With `MOCK_PYPI_BENCH_MARK=FILE` the server's PID is written to FILE as
+//! each measured loop starts (for attaching a profiler).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -45,6 +47,10 @@ struct CpuMeter {
 impl CpuMeter {
     fn start(server: &Server) -> Self {
         let server = server.pid().to_string();
+        // Profiling hook: tell an external profiler which process to watch, and when.
+        if let Ok(path) = std::env::var("MOCK_PYPI_BENCH_MARK") {
+            let _ = std::fs::write(path, &server);
+        }
         Self {
             server_start: cpu_seconds(&server),
             own_start: cpu_seconds("self"),
@@ -271,7 +277,7 @@ async fn upload_token(server: &Server, project: &str) -> String {
 async fn uploads(server: &Server) {
     let token = upload_token(server, "bench-up").await;
     let dir = tempfile::tempdir().unwrap();
-    let n = 15_000;
+    let n = 6_000;
     let wheels: Vec<(String, String, Vec<u8>)> = (0..n)
         .map(|i| {
             let version = format!("0.{}.{}", i / 1000, i % 1000);

@@ -21,7 +21,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
@@ -110,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/_mock/health", get(|| async { "ok" }))
         .nest("/_mock/api", control::router(state.clone()))
-        .nest_service("/files", ServeDir::new(state.blobs.root()));
+        .route("/files/{*path}", get(index::files::file));
     if let Some(issuer) = &state.issuer {
         router = router.nest_service("/issuer", crate::issuer::router(issuer.clone()));
     }

@@ -30,10 +30,12 @@ CREATE TABLE files (
     path TEXT NOT NULL,
     metadata_sha256 TEXT,
     metadata_blake2_256 TEXT,
+    metadata BLOB,
     upload_time BIGINT NOT NULL,
     token_id TEXT
 );
 CREATE INDEX files_release ON files (release_id);
+CREATE UNIQUE INDEX files_path ON files (path);
 
 CREATE TABLE trusted_issuers (
     id INTEGER PRIMARY KEY,

@@ -1,6 +1,7 @@
 //! What installers read: the simple API (PEP 503/691/658/700), the JSON API and files.
 
 pub mod cache;
+pub mod files;
 pub mod json_api;
 pub mod negotiate;
 pub mod simple;

@@ -1,6 +1,9 @@
 //! Content-addressed file store. Uploads are streamed into a temporary file by a
 //! blocking worker that hashes as it writes (so memory stays flat and hashing stays
-//! off the reactor), then renamed atomically into `files/<b2[..2]>/<b2[2..4]>/<b2[4..]>/<name>`.
+//! off the reactor), then renamed atomically to `files/<b2[..2]>/<b2[2..4]>/<b2[4..]>`.
+//! URLs keep PyPI's shape, `/files/<b2[..2]>/<b2[2..4]>/<b2[4..]>/<filename>`: the
+//! filename is for installers (pip reads it from the URL), the blob is found by hash.
+//! One inode per distribution: creating files is the dominant cost of small uploads.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -78,8 +81,19 @@ impl BlobStore {
         )
     }
 
-    pub fn absolute(&self, relative: &str) -> PathBuf {
-        self.root.join(relative)
+    /// Where the bytes behind a `/files/` URL path live, if the path has PyPI's shape.
+    pub fn blob_for_url(&self, url_path: &str) -> Option<PathBuf> {
+        let hex = |s: &str, n: usize| {
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        match url_path.split('/').collect::<Vec<_>>().as_slice() {
+            [a, b, rest, name] if hex(a, 2) && hex(b, 2) && hex(rest, 60) && !name.is_empty() => {
+                Some(self.root.join(a).join(b).join(rest))
+            }
+            _ => None,
+        }
     }
 
     /// Start a new staged upload.
@@ -114,21 +128,35 @@ impl BlobStore {
         })
     }
 
-    /// Write small bytes (wheel METADATA) next to a stored file, atomically.
-    pub async fn write_sidecar(&self, relative: &str, bytes: Vec<u8>) -> std::io::Result<()> {
-        let target = self.absolute(relative);
-        let tmp = self.tmp.join(format!("sidecar-{}", random_hex(12)));
-        if let Some(parent) = target.parent() {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        tokio::fs::write(&tmp, bytes).await?;
-        tokio::fs::rename(&tmp, &target).await
+    /// Move a staged file into the store (one blocking call: each `tokio::fs` call
+    /// would be a thread hop of its own). Returns true if this call created the blob.
+    pub async fn place(&self, staged: &mut StagedFile, url_path: &str) -> std::io::Result<bool> {
+        let target = self
+            .blob_for_url(url_path)
+            .ok_or_else(|| std::io::Error::other("malformed blob path"))?;
+        let Some(source) = staged.path.take() else {
+            return Err(std::io::Error::other("the staged file was already placed"));
+        };
+        tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+            let existed = target.exists();
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            if let Err(e) = std::fs::rename(&source, &target) {
+                let _ = std::fs::remove_file(&source);
+                return Err(e);
+            }
+            Ok(!existed)
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 
-    /// Remove a stored file and its sidecar (used to undo a failed commit).
-    pub async fn remove(&self, relative: &str) {
-        let _ = tokio::fs::remove_file(self.absolute(relative)).await;
-        let _ = tokio::fs::remove_file(self.absolute(&format!("{relative}.metadata"))).await;
+    /// Remove a stored blob (used to undo a failed commit).
+    pub async fn remove(&self, url_path: &str) {
+        if let Some(path) = self.blob_for_url(url_path) {
+            let _ = tokio::fs::remove_file(path).await;
+        }
     }
 }
 
@@ -176,23 +204,6 @@ impl StagedFile {
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
-
-    /// Move into the content-addressed store. Returns true if this call created the
-    /// target (false: identical content was already there).
-    pub async fn persist(&mut self, store: &BlobStore, relative: &str) -> std::io::Result<bool> {
-        let target = store.absolute(relative);
-        let existed = tokio::fs::try_exists(&target).await.unwrap_or(false);
-        if let Some(parent) = target.parent() {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        if let Some(path) = self.path.take()
-            && let Err(e) = tokio::fs::rename(&path, &target).await
-        {
-            self.path = Some(path);
-            return Err(e);
-        }
-        Ok(!existed)
-    }
 }
 
 impl Drop for StagedFile {
@@ -216,5 +227,33 @@ impl BlobStore {
             tokio::fs::remove_dir_all(&self.root).await?;
         }
         tokio::fs::create_dir_all(&self.root).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_map_to_blobs_only_in_pypis_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path()).unwrap();
+        let b2 = "ab".repeat(32);
+        let url = BlobStore::relative_path(&b2, "demo-1.0-py3-none-any.whl");
+        assert_eq!(url, format!("ab/ab/{}/demo-1.0-py3-none-any.whl", &b2[4..]));
+        assert_eq!(
+            store.blob_for_url(&url),
+            Some(dir.path().join("files/ab/ab").join(&b2[4..]))
+        );
+        for bad in [
+            "../../etc/passwd",
+            "ab/ab/../x",
+            &format!("AB/ab/{}/x.whl", &b2[4..]),
+            &format!("ab/ab/{}/", &b2[4..]),
+            &format!("ab/ab/{}/x/y", &b2[4..]),
+            "ab/ab/short/x.whl",
+        ] {
+            assert_eq!(store.blob_for_url(bad), None, "{bad}");
+        }
     }
 }

@@ -180,7 +180,8 @@ impl Store {
     }
 
     /// Record an upload and move its bytes into place, all or nothing: the blob is
-    /// renamed inside the transaction and removed again if the commit fails.
+    /// placed inside the transaction and removed again if the commit fails. Four
+    /// statements in the common case, since every round trip to the database costs.
     pub async fn store_file(
         &self,
         blobs: &BlobStore,
@@ -190,66 +191,36 @@ impl Store {
         let digests = staged.digests.clone();
         let mut tx = self.write.begin().await?;
 
-        let duplicates = sqlx::query(
-            "SELECT filename, sha256_digest, blake2_256_digest FROM files WHERE filename = $1 OR blake2_256_digest = $2",
-        )
-        .bind(&file.filename)
-        .bind(&digests.blake2_256)
-        .fetch_all(&mut *tx)
-        .await?;
-        if let Some(row) = duplicates.first() {
-            let filename: String = row.try_get(0)?;
-            let sha256: String = row.try_get(1)?;
-            let blake2: String = row.try_get(2)?;
-            return Ok(
-                if duplicates.len() == 1
-                    && filename == file.filename
-                    && sha256 == digests.sha256
-                    && blake2 == digests.blake2_256
-                {
-                    StoreFileOutcome::Identical
-                } else {
-                    StoreFileOutcome::Exists {
-                        filename,
-                        blake2_256: blake2,
-                    }
-                },
-            );
-        }
-
-        sqlx::query(
+        // Get or create the release in one statement (the no-op update makes RETURNING
+        // answer on conflict too).
+        let release_id: i64 = sqlx::query_scalar(
             "INSERT INTO releases (project_id, version, metadata, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (project_id, version) DO NOTHING",
+             ON CONFLICT (project_id, version) DO UPDATE SET version = excluded.version RETURNING id",
         )
         .bind(file.project_id)
         .bind(&file.version)
         .bind(file.release_metadata.to_string())
         .bind(now())
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        let release_id: i64 =
-            sqlx::query_scalar("SELECT id FROM releases WHERE project_id = $1 AND version = $2")
-                .bind(file.project_id)
-                .bind(&file.version)
-                .fetch_one(&mut *tx)
-                .await?;
 
         if file.packagetype == "sdist" {
-            let sdists: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM files WHERE release_id = $1 AND packagetype = 'sdist'",
-            )
-            .bind(release_id)
-            .fetch_one(&mut *tx)
-            .await?;
+            let sdists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM files WHERE release_id = $1 AND packagetype = 'sdist' AND filename <> $2")
+                .bind(release_id)
+                .bind(&file.filename)
+                .fetch_one(&mut *tx)
+                .await?;
             if sdists > 0 {
                 return Ok(StoreFileOutcome::SecondSdist);
             }
         }
 
+        // Filename and content are both unique: a conflict on either is PyPI's
+        // "already exists" (or, byte-identical, its silent 200).
         let inserted = sqlx::query(
             "INSERT INTO files (release_id, filename, packagetype, python_version, requires_python, size, \
-             md5_digest, sha256_digest, blake2_256_digest, path, metadata_sha256, metadata_blake2_256, upload_time, token_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             md5_digest, sha256_digest, blake2_256_digest, path, metadata_sha256, metadata_blake2_256, upload_time, token_id, metadata) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING",
         )
         .bind(release_id)
         .bind(&file.filename)
@@ -265,37 +236,35 @@ impl Store {
         .bind(file.metadata.as_ref().map(|m| m.blake2_256.clone()))
         .bind(now())
         .bind(&file.token_id)
+        .bind(file.metadata.as_ref().map(|m| m.bytes.clone()))
         .execute(&mut *tx)
         .await;
-        if let Err(err) = inserted {
-            if is_unique_violation(&err) {
-                // A concurrent upload won the race (PostgreSQL replicas): decide as PyPI would.
+        match inserted {
+            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(_) => {
                 drop(tx);
                 return self
-                    .classify_lost_race(&file.filename, &digests.sha256, &digests.blake2_256)
+                    .classify_existing(&file.filename, &digests.sha256, &digests.blake2_256)
                     .await;
             }
-            return Err(err.into());
+            // PostgreSQL replicas racing on one name can still surface as an error.
+            Err(err) if is_unique_violation(&err) => {
+                drop(tx);
+                return self
+                    .classify_existing(&file.filename, &digests.sha256, &digests.blake2_256)
+                    .await;
+            }
+            Err(err) => return Err(err.into()),
         }
         sqlx::query("UPDATE projects SET last_serial = last_serial + 1 WHERE id = $1")
             .bind(file.project_id)
             .execute(&mut *tx)
             .await?;
 
-        let created = staged
-            .persist(blobs, &file.path)
+        let created = blobs
+            .place(staged, &file.path)
             .await
             .map_err(anyhow::Error::from)?;
-        if let Some(meta) = &file.metadata
-            && let Err(e) = blobs
-                .write_sidecar(&format!("{}.metadata", file.path), meta.bytes.clone())
-                .await
-        {
-            if created {
-                blobs.remove(&file.path).await;
-            }
-            return Err(anyhow::Error::from(e).into());
-        }
         if let Err(e) = tx.commit().await {
             if created {
                 blobs.remove(&file.path).await;
@@ -306,7 +275,18 @@ impl Store {
         Ok(StoreFileOutcome::Stored)
     }
 
-    async fn classify_lost_race(
+    /// The core metadata (PEP 658) of the wheel served at `path`.
+    pub async fn file_metadata(&self, path: &str) -> StoreResult<Option<Vec<u8>>> {
+        let bytes: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT metadata FROM files WHERE path = $1")
+                .bind(path)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(bytes.flatten())
+    }
+
+    /// Decide as PyPI does once a file with this name or content exists.
+    async fn classify_existing(
         &self,
         filename: &str,
         sha256: &str,
