@@ -276,7 +276,7 @@ async fn upload_token(server: &Server, project: &str) -> String {
 
 async fn uploads(server: &Server) {
     let token = upload_token(server, "bench-up").await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let n = 6_000;
     let wheels: Vec<(String, String, Vec<u8>)> = (0..n)
         .map(|i| {
@@ -371,7 +371,7 @@ async fn baseline(server: &Server) {
 
 async fn simple(server: &Server) {
     let token = upload_token(server, "bench-simple").await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     for version in ["1.0", "1.1"] {
         let d = dists::build(&dir.path().join(version), "bench-simple", version);
         let name = d.wheel.file_name().unwrap().to_string_lossy().into_owned();
@@ -463,7 +463,7 @@ fn big_wheel(dir: &std::path::Path, size: u64) -> std::path::PathBuf {
 async fn big_upload() {
     let server = Server::launch(&["--max-upload-size", "2GiB"], QUIET);
     let token = upload_token(&server, "bench-big").await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::tempdir();
     let path = big_wheel(dir.path(), 1 << 30);
     let size = std::fs::metadata(&path).unwrap().len();
     let pid = server.pid();

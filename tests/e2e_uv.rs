@@ -25,7 +25,7 @@ fn uv_publish(
 #[tokio::test(flavor = "multi_thread")]
 async fn uv_trusted_publish_then_pip_and_uv_install() {
     let server = Server::start();
-    let home = tempfile::tempdir().unwrap();
+    let home = common::tempdir();
     server
         .add_github_publisher("tp-demo", "octo-org/tp-demo", "release.yml", "pypi")
         .await;
@@ -141,7 +141,7 @@ async fn uv_trusted_publish_then_pip_and_uv_install() {
 #[tokio::test(flavor = "multi_thread")]
 async fn uv_shows_why_a_wrong_workflow_is_refused() {
     let server = Server::start();
-    let home = tempfile::tempdir().unwrap();
+    let home = common::tempdir();
     server
         .add_github_publisher("tp-refused", "octo-org/tp-refused", "release.yml", "")
         .await;
@@ -200,7 +200,7 @@ async fn an_oidc_token_is_exchanged_only_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_for_one_project_cannot_upload_another() {
     let server = Server::start();
-    let home = tempfile::tempdir().unwrap();
+    let home = common::tempdir();
     server
         .add_github_publisher("mine", "octo-org/mine", "release.yml", "")
         .await;

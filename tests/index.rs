@@ -27,7 +27,7 @@ async fn publish(server: &Server, project: &str, version: &str) {
         .as_str()
         .unwrap()
         .to_owned();
-    let home = tempfile::tempdir().unwrap();
+    let home = common::tempdir();
     let d = dists::build(home.path(), project, version);
     for path in [&d.wheel, &d.sdist] {
         let bytes = std::fs::read(path).unwrap();

@@ -163,7 +163,7 @@ fn walk(dir: &Path) -> Vec<String> {
 async fn duplicates_follow_pypi() {
     let server = Server::start();
     let token = token_for(&server, "dup").await;
-    let home = tempfile::tempdir().unwrap();
+    let home = common::tempdir();
     let d = dists::build(home.path(), "dup", "1.0");
     let upload = Upload::of(&d.wheel, "dup", "1.0");
     assert_eq!(upload.send_raw(&server, Some(&basic(&token))).0, 200);
@@ -200,7 +200,7 @@ async fn refusals_store_nothing() {
     let server = Server::start_with(&["--max-upload-size", "2KiB"]);
     let token = token_for(&server, "strict").await;
     let auth = basic(&token);
-    let home = tempfile::tempdir().unwrap();
+    let home = common::tempdir();
     let d = dists::build(home.path(), "strict", "1.0");
     let wheel = || Upload::of(&d.wheel, "strict", "1.0");
     let sdist = || Upload::of(&d.sdist, "strict", "1.0");
@@ -326,7 +326,7 @@ async fn refusals_store_nothing() {
 async fn authentication_is_required_and_checked() {
     let server = Server::start_with(&["--token-lifetime", "2"]);
     let token = token_for(&server, "auth").await;
-    let home = tempfile::tempdir().unwrap();
+    let home = common::tempdir();
     let d = dists::build(home.path(), "auth", "1.0");
     let upload = Upload::of(&d.wheel, "auth", "1.0");
     let (status, reason, _) = upload.send_raw(&server, None);
@@ -362,7 +362,7 @@ async fn authentication_is_required_and_checked() {
 async fn a_burned_token_is_refused_and_an_sdist_cannot_be_replaced() {
     let server = Server::start();
     let token = token_for(&server, "burn").await;
-    let home = tempfile::tempdir().unwrap();
+    let home = common::tempdir();
     let d = dists::build(home.path(), "burn", "1.0");
     assert_eq!(
         Upload::of(&d.sdist, "burn", "1.0")

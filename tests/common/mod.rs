@@ -37,7 +37,7 @@ impl Server {
     }
 
     pub fn launch(extra: &[&str], envs: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = tempdir();
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
         let data_dir = dir.path().join("data");
         let child = Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
@@ -212,6 +212,12 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A temporary directory under cargo's target/tmp: the project's own disk area, as a
+/// user's data directory would be (the system /tmp may be far slower at creating files).
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir")
 }
 
 fn read_log(dir: &Path) -> String {
