@@ -26,7 +26,12 @@ pub struct ServerInfo {
 #[derive(Args, Debug, Clone)]
 pub struct Target {
     /// Data directory of the running server (its server.json says where it is).
-    #[arg(long, env = "MOCK_PYPI_DATA_DIR", default_value = ".mock-pypi")]
+    #[arg(
+        long,
+        env = "MOCK_PYPI_DATA_DIR",
+        default_value = ".mock-pypi",
+        global = true
+    )]
     pub data_dir: PathBuf,
 }
 
@@ -206,10 +211,15 @@ pub struct ApiTarget {
     #[command(flatten)]
     pub target: Target,
     /// Index base URL [default: from server.json].
-    #[arg(long, env = "MOCK_PYPI_SERVER")]
+    #[arg(long, env = "MOCK_PYPI_SERVER", global = true)]
     pub server: Option<String>,
     /// Admin token [default: from server.json].
-    #[arg(long, env = "MOCK_PYPI_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MOCK_PYPI_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
     pub admin_token: Option<String>,
 }
 
