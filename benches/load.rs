@@ -100,37 +100,18 @@ fn startup() {
     // A data directory that already exists (keys, certificates, database).
     let first = Server::launch(&[], QUIET);
     let data_dir = first.data_dir();
-    let info_path = data_dir.join("server.json");
     drop(first);
     let mut times = Vec::new();
     for _ in 0..15 {
-        let _ = std::fs::remove_file(&info_path);
         let start = Instant::now();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--issuer-key",
-                FIXTURE_KEY,
-                "--data-dir",
-            ])
-            .arg(&data_dir)
-            .env_clear()
+        let mut child = common::serve_command(&data_dir)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
         // Serving means: the health endpoint answers.
-        let url = loop {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(
-                &std::fs::read_to_string(&info_path).unwrap_or_default(),
-            ) {
-                break format!("{}/_mock/health", v["http_url"].as_str().unwrap());
-            }
-            assert!(start.elapsed() < Duration::from_secs(10));
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        let info = common::wait_for_server(&data_dir, child.id()).expect("server started");
+        let url = format!("{}/_mock/health", info["http_url"].as_str().unwrap());
         let addr = url
             .trim_start_matches("http://")
             .split('/')

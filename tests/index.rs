@@ -275,31 +275,11 @@ async fn restarts_keep_state_and_sigterm_shuts_down_cleanly() {
     );
 
     // Same data directory: same CA, same admin token, same projects.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--issuer-key",
-            common::FIXTURE_KEY,
-            "--data-dir",
-        ])
-        .arg(&data_dir)
-        .env_clear()
-        .stdout(std::process::Stdio::piped())
+    let mut again = common::serve_command(&data_dir)
+        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let pid2 = again.id();
-    let info = loop {
-        if let Ok(v) = serde_json::from_str::<Value>(
-            &std::fs::read_to_string(data_dir.join("server.json")).unwrap_or_default(),
-        ) && v["pid"].as_u64() == Some(u64::from(pid2))
-        {
-            break v;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    let mut again = again;
+    let info = common::wait_for_server(&data_dir, again.id()).expect("restarted server");
     assert_eq!(std::fs::read(server.ca_file()).unwrap(), ca);
     assert_eq!(info["admin_token"].as_str().unwrap(), admin);
     let page = reqwest::get(format!(

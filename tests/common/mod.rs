@@ -40,40 +40,16 @@ impl Server {
         let dir = tempdir();
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
         let data_dir = dir.path().join("data");
-        let child = Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--issuer-key",
-                FIXTURE_KEY,
-                "--data-dir",
-            ])
-            .arg(&data_dir)
+        let child = serve_command(&data_dir)
             .args(extra)
-            .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("starting mock-pypi");
-        let info_path = data_dir.join("server.json");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let info: Value = loop {
-            if let Ok(text) = std::fs::read_to_string(&info_path)
-                && let Ok(v) = serde_json::from_str::<Value>(&text)
-                && v["pid"].as_u64() == Some(u64::from(child.id()))
-            {
-                break v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server did not start; log:\n{}",
-                read_log(dir.path())
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let info = wait_for_server(&data_dir, child.id())
+            .unwrap_or_else(|| panic!("server did not start; log:\n{}", read_log(dir.path())));
         let port = info["http_url"]
             .as_str()
             .and_then(|u| u.rsplit(':').next())
@@ -212,6 +188,37 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `mock-pypi serve` on a free loopback port with the fixture issuer key, in a clean environment.
+pub fn serve_command(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mock-pypi"));
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--issuer-key",
+        FIXTURE_KEY,
+        "--data-dir",
+    ])
+    .arg(data_dir)
+    .env_clear();
+    cmd
+}
+
+/// The `server.json` of the server with this PID, once it is serving (20 s at most).
+pub fn wait_for_server(data_dir: &Path, pid: u32) -> Option<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let text = std::fs::read_to_string(data_dir.join("server.json")).unwrap_or_default();
+        if let Ok(info) = serde_json::from_str::<Value>(&text)
+            && info["pid"].as_u64() == Some(u64::from(pid))
+        {
+            return Some(info);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    None
 }
 
 /// A temporary directory under cargo's target/tmp: the project's own disk area, as a
