@@ -396,3 +396,66 @@ async fn a_burned_token_is_refused_and_an_sdist_cannot_be_replaced() {
     assert!(reason.contains("revoked"), "{reason}");
     assert_store_clean(&server, 1);
 }
+
+/// A wheel larger than one staging batch, so it streams through the worker threads.
+fn large_wheel(dir: &Path) -> std::path::PathBuf {
+    let small = dists::build(&dir.join("small"), "large", "1.0");
+    let path = dir.join("large-1.0-py3-none-any.whl");
+    let mut src = zip::ZipArchive::new(std::fs::File::open(&small.wheel).unwrap()).unwrap();
+    let mut out = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    for i in 0..src.len() {
+        out.raw_copy_file(src.by_index_raw(i).unwrap()).unwrap();
+    }
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    out.start_file("large/blob.bin", stored).unwrap();
+    let mut x: u32 = 2463534242;
+    let blob: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    out.write_all(&blob).unwrap();
+    out.finish().unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_files_stream_through_and_refusals_leave_nothing() {
+    let server = Server::start();
+    let token = token_for(&server, "large").await;
+    let home = common::tempdir();
+    let wheel = large_wheel(home.path());
+    let bytes = std::fs::read(&wheel).unwrap();
+    assert!(bytes.len() > 3 << 20);
+    // A wrong digest on a multi-batch file: refused, nothing kept.
+    let bad = Upload::of(&wheel, "large", "1.0").set("sha256_digest", &"1".repeat(64));
+    let (status, reason, _) = bad.send_raw(&server, Some(&basic(&token)));
+    assert_eq!(status, 400, "{reason}");
+    assert_store_clean(&server, 0);
+    // The real upload, then the download is byte for byte what was sent.
+    let (status, reason, _) =
+        Upload::of(&wheel, "large", "1.0").send_raw(&server, Some(&basic(&token)));
+    assert_eq!(status, 200, "{reason}");
+    let file = &files_of(&server, "large").await[0];
+    assert_eq!(
+        file["sha256_digest"].as_str().unwrap(),
+        hex::encode(Sha256::digest(&bytes))
+    );
+    let url = format!("{}/files/{}", server.http(), file["path"].as_str().unwrap());
+    let downloaded = server
+        .client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(downloaded.len(), bytes.len());
+    assert!(downloaded.as_ref() == bytes.as_slice());
+    assert_store_clean(&server, 1);
+}

@@ -7,6 +7,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use blake2::Blake2b;
 use blake2::digest::consts::U32;
@@ -47,16 +49,24 @@ pub struct StagedFile {
     pub digests: Digests,
 }
 
-/// Receives the chunks of one upload and hands them to two blocking workers: one
-/// writes and computes md5, the other computes SHA-256 and BLAKE2b. Three digests
-/// on one core would cap uploads near 280 MB/s.
+/// Receives the chunks of one upload. A file that fits in one batch (most
+/// distributions) is created, written and hashed in a single blocking call when the
+/// upload ends. A larger one is handed to two blocking workers as it arrives: one
+/// writes and computes md5, the other SHA-256 and BLAKE2b (three digests on one core
+/// would cap uploads near 280 MB/s).
 pub struct StagingWriter {
     batch: bytes::BytesMut,
-    senders: Option<[mpsc::Sender<Bytes>; 2]>,
-    writer: Option<JoinHandle<std::io::Result<(u64, String)>>>,
-    hasher: Option<JoinHandle<(String, String)>>,
+    workers: Option<Workers>,
     path: PathBuf,
+    /// Set when the upload is abandoned; whoever touches the file last removes it.
+    cancelled: Arc<AtomicBool>,
     done: bool,
+}
+
+struct Workers {
+    senders: Option<[mpsc::Sender<Bytes>; 2]>,
+    writer: JoinHandle<std::io::Result<(u64, String)>>,
+    hasher: JoinHandle<(String, String)>,
 }
 
 impl BlobStore {
@@ -104,40 +114,15 @@ impl BlobStore {
         }
     }
 
-    /// Start a new staged upload.
-    pub async fn staging_writer(&self) -> std::io::Result<StagingWriter> {
-        let path = self.tmp.join(format!("upload-{}", random_hex(12)));
-        let file = tokio::fs::File::create(&path).await?.into_std().await;
-        let (to_writer, mut writer_rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
-        let (to_hasher, mut hasher_rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
-        let writer = tokio::task::spawn_blocking(move || {
-            let mut file = file;
-            let mut md5 = Md5::new();
-            let mut size = 0u64;
-            while let Some(chunk) = writer_rx.blocking_recv() {
-                file.write_all(&chunk)?;
-                md5.update(&chunk);
-                size += chunk.len() as u64;
-            }
-            file.flush()?;
-            Ok((size, hex::encode(md5.finalize())))
-        });
-        let hasher = tokio::task::spawn_blocking(move || {
-            let (mut sha, mut b2) = (Sha256::new(), Blake2b256::new());
-            while let Some(chunk) = hasher_rx.blocking_recv() {
-                sha.update(&chunk);
-                b2.update(&chunk);
-            }
-            (hex::encode(sha.finalize()), hex::encode(b2.finalize()))
-        });
-        Ok(StagingWriter {
+    /// Start a new staged upload (nothing touches the disk yet).
+    pub fn staging_writer(&self) -> StagingWriter {
+        StagingWriter {
             batch: bytes::BytesMut::with_capacity(BATCH_BYTES),
-            senders: Some([to_writer, to_hasher]),
-            writer: Some(writer),
-            hasher: Some(hasher),
-            path,
+            workers: None,
+            path: self.tmp.join(format!("upload-{}", random_hex(12))),
+            cancelled: Arc::new(AtomicBool::new(false)),
             done: false,
-        })
+        }
     }
 
     /// Move a staged file into the store (one blocking call: each `tokio::fs` call
@@ -180,11 +165,52 @@ impl StagingWriter {
         }
         let full = self.batch.split().freeze();
         self.batch.reserve(BATCH_BYTES);
+        if self.workers.is_none() {
+            self.workers = Some(self.start_workers());
+        }
         self.send(full).await
     }
 
+    fn start_workers(&self) -> Workers {
+        let (to_writer, mut writer_rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
+        let (to_hasher, mut hasher_rx) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
+        let (path, cancelled) = (self.path.clone(), self.cancelled.clone());
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut file = std::fs::File::create(&path)?;
+            let mut md5 = Md5::new();
+            let mut size = 0u64;
+            while let Some(chunk) = writer_rx.blocking_recv() {
+                file.write_all(&chunk)?;
+                md5.update(&chunk);
+                size += chunk.len() as u64;
+            }
+            file.flush()?;
+            if cancelled.load(Ordering::Acquire) {
+                let _ = std::fs::remove_file(&path);
+            }
+            Ok((size, hex::encode(md5.finalize())))
+        });
+        let hasher = tokio::task::spawn_blocking(move || {
+            let (mut sha, mut b2) = (Sha256::new(), Blake2b256::new());
+            while let Some(chunk) = hasher_rx.blocking_recv() {
+                sha.update(&chunk);
+                b2.update(&chunk);
+            }
+            (hex::encode(sha.finalize()), hex::encode(b2.finalize()))
+        });
+        Workers {
+            senders: Some([to_writer, to_hasher]),
+            writer,
+            hasher,
+        }
+    }
+
     async fn send(&mut self, chunk: Bytes) -> std::io::Result<()> {
-        let Some([to_writer, to_hasher]) = &self.senders else {
+        let Some(Workers {
+            senders: Some([to_writer, to_hasher]),
+            ..
+        }) = &self.workers
+        else {
             return Ok(());
         };
         // `Bytes` clones share the buffer: both workers read the same chunk.
@@ -192,7 +218,6 @@ impl StagingWriter {
             to_hasher.send(chunk.clone()).await.is_ok() && to_writer.send(chunk).await.is_ok();
         if !sent {
             // A worker stopped early: surface the writer's I/O error.
-            self.senders = None;
             return match self.join().await {
                 Err(e) => Err(e),
                 Ok(_) => Err(std::io::Error::other("upload writer stopped")),
@@ -202,11 +227,12 @@ impl StagingWriter {
     }
 
     async fn join(&mut self) -> std::io::Result<Digests> {
-        let (Some(writer), Some(hasher)) = (self.writer.take(), self.hasher.take()) else {
+        let Some(mut workers) = self.workers.take() else {
             return Err(std::io::Error::other("upload writer already finished"));
         };
-        let (size, md5) = writer.await.map_err(std::io::Error::other)??;
-        let (sha256, blake2_256) = hasher.await.map_err(std::io::Error::other)?;
+        workers.senders = None;
+        let (size, md5) = workers.writer.await.map_err(std::io::Error::other)??;
+        let (sha256, blake2_256) = workers.hasher.await.map_err(std::io::Error::other)?;
         Ok(Digests {
             size,
             md5,
@@ -216,12 +242,34 @@ impl StagingWriter {
     }
 
     pub async fn finish(mut self) -> std::io::Result<StagedFile> {
-        if !self.batch.is_empty() {
-            let rest = self.batch.split().freeze();
-            self.send(rest).await?;
-        }
-        self.senders = None;
-        let digests = self.join().await?;
+        let digests = if self.workers.is_some() {
+            if !self.batch.is_empty() {
+                let rest = self.batch.split().freeze();
+                self.send(rest).await?;
+            }
+            self.join().await?
+        } else {
+            // Small file: one thread hop for the whole job.
+            let (bytes, path, cancelled) = (
+                self.batch.split().freeze(),
+                self.path.clone(),
+                self.cancelled.clone(),
+            );
+            tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
+                std::fs::write(&path, &bytes)?;
+                if cancelled.load(Ordering::Acquire) {
+                    let _ = std::fs::remove_file(&path);
+                }
+                Ok(Digests {
+                    size: bytes.len() as u64,
+                    md5: hex::encode(Md5::digest(&bytes)),
+                    sha256: hex::encode(Sha256::digest(&bytes)),
+                    blake2_256: hex::encode(Blake2b256::digest(&bytes)),
+                })
+            })
+            .await
+            .map_err(std::io::Error::other)??
+        };
         self.done = true;
         Ok(StagedFile {
             path: Some(self.path.clone()),
@@ -233,6 +281,7 @@ impl StagingWriter {
 impl Drop for StagingWriter {
     fn drop(&mut self) {
         if !self.done {
+            self.cancelled.store(true, Ordering::Release);
             let _ = std::fs::remove_file(&self.path);
         }
     }

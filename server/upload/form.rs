@@ -109,10 +109,7 @@ async fn stream_file(
 ) -> Result<UploadedFile, UploadError> {
     let filename = field.file_name().unwrap_or_default().to_owned();
     let content_type = field.content_type().map(str::to_owned);
-    let mut writer = blobs
-        .staging_writer()
-        .await
-        .map_err(UploadError::internal)?;
+    let mut writer = blobs.staging_writer();
     let mut size = 0u64;
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         size += chunk.len() as u64;
