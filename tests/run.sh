@@ -15,4 +15,13 @@ if [ ! -x "$venv/bin/uv" ] || ! cmp -s tests/requirements.txt "$venv/.requiremen
 fi
 export MOCK_PYPI_TEST_VENV="$PWD/$venv"
 
-cargo test --locked "$@"
+# No doctests (there are none; their empty run would be the last word). The summary
+# line adds up every test binary's result.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set -o pipefail
+status=0
+cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$log"
+exit $status
