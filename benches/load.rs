@@ -466,6 +466,11 @@ async fn big_upload() {
             }
         })
     };
+    let ceiling = raw_write_speed(&server.data_dir().join("tmp"));
+    println!(
+        "{:<28} {ceiling:>5.0} MB/s (plain 1 GiB write into the data directory: the ceiling)",
+        "disk write, data directory"
+    );
     let digest = {
         let p = path.clone();
         tokio::task::spawn_blocking(move || {
@@ -538,6 +543,22 @@ async fn big_upload() {
         );
     }
     sampler.abort();
+}
+
+/// MB/s for writing 1 GiB into `dir` (page cache and filesystem included), like `dd`.
+fn raw_write_speed(dir: &std::path::Path) -> f64 {
+    use std::io::Write;
+    let path = dir.join("bench-raw-write");
+    let chunk = vec![0u8; 1 << 20];
+    let start = Instant::now();
+    let mut file = std::fs::File::create(&path).unwrap();
+    for _ in 0..1024 {
+        file.write_all(&chunk).unwrap();
+    }
+    drop(file);
+    let speed = (1u64 << 30) as f64 / 1e6 / start.elapsed().as_secs_f64();
+    std::fs::remove_file(&path).unwrap();
+    speed
 }
 
 fn main() {
