@@ -459,3 +459,75 @@ async fn large_files_stream_through_and_refusals_leave_nothing() {
     assert!(downloaded.as_ref() == bytes.as_slice());
     assert_store_clean(&server, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_uploads_are_decided_one_by_one() {
+    let server = Server::start();
+    let token = token_for(&server, "race").await;
+    let home = common::tempdir();
+    let d = dists::build(&home.path().join("a"), "race", "1.0");
+    let base = std::fs::read(&d.wheel).unwrap();
+    // 12 different contents under one filename, 12 distinct releases, and the same
+    // identical file 4 times: all at once.
+    let mut uploads: Vec<Upload> = Vec::new();
+    for i in 0..12u8 {
+        let mut content = base.clone();
+        content.extend_from_slice(&[i; 7]);
+        let digest = hex::encode(Sha256::digest(&content));
+        uploads.push(
+            Upload {
+                content,
+                ..Upload::of(&d.wheel, "race", "1.0")
+            }
+            .set("sha256_digest", &digest),
+        );
+    }
+    for i in 0..12 {
+        let version = format!("2.{i}");
+        let other = dists::build(&home.path().join(&version), "race", &version);
+        uploads.push(Upload::of(&other.wheel, "race", &version));
+    }
+    let same = dists::build(&home.path().join("3.0"), "race", "3.0");
+    for _ in 0..4 {
+        uploads.push(Upload::of(&same.sdist, "race", "3.0"));
+    }
+    let auth = basic(&token);
+    let results: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = uploads
+            .iter()
+            .map(|u| scope.spawn(|| u.send_raw(&server, Some(&auth))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .map(|(s, r, _)| (s, r))
+            .collect()
+    });
+    let first: Vec<_> = results[..12].iter().collect();
+    assert_eq!(
+        first.iter().filter(|(s, _)| *s == 200).count(),
+        1,
+        "{first:?}"
+    );
+    assert!(
+        first
+            .iter()
+            .filter(|(s, _)| *s != 200)
+            .all(|(s, r)| *s == 400 && r.starts_with("File already exists")),
+        "{first:?}"
+    );
+    assert!(
+        results[12..24].iter().all(|(s, _)| *s == 200),
+        "{:?}",
+        &results[12..24]
+    );
+    // Identical bytes: one stored, the others answered 200 without storing again.
+    assert!(
+        results[24..].iter().all(|(s, _)| *s == 200),
+        "{:?}",
+        &results[24..]
+    );
+    let files = files_of(&server, "race").await;
+    assert_eq!(files.len(), 1 + 12 + 1);
+    assert_store_clean(&server, 14);
+}

@@ -125,25 +125,51 @@ impl BlobStore {
         }
     }
 
-    /// Move a staged file into the store (one blocking call: each `tokio::fs` call
-    /// would be a thread hop of its own). Returns true if this call created the blob.
-    pub async fn place(&self, staged: &mut StagedFile, url_path: &str) -> std::io::Result<bool> {
-        let target = self
-            .blob_for_url(url_path)
-            .ok_or_else(|| std::io::Error::other("malformed blob path"))?;
-        let Some(source) = staged.path.take() else {
-            return Err(std::io::Error::other("the staged file was already placed"));
-        };
-        tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
-            let existed = target.exists();
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)?;
+    /// Move staged files into the store in one blocking call (each `tokio::fs` call
+    /// would be a thread hop of its own). Returns the URL paths of the blobs this call
+    /// created; on failure every move is undone and every staged file removed.
+    pub async fn place_all(
+        &self,
+        moves: Vec<(&mut StagedFile, &str)>,
+    ) -> std::io::Result<Vec<String>> {
+        let mut targets = Vec::with_capacity(moves.len());
+        for (_, url) in &moves {
+            targets.push(
+                self.blob_for_url(url)
+                    .ok_or_else(|| std::io::Error::other("malformed blob path"))?,
+            );
+        }
+        let mut work = Vec::with_capacity(moves.len());
+        for ((staged, url), target) in moves.into_iter().zip(targets) {
+            let source = staged
+                .path
+                .take()
+                .ok_or_else(|| std::io::Error::other("the staged file was already placed"))?;
+            work.push((source, target, url.to_owned()));
+        }
+        tokio::task::spawn_blocking(move || -> std::io::Result<Vec<String>> {
+            let mut created: Vec<usize> = Vec::new();
+            for (i, (source, target, _)) in work.iter().enumerate() {
+                let existed = target.exists();
+                let moved = match target.parent() {
+                    Some(parent) => std::fs::create_dir_all(parent)
+                        .and_then(|_| std::fs::rename(source, target)),
+                    None => Err(std::io::Error::other("blob path without a parent")),
+                };
+                if let Err(e) = moved {
+                    for (source, _, _) in &work[i..] {
+                        let _ = std::fs::remove_file(source);
+                    }
+                    for &c in &created {
+                        let _ = std::fs::remove_file(&work[c].1);
+                    }
+                    return Err(e);
+                }
+                if !existed {
+                    created.push(i);
+                }
             }
-            if let Err(e) = std::fs::rename(&source, &target) {
-                let _ = std::fs::remove_file(&source);
-                return Err(e);
-            }
-            Ok(!existed)
+            Ok(created.into_iter().map(|c| work[c].2.clone()).collect())
         })
         .await
         .map_err(std::io::Error::other)?

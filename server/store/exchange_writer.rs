@@ -103,7 +103,7 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
 }
 
 /// `($1, $2, $3), ($4, $5, $6), …` for `rows` rows of `columns` columns.
-fn placeholders(rows: usize, columns: usize) -> String {
+pub(super) fn placeholders(rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|r| {
             format!(

@@ -4,6 +4,7 @@
 mod blobs;
 mod exchange_writer;
 mod exchanges;
+mod file_writer;
 mod issuers;
 mod projects;
 mod publishers;
@@ -42,6 +43,8 @@ pub struct Store {
     write: AnyPool,
     backend: Backend,
     exchanges: exchange_writer::ExchangeWriter,
+    files: file_writer::FileWriter,
+    blobs: BlobStore,
     /// Bumped by every write that changes what the index shows (in this process).
     generation: Arc<AtomicU64>,
 }
@@ -76,7 +79,7 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
 impl Store {
     /// Connect and apply the embedded migrations for the backend named by `url`
     /// (`sqlite://…` or `postgres://…`).
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, blobs: BlobStore) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
@@ -110,18 +113,33 @@ impl Store {
             }
         };
         let exchanges = exchange_writer::ExchangeWriter::spawn(write.clone());
+        let generation = Arc::new(AtomicU64::new(1));
+        let bump = {
+            let generation = generation.clone();
+            move || {
+                generation.fetch_add(1, Ordering::AcqRel);
+            }
+        };
+        let files = file_writer::FileWriter::spawn(write.clone(), blobs.clone(), bump);
         Ok(Store {
             read,
             write,
             backend,
             exchanges,
-            generation: Arc::new(AtomicU64::new(1)),
+            files,
+            blobs,
+            generation,
         })
     }
 
     /// Record one token exchange (batched with concurrent ones; see `exchange_writer`).
     pub async fn record_exchange(&self, record: ExchangeRecord) -> StoreResult<Recorded> {
         self.exchanges.record(record).await
+    }
+
+    /// The content-addressed file store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
     }
 
     pub fn backend(&self) -> Backend {

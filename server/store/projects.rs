@@ -3,8 +3,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::blobs::{BlobStore, StagedFile};
-use super::{Store, StoreError, StoreResult, is_unique_violation, now};
+use super::blobs::StagedFile;
+use super::{Store, StoreResult, now};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ProjectRow {
@@ -179,100 +179,14 @@ impl Store {
             .collect()
     }
 
-    /// Record an upload and move its bytes into place, all or nothing: the blob is
-    /// placed inside the transaction and removed again if the commit fails. Four
-    /// statements in the common case, since every round trip to the database costs.
+    /// Record an upload and move its bytes into place, all or nothing (group-committed
+    /// with concurrent uploads; see `file_writer`).
     pub async fn store_file(
         &self,
-        blobs: &BlobStore,
-        staged: &mut StagedFile,
+        staged: StagedFile,
         file: NewFile,
     ) -> StoreResult<StoreFileOutcome> {
-        let digests = staged.digests.clone();
-        let mut tx = self.write.begin().await?;
-
-        // Get or create the release in one statement (the no-op update makes RETURNING
-        // answer on conflict too).
-        let release_id: i64 = sqlx::query_scalar(
-            "INSERT INTO releases (project_id, version, metadata, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (project_id, version) DO UPDATE SET version = excluded.version RETURNING id",
-        )
-        .bind(file.project_id)
-        .bind(&file.version)
-        .bind(file.release_metadata.to_string())
-        .bind(now())
-        .fetch_one(&mut *tx)
-        .await?;
-
-        if file.packagetype == "sdist" {
-            let sdists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM files WHERE release_id = $1 AND packagetype = 'sdist' AND filename <> $2")
-                .bind(release_id)
-                .bind(&file.filename)
-                .fetch_one(&mut *tx)
-                .await?;
-            if sdists > 0 {
-                return Ok(StoreFileOutcome::SecondSdist);
-            }
-        }
-
-        // Filename and content are both unique: a conflict on either is PyPI's
-        // "already exists" (or, byte-identical, its silent 200).
-        let inserted = sqlx::query(
-            "INSERT INTO files (release_id, filename, packagetype, python_version, requires_python, size, \
-             md5_digest, sha256_digest, blake2_256_digest, path, metadata_sha256, metadata_blake2_256, upload_time, token_id, metadata) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING",
-        )
-        .bind(release_id)
-        .bind(&file.filename)
-        .bind(&file.packagetype)
-        .bind(&file.python_version)
-        .bind(&file.requires_python)
-        .bind(digests.size as i64)
-        .bind(&digests.md5)
-        .bind(&digests.sha256)
-        .bind(&digests.blake2_256)
-        .bind(&file.path)
-        .bind(file.metadata.as_ref().map(|m| m.sha256.clone()))
-        .bind(file.metadata.as_ref().map(|m| m.blake2_256.clone()))
-        .bind(now())
-        .bind(&file.token_id)
-        .bind(file.metadata.as_ref().map(|m| m.bytes.clone()))
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(done) if done.rows_affected() == 1 => {}
-            Ok(_) => {
-                drop(tx);
-                return self
-                    .classify_existing(&file.filename, &digests.sha256, &digests.blake2_256)
-                    .await;
-            }
-            // PostgreSQL replicas racing on one name can still surface as an error.
-            Err(err) if is_unique_violation(&err) => {
-                drop(tx);
-                return self
-                    .classify_existing(&file.filename, &digests.sha256, &digests.blake2_256)
-                    .await;
-            }
-            Err(err) => return Err(err.into()),
-        }
-        sqlx::query("UPDATE projects SET last_serial = last_serial + 1 WHERE id = $1")
-            .bind(file.project_id)
-            .execute(&mut *tx)
-            .await?;
-
-        let created = blobs
-            .place(staged, &file.path)
-            .await
-            .map_err(anyhow::Error::from)?;
-        if let Err(e) = tx.commit().await {
-            if created {
-                blobs.remove(&file.path).await;
-            }
-            return Err(e.into());
-        }
-        self.bump_generation();
-        Ok(StoreFileOutcome::Stored)
+        self.files.store(file, staged).await
     }
 
     /// The core metadata (PEP 658) of the wheel served at `path`.
@@ -283,32 +197,5 @@ impl Store {
                 .fetch_optional(&self.read)
                 .await?;
         Ok(bytes.flatten())
-    }
-
-    /// Decide as PyPI does once a file with this name or content exists.
-    async fn classify_existing(
-        &self,
-        filename: &str,
-        sha256: &str,
-        blake2: &str,
-    ) -> StoreResult<StoreFileOutcome> {
-        let row = sqlx::query(
-            "SELECT filename, sha256_digest, blake2_256_digest FROM files WHERE filename = $1 OR blake2_256_digest = $2",
-        )
-        .bind(filename)
-        .bind(blake2)
-        .fetch_optional(&self.write)
-        .await?
-        .ok_or(StoreError::Conflict)?;
-        let (f, s, b): (String, String, String) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        Ok(if f == filename && s == sha256 && b == blake2 {
-            StoreFileOutcome::Identical
-        } else {
-            StoreFileOutcome::Exists {
-                filename: f,
-                blake2_256: b,
-            }
-        })
     }
 }

@@ -201,12 +201,7 @@ async fn handle(
         metadata: metadata.map(validate::wheel_metadata_record),
         token_id: Some(token.id.clone()),
     };
-    let mut staged = file.staged;
-    match app
-        .store
-        .store_file(&app.blobs, &mut staged, new_file)
-        .await?
-    {
+    match app.store.store_file(file.staged, new_file).await? {
         StoreFileOutcome::Stored | StoreFileOutcome::Identical => {
             tracing::info!(file = %file.filename, project = %project.normalized_name, token = %token.id, "upload stored");
             Ok((StatusCode::OK, "OK\n").into_response())

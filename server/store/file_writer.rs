@@ -1,0 +1,294 @@
+//! Group commit for uploads, like `exchange_writer`: concurrent uploads share one
+//! transaction of multi-row statements and one blocking call that moves all their
+//! blobs into place. A database or thread round trip costs more than the work itself.
+//! Uniqueness is still decided by the database (filename and content are unique), so
+//! PostgreSQL replicas racing on one filename still leave exactly one file.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::blobs::{BlobStore, StagedFile};
+use super::projects::{NewFile, StoreFileOutcome};
+use super::{StoreError, StoreResult, now};
+
+const MAX_BATCH: usize = 64;
+const QUEUE_DEPTH: usize = 1024;
+
+struct Job {
+    file: NewFile,
+    staged: StagedFile,
+    reply: oneshot::Sender<StoreResult<StoreFileOutcome>>,
+}
+
+#[derive(Clone)]
+pub struct FileWriter {
+    queue: mpsc::Sender<Job>,
+}
+
+/// What a batch decided for one job; conflicts are classified after the commit.
+enum Decision {
+    Stored,
+    SecondSdist,
+    Conflict,
+}
+
+impl FileWriter {
+    pub fn spawn(pool: AnyPool, blobs: BlobStore, on_change: impl Fn() + Send + 'static) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run(pool, blobs, rx, on_change));
+        Self { queue }
+    }
+
+    /// Record `file` and move `staged` into the store, all or nothing.
+    pub async fn store(&self, file: NewFile, staged: StagedFile) -> StoreResult<StoreFileOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job {
+                file,
+                staged,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Other(anyhow::anyhow!("the file writer has stopped")))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Other(anyhow::anyhow!("the file writer dropped a request")))?
+    }
+}
+
+async fn run(pool: AnyPool, blobs: BlobStore, mut rx: mpsc::Receiver<Job>, on_change: impl Fn()) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        match write_batch(&pool, &blobs, &mut jobs).await {
+            Ok(decisions) => {
+                if decisions.iter().any(|d| matches!(d, Decision::Stored)) {
+                    on_change();
+                }
+                for (job, decision) in jobs.drain(..).zip(decisions) {
+                    let outcome = match decision {
+                        Decision::Stored => Ok(StoreFileOutcome::Stored),
+                        Decision::SecondSdist => Ok(StoreFileOutcome::SecondSdist),
+                        Decision::Conflict => classify(&pool, &job).await,
+                    };
+                    let _ = job.reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, batch = jobs.len(), "storing a batch of uploads failed");
+                for job in jobs.drain(..) {
+                    let _ = job.reply.send(Err(StoreError::Other(anyhow::anyhow!(
+                        "storing the upload failed: {e}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+/// Once a file with this name or content exists: PyPI's silent 200 for the very same
+/// file, "already exists" otherwise.
+async fn classify(pool: &AnyPool, job: &Job) -> StoreResult<StoreFileOutcome> {
+    let d = &job.staged.digests;
+    let row = sqlx::query("SELECT filename, sha256_digest, blake2_256_digest FROM files WHERE filename = $1 OR blake2_256_digest = $2")
+        .bind(&job.file.filename)
+        .bind(&d.blake2_256)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::Conflict)?;
+    let (filename, sha256, blake2): (String, String, String) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    Ok(
+        if filename == job.file.filename && sha256 == d.sha256 && blake2 == d.blake2_256 {
+            StoreFileOutcome::Identical
+        } else {
+            StoreFileOutcome::Exists {
+                filename,
+                blake2_256: blake2,
+            }
+        },
+    )
+}
+
+fn placeholders(rows: usize, columns: usize) -> String {
+    super::exchange_writer::placeholders(rows, columns)
+}
+
+async fn write_batch(
+    pool: &AnyPool,
+    blobs: &BlobStore,
+    jobs: &mut [Job],
+) -> anyhow::Result<Vec<Decision>> {
+    let mut tx = pool.begin().await?;
+
+    // 1. Every (project, version) once: get or create the releases in one statement.
+    let mut releases: Vec<(i64, &str, &serde_json::Value)> = Vec::new();
+    for job in jobs.iter() {
+        if !releases
+            .iter()
+            .any(|(p, v, _)| *p == job.file.project_id && *v == job.file.version)
+        {
+            releases.push((
+                job.file.project_id,
+                &job.file.version,
+                &job.file.release_metadata,
+            ));
+        }
+    }
+    let sql = format!(
+        "INSERT INTO releases (project_id, version, metadata, created_at) VALUES {} \
+         ON CONFLICT (project_id, version) DO UPDATE SET version = excluded.version RETURNING id, project_id, version",
+        placeholders(releases.len(), 4)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (project, version, metadata) in &releases {
+        query = query
+            .bind(*project)
+            .bind(version.to_string())
+            .bind(metadata.to_string())
+            .bind(now());
+    }
+    let mut release_ids: HashMap<(i64, String), i64> = HashMap::new();
+    for row in query.fetch_all(&mut *tx).await? {
+        release_ids.insert((row.try_get(1)?, row.try_get(2)?), row.try_get(0)?);
+    }
+    let release_of = |f: &NewFile| release_ids.get(&(f.project_id, f.version.clone())).copied();
+
+    // 2. One sdist per release: those already stored, then first come first served.
+    let mut decisions: Vec<Option<Decision>> = jobs.iter().map(|_| None).collect();
+    let sdist_releases: Vec<i64> = jobs
+        .iter()
+        .filter(|j| j.file.packagetype == "sdist")
+        .filter_map(|j| release_of(&j.file))
+        .collect();
+    let mut with_sdist: HashMap<i64, String> = HashMap::new();
+    if !sdist_releases.is_empty() {
+        let sql = format!(
+            "SELECT release_id, filename FROM files WHERE packagetype = 'sdist' AND release_id IN ({})",
+            (1..=sdist_releases.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for r in &sdist_releases {
+            query = query.bind(*r);
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            with_sdist.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+    }
+    for (i, job) in jobs.iter().enumerate() {
+        if job.file.packagetype != "sdist" {
+            continue;
+        }
+        let Some(release) = release_of(&job.file) else {
+            continue;
+        };
+        match with_sdist.get(&release) {
+            Some(existing) if *existing != job.file.filename => {
+                decisions[i] = Some(Decision::SecondSdist)
+            }
+            Some(_) => {}
+            None => {
+                with_sdist.insert(release, job.file.filename.clone());
+            }
+        }
+    }
+
+    // 3. The files, in one statement; RETURNING names the ones that were new.
+    let candidates: Vec<usize> = (0..jobs.len())
+        .filter(|&i| decisions[i].is_none())
+        .collect();
+    let mut inserted: HashSet<String> = HashSet::new();
+    if !candidates.is_empty() {
+        let sql = format!(
+            "INSERT INTO files (release_id, filename, packagetype, python_version, requires_python, size, md5_digest, \
+             sha256_digest, blake2_256_digest, path, metadata_sha256, metadata_blake2_256, upload_time, token_id, metadata) \
+             VALUES {} ON CONFLICT DO NOTHING RETURNING filename",
+            placeholders(candidates.len(), 15)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for &i in &candidates {
+            let (f, d) = (&jobs[i].file, &jobs[i].staged.digests);
+            query = query
+                .bind(release_of(f))
+                .bind(f.filename.clone())
+                .bind(f.packagetype.clone())
+                .bind(f.python_version.clone())
+                .bind(f.requires_python.clone())
+                .bind(d.size as i64)
+                .bind(d.md5.clone())
+                .bind(d.sha256.clone())
+                .bind(d.blake2_256.clone())
+                .bind(f.path.clone())
+                .bind(f.metadata.as_ref().map(|m| m.sha256.clone()))
+                .bind(f.metadata.as_ref().map(|m| m.blake2_256.clone()))
+                .bind(now())
+                .bind(f.token_id.clone())
+                .bind(f.metadata.as_ref().map(|m| m.bytes.clone()));
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            inserted.insert(row.try_get(0)?);
+        }
+    }
+    for &i in &candidates {
+        decisions[i] = Some(if inserted.contains(&jobs[i].file.filename) {
+            Decision::Stored
+        } else {
+            Decision::Conflict
+        });
+    }
+    let stored: Vec<usize> = (0..jobs.len())
+        .filter(|&i| matches!(decisions[i], Some(Decision::Stored)))
+        .collect();
+
+    // 4. Serials, then the blobs, then the commit; a failed commit takes the new blobs back.
+    if !stored.is_empty() {
+        let projects: Vec<i64> = stored
+            .iter()
+            .map(|&i| jobs[i].file.project_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let sql = format!(
+            "UPDATE projects SET last_serial = last_serial + 1 WHERE id IN ({})",
+            (1..=projects.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for p in &projects {
+            query = query.bind(*p);
+        }
+        query.execute(&mut *tx).await?;
+        let moves: Vec<(&mut StagedFile, &str)> = jobs
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| stored.contains(i))
+            .map(|(_, j)| (&mut j.staged, j.file.path.as_str()))
+            .collect();
+        let created = blobs.place_all(moves).await?;
+        if let Err(e) = tx.commit().await {
+            for path in created {
+                blobs.remove(&path).await;
+            }
+            return Err(e.into());
+        }
+    } else {
+        tx.commit().await?;
+    }
+    Ok(decisions
+        .into_iter()
+        .map(|d| d.unwrap_or(Decision::Conflict))
+        .collect())
+}
