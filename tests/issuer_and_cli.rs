@@ -156,3 +156,74 @@ async fn a_user_supplied_certificate_is_served() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_separate_issuer_is_trusted_through_configuration() {
+    let dir = common::tempdir();
+    let issuer_dir = dir.path().join("issuer");
+    let mut issuer = std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
+        .args([
+            "issuer",
+            "--listen",
+            "127.0.0.1:0",
+            "--issuer-key",
+            common::FIXTURE_KEY,
+            "--issuer-request-token",
+            "req-secret",
+            "--data-dir",
+        ])
+        .arg(&issuer_dir)
+        .env_clear()
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let info: Value = loop {
+        if let Ok(v) = serde_json::from_str(
+            &std::fs::read_to_string(issuer_dir.join("issuer.json")).unwrap_or_default(),
+        ) {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "issuer did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let (base, iss) = (
+        info["issuer_url"].as_str().unwrap(),
+        info["github_issuer"].as_str().unwrap(),
+    );
+    let config = dir.path().join("separate.toml");
+    std::fs::write(
+        &config,
+        format!("[[trusted_issuers]]\nprovider = \"github\"\nurl = \"{iss}\"\n"),
+    )
+    .unwrap();
+
+    let server = Server::start_with(&["--no-issuer", "--config", config.to_str().unwrap()]);
+    assert!(server.info["github_issuer"].is_null(), "no embedded issuer");
+    let (_, issuers) = server.api(reqwest::Method::GET, "/issuers", None).await;
+    assert_eq!(issuers["issuers"].as_array().unwrap().len(), 1);
+    assert_eq!(issuers["issuers"][0]["url"], iss);
+    server
+        .add_github_publisher("separate", "octo-org/separate", "release.yml", "")
+        .await;
+    let out = server.cli(&[
+        "token",
+        "github",
+        "--repository",
+        "octo-org/separate",
+        "--issuer-url",
+        base,
+        "--request-token",
+        "req-secret",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let (status, body) = server.mint(&token).await;
+    assert_eq!(status, 200, "{body}");
+    let _ = issuer.kill();
+    let _ = issuer.wait();
+}
