@@ -32,6 +32,18 @@ fn good_claims(server: &Server) -> Map<String, Value> {
     identity.claims(iss, "pypi", now(), 300, &mock_pypi::issuer::new_jti())
 }
 
+/// Good claims with some replaced (`Some`) or removed (`None`), signed by `key`.
+fn token_with(key: &SigningKey, server: &Server, edits: &[(&str, Option<Value>)]) -> String {
+    let mut claims = good_claims(server);
+    for (name, value) in edits {
+        match value {
+            Some(v) => claims.insert((*name).to_owned(), v.clone()),
+            None => claims.remove(*name),
+        };
+    }
+    key.sign(&claims).unwrap()
+}
+
 fn sign_with_header(header: Header, claims: &Map<String, Value>, pem_path: &str) -> String {
     let pem = std::fs::read(pem_path).unwrap();
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_pem(&pem).unwrap()).unwrap()
@@ -88,83 +100,60 @@ async fn a_good_token_is_accepted_and_time_leeway_is_30_seconds() {
     let expires = body["expires"].as_i64().unwrap();
     assert!((expires - now() - 900).abs() <= 2, "expires {expires}");
 
-    let mut c = good_claims(&server);
-    c.insert("exp".into(), json!(now() - 10));
-    let (status, body) = server.mint(&k.sign(&c).unwrap()).await;
+    let token = token_with(&k, &server, &[("exp", Some(json!(now() - 10)))]);
+    let (status, body) = server.mint(&token).await;
     assert_eq!(status, 200, "expired 10 s ago is within leeway: {body}");
-    let mut c = good_claims(&server);
-    c.insert("nbf".into(), json!(now() + 20));
-    assert_eq!(server.mint(&k.sign(&c).unwrap()).await.0, 200);
+    let token = token_with(&k, &server, &[("nbf", Some(json!(now() + 20)))]);
+    assert_eq!(server.mint(&token).await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn time_rules() {
     let (server, k) = setup().await;
-    let mut c = good_claims(&server);
-    c.insert("exp".into(), json!(now() - 31));
-    expect(&server, &k.sign(&c).unwrap(), "invalid-token", "expired").await;
-    let mut c = good_claims(&server);
-    c.insert("nbf".into(), json!(now() + 60));
-    expect(
+    let token = token_with(&k, &server, &[("exp", Some(json!(now() - 31)))]);
+    expect(&server, &token, "invalid-token", "expired").await;
+    let token = token_with(&k, &server, &[("nbf", Some(json!(now() + 60)))]);
+    expect(&server, &token, "invalid-token", "not valid for another").await;
+    let token = token_with(
+        &k,
         &server,
-        &k.sign(&c).unwrap(),
-        "invalid-token",
-        "not valid for another",
-    )
-    .await;
-    let mut c = good_claims(&server);
-    c.insert("iat".into(), json!(now() + 60));
-    c.insert("exp".into(), json!(now() + 400));
-    expect(
-        &server,
-        &k.sign(&c).unwrap(),
-        "invalid-token",
-        "in the future",
-    )
-    .await;
-    let mut c = good_claims(&server);
-    c.remove("exp");
-    expect(&server, &k.sign(&c).unwrap(), "invalid-token", "no 'exp'").await;
-    let mut c = good_claims(&server);
-    c.remove("iat");
-    expect(&server, &k.sign(&c).unwrap(), "invalid-token", "no 'iat'").await;
+        &[
+            ("iat", Some(json!(now() + 60))),
+            ("exp", Some(json!(now() + 400))),
+        ],
+    );
+    expect(&server, &token, "invalid-token", "in the future").await;
+    let token = token_with(&k, &server, &[("exp", None)]);
+    expect(&server, &token, "invalid-token", "no 'exp'").await;
+    let token = token_with(&k, &server, &[("iat", None)]);
+    expect(&server, &token, "invalid-token", "no 'iat'").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn audience_rules() {
     let (server, k) = setup().await;
-    let mut c = good_claims(&server);
-    c.insert("aud".into(), json!("testpypi"));
+    let token = token_with(&k, &server, &[("aud", Some(json!("testpypi")))]);
     expect(
         &server,
-        &k.sign(&c).unwrap(),
+        &token,
         "invalid-token",
         "audience 'testpypi' is not ours",
     )
     .await;
-    let mut c = good_claims(&server);
-    c.remove("aud");
-    expect(&server, &k.sign(&c).unwrap(), "invalid-token", "no 'aud'").await;
-    let mut c = good_claims(&server);
-    c.insert("aud".into(), json!(["pypi"]));
-    expect(
-        &server,
-        &k.sign(&c).unwrap(),
-        "invalid-token",
-        "audience is a list",
-    )
-    .await;
+    let token = token_with(&k, &server, &[("aud", None)]);
+    expect(&server, &token, "invalid-token", "no 'aud'").await;
+    let token = token_with(&k, &server, &[("aud", Some(json!(["pypi"])))]);
+    expect(&server, &token, "invalid-token", "audience is a list").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_untrusted_issuer_is_refused_before_any_fetch() {
     let (server, k) = setup().await;
     let canary = Canary::new();
-    let mut c = good_claims(&server);
-    c.insert("iss".into(), json!(canary.url()));
+    let token = token_with(&k, &server, &[("iss", Some(json!(canary.url())))]);
     expect(
         &server,
-        &k.sign(&c).unwrap(),
+        &token,
         "invalid-payload",
         "unknown trusted publishing issuer",
     )
@@ -315,15 +304,8 @@ fn public_pem(path: &str) -> String {
 async fn payload_shape_errors() {
     let (server, k) = setup().await;
     expect(&server, "not-a-jwt", "invalid-payload", "malformed JWT").await;
-    let mut c = good_claims(&server);
-    c.remove("iss");
-    expect(
-        &server,
-        &k.sign(&c).unwrap(),
-        "invalid-payload",
-        "malformed JWT",
-    )
-    .await;
+    let token = token_with(&k, &server, &[("iss", None)]);
+    expect(&server, &token, "invalid-payload", "malformed JWT").await;
     expect(&server, &"a".repeat(20_000), "invalid-payload", "limit").await;
     for body in [
         "",

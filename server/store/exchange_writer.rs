@@ -75,14 +75,8 @@ impl ExchangeWriter {
 
 async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        jobs.push(first);
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
+    // Wait for one request, then take whatever else is queued: one transaction for all.
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let records: Vec<&ExchangeRecord> = jobs.iter().map(|j| &j.record).collect();
         match write_batch(&pool, &records).await {
             Ok(outcomes) => {

@@ -60,14 +60,8 @@ impl FileWriter {
 
 async fn run(pool: AnyPool, blobs: BlobStore, mut rx: mpsc::Receiver<Job>, on_change: impl Fn()) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        jobs.push(first);
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
+    // Wait for one request, then take whatever else is queued: one transaction for all.
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         match write_batch(&pool, &blobs, &mut jobs).await {
             Ok(decisions) => {
                 if decisions.iter().any(|d| matches!(d, Decision::Stored)) {
