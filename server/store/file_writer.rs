@@ -202,12 +202,13 @@ async fn write_batch(
     let candidates: Vec<usize> = (0..jobs.len())
         .filter(|&i| decisions[i].is_none())
         .collect();
-    let mut inserted: HashSet<String> = HashSet::new();
+    // A row is named by (filename, content): several jobs may share a filename.
+    let mut inserted: HashSet<(String, String)> = HashSet::new();
     if !candidates.is_empty() {
         let sql = format!(
             "INSERT INTO files (release_id, filename, packagetype, python_version, requires_python, size, md5_digest, \
              sha256_digest, blake2_256_digest, path, metadata_sha256, metadata_blake2_256, upload_time, token_id, metadata) \
-             VALUES {} ON CONFLICT DO NOTHING RETURNING filename",
+             VALUES {} ON CONFLICT DO NOTHING RETURNING filename, blake2_256_digest",
             placeholders(candidates.len(), 15)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -231,11 +232,17 @@ async fn write_batch(
                 .bind(f.metadata.as_ref().map(|m| m.bytes.clone()));
         }
         for row in query.fetch_all(&mut *tx).await? {
-            inserted.insert(row.try_get(0)?);
+            inserted.insert((row.try_get(0)?, row.try_get(1)?));
         }
     }
+    // Only the first job naming an inserted row stored it; the others (same name
+    // and bytes, sent twice at once) are classified after the commit.
     for &i in &candidates {
-        decisions[i] = Some(if inserted.contains(&jobs[i].file.filename) {
+        let key = (
+            jobs[i].file.filename.clone(),
+            jobs[i].staged.digests.blake2_256.clone(),
+        );
+        decisions[i] = Some(if inserted.remove(&key) {
             Decision::Stored
         } else {
             Decision::Conflict
