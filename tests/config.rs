@@ -54,14 +54,8 @@ async fn environment_variables_configure_the_server() {
         ],
     );
     let audience: serde_json::Value = server
-        .client()
-        .get(format!("{}/_/oidc/audience", server.https()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{}/_/oidc/audience", server.https()))
+        .await;
     assert_eq!(audience["audience"], "testpypi");
     assert_eq!(server.admin_token(), "admin-from-env");
     let (status, _) = server.api(reqwest::Method::GET, "/publishers", None).await;

@@ -50,15 +50,8 @@ async fn uv_trusted_publish_then_pip_and_uv_install() {
 
     // Both files are listed with their hashes; the wheel advertises PEP 658 metadata.
     let page: serde_json::Value = server
-        .client()
-        .get(format!("{}/simple/tp-demo/", server.http()))
-        .header("Accept", "application/vnd.pypi.simple.v1+json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{}/simple/tp-demo/", server.http()))
+        .await;
     let files = page["files"].as_array().unwrap();
     assert_eq!(files.len(), 2, "{page}");
     assert!(

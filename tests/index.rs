@@ -204,14 +204,8 @@ async fn json_api_describes_releases() {
     publish(&server, "jsonapi", "1.0").await;
     publish(&server, "jsonapi", "2.0b1").await;
     let body: Value = server
-        .client()
-        .get(format!("{}/pypi/jsonapi/json", server.https()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{}/pypi/jsonapi/json", server.https()))
+        .await;
     // The latest is the highest non-prerelease.
     assert_eq!(body["info"]["version"], "1.0");
     assert_eq!(body["info"]["summary"], "Index test");
@@ -227,14 +221,8 @@ async fn json_api_describes_releases() {
         64
     );
     let release: Value = server
-        .client()
-        .get(format!("{}/pypi/jsonapi/2.0b1/json", server.http()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{}/pypi/jsonapi/2.0b1/json", server.http()))
+        .await;
     assert_eq!(release["info"]["version"], "2.0b1");
     assert_eq!(release["urls"].as_array().unwrap().len(), 2);
 }

@@ -45,23 +45,13 @@ async fn the_issuer_speaks_githubs_token_protocol() {
     assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
     // Discovery names the exact issuer and its key set, which holds the signing key.
     let iss = server.info["github_issuer"].as_str().unwrap();
-    let discovery: Value = http
-        .get(format!("{iss}/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = server
+        .get_json(&format!("{iss}/.well-known/openid-configuration"))
+        .await;
     assert_eq!(discovery["issuer"], iss);
-    let jwks: Value = http
-        .get(discovery["jwks_uri"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = server
+        .get_json(discovery["jwks_uri"].as_str().unwrap())
+        .await;
     assert_eq!(jwks["keys"][0]["kty"], "RSA");
     assert_eq!(jwks["keys"][0]["alg"], "RS256");
 }

@@ -101,6 +101,20 @@ impl Server {
             .expect("client")
     }
 
+    /// GET an absolute URL and decode its JSON. Asks for PEP 691 JSON, which the
+    /// simple API honours and every other JSON endpoint ignores.
+    pub async fn get_json(&self, url: &str) -> Value {
+        self.client()
+            .get(url)
+            .header("Accept", "application/vnd.pypi.simple.v1+json")
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
     pub async fn api(
         &self,
         method: reqwest::Method,
