@@ -147,6 +147,61 @@ fn startup() {
     );
 }
 
+/// When a measured loop stops: after a number of operations, or after a time.
+#[derive(Clone, Copy)]
+enum Until {
+    Count(usize),
+    Deadline(Duration),
+}
+
+/// Bound on operations in a time-limited loop.
+const MAX_OPS: usize = 500_000;
+
+/// `clients` concurrent request loops, each on its own connection; `op(client, i)`
+/// performs operation `i` and checks its answer. Returns every latency and the
+/// loop's wall time, with the CPU meter started just before.
+async fn drive<F, Fut>(
+    server: &Server,
+    clients: usize,
+    until: Until,
+    op: F,
+) -> (Vec<Duration>, Duration, CpuMeter)
+where
+    F: Fn(reqwest::Client, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let cpu = CpuMeter::start(server);
+    let start = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let (op, next, client) = (op.clone(), next.clone(), server.client());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let more = match until {
+                        Until::Count(n) => i < n,
+                        Until::Deadline(d) => start.elapsed() < d && i < MAX_OPS,
+                    };
+                    if !more {
+                        break lat;
+                    }
+                    let t0 = Instant::now();
+                    op(client.clone(), i).await;
+                    lat.push(t0.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for w in workers {
+        lat.extend(w.await.unwrap());
+    }
+    (lat, start.elapsed(), cpu)
+}
+
 async fn mint(server: &Server) {
     server
         .add_github_publisher("bench-mint", "octo-org/bench-mint", "release.yml", "")
@@ -185,43 +240,26 @@ async fn mint(server: &Server) {
             .collect()
     };
     let tokens = Arc::new(tokens);
-    let next = Arc::new(AtomicUsize::new(0));
     let url = format!("{}/_/oidc/mint-token", server.https());
-    let cpu = CpuMeter::start(server);
-    let start = Instant::now();
-    let workers: Vec<_> = (0..16)
-        .map(|_| {
-            let (tokens, next, url, client) =
-                (tokens.clone(), next.clone(), url.clone(), server.client());
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= tokens.len() {
-                        break lat;
-                    }
-                    let t0 = Instant::now();
-                    let r = client
-                        .post(&url)
-                        .json(&serde_json::json!({"token": tokens[i]}))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-                    let _ = r.bytes().await;
-                    lat.push(t0.elapsed());
-                }
-            })
-        })
-        .collect();
-    let mut lat = Vec::new();
-    for w in workers {
-        lat.extend(w.await.unwrap());
-    }
+    let count = tokens.len();
+    let (lat, elapsed, cpu) = drive(server, 16, Until::Count(count), move |client, i| {
+        let (tokens, url) = (tokens.clone(), url.clone());
+        async move {
+            let r = client
+                .post(&url)
+                .json(&serde_json::json!({"token": tokens[i]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+            let _ = r.bytes().await;
+        }
+    })
+    .await;
     report(
         "mint-token (16 clients)",
         lat.len(),
-        start.elapsed(),
+        elapsed,
         lat,
         ">= 3000/s, p99 < 20 ms",
         &cpu,
@@ -268,49 +306,28 @@ async fn uploads(server: &Server) {
         })
         .collect();
     let wheels = Arc::new(wheels);
-    let next = Arc::new(AtomicUsize::new(0));
     let url = format!("{}/legacy/", server.https());
-    let cpu = CpuMeter::start(server);
-    let start = Instant::now();
-    let workers: Vec<_> = (0..8)
-        .map(|_| {
-            let (wheels, next, url, client, token) = (
-                wheels.clone(),
-                next.clone(),
-                url.clone(),
-                server.client(),
-                token.clone(),
-            );
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= wheels.len() {
-                        break lat;
-                    }
-                    let (version, name, bytes) = &wheels[i];
-                    let t0 = Instant::now();
-                    let r = client
-                        .post(&url)
-                        .basic_auth("__token__", Some(&token))
-                        .multipart(form("bench-up", version, name, bytes.clone()))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-                    lat.push(t0.elapsed());
-                }
-            })
-        })
-        .collect();
-    let mut lat = Vec::new();
-    for w in workers {
-        lat.extend(w.await.unwrap());
-    }
+    let count = wheels.len();
+    let (lat, elapsed, cpu) = drive(server, 8, Until::Count(count), move |client, i| {
+        let (wheels, url, token) = (wheels.clone(), url.clone(), token.clone());
+        async move {
+            let (version, name, bytes) = &wheels[i];
+            let r = client
+                .post(&url)
+                .basic_auth("__token__", Some(&token))
+                .multipart(form("bench-up", version, name, bytes.clone()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+            let _ = r.bytes().await;
+        }
+    })
+    .await;
     report(
         "small wheel uploads (8 cl.)",
         lat.len(),
-        start.elapsed(),
+        elapsed,
         lat,
         ">= 1000/s",
         &cpu,
@@ -324,29 +341,21 @@ async fn baseline(server: &Server) {
         ("baseline GET over HTTP", server.http()),
     ] {
         let url = format!("{base}/_/oidc/audience");
-        let deadline = Instant::now() + Duration::from_secs(3);
-        let cpu = CpuMeter::start(server);
-        let start = Instant::now();
-        let workers: Vec<_> = (0..16)
-            .map(|_| {
-                let (url, client) = (url.clone(), server.client());
-                tokio::spawn(async move {
-                    let mut lat = Vec::new();
-                    while Instant::now() < deadline && lat.len() < 500_000 {
-                        let t0 = Instant::now();
-                        let r = client.get(&url).send().await.unwrap();
-                        let _ = r.bytes().await.unwrap();
-                        lat.push(t0.elapsed());
-                    }
-                    lat
-                })
-            })
-            .collect();
-        let mut lat = Vec::new();
-        for w in workers {
-            lat.extend(w.await.unwrap());
-        }
-        report(label, lat.len(), start.elapsed(), lat, "reference", &cpu);
+        let (lat, elapsed, cpu) = drive(
+            server,
+            16,
+            Until::Deadline(Duration::from_secs(3)),
+            move |client, _| {
+                let url = url.clone();
+                async move {
+                    let r = client.get(&url).send().await.unwrap();
+                    assert_eq!(r.status(), 200);
+                    let _ = r.bytes().await.unwrap();
+                }
+            },
+        )
+        .await;
+        report(label, lat.len(), elapsed, lat, "reference", &cpu);
     }
 }
 
@@ -372,38 +381,29 @@ async fn simple(server: &Server) {
         assert_eq!(r.status(), 200);
     }
     let url = format!("{}/simple/bench-simple/", server.http());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let cpu = CpuMeter::start(server);
-    let start = Instant::now();
-    let workers: Vec<_> = (0..16)
-        .map(|_| {
-            let (url, client) = (url.clone(), reqwest::Client::new());
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                while Instant::now() < deadline && lat.len() < 500_000 {
-                    let t0 = Instant::now();
-                    let r = client
-                        .get(&url)
-                        .header("Accept", "application/vnd.pypi.simple.v1+json")
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 200);
-                    let _ = r.bytes().await.unwrap();
-                    lat.push(t0.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut lat = Vec::new();
-    for w in workers {
-        lat.extend(w.await.unwrap());
-    }
+    let (lat, elapsed, cpu) = drive(
+        server,
+        16,
+        Until::Deadline(Duration::from_secs(5)),
+        move |client, _| {
+            let url = url.clone();
+            async move {
+                let r = client
+                    .get(&url)
+                    .header("Accept", "application/vnd.pypi.simple.v1+json")
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await.unwrap();
+            }
+        },
+    )
+    .await;
     report(
         "simple page (16 clients)",
         lat.len(),
-        start.elapsed(),
+        elapsed,
         lat,
         ">= 20000/s",
         &cpu,
