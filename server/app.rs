@@ -27,6 +27,7 @@ use crate::config::Settings;
 use crate::issuer::Issuer;
 use crate::issuer::keys::SigningKey;
 use crate::oidc::jwks::JwksCache;
+use crate::oidc::publisher::PRODUCTION_ISSUERS;
 use crate::store::{BlobStore, Store};
 use crate::{control, index, oidc, tls, upload};
 
@@ -131,10 +132,21 @@ async fn home(axum::extract::State(app): axum::extract::State<AppState>) -> Stri
 /// The embedded issuer is trusted by default; configured issuers and publishers are
 /// (re)applied at start and after a reset.
 pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
+    if app.settings.trust_production_issuers {
+        for (provider, iss) in PRODUCTION_ISSUERS {
+            app.store.upsert_issuer(provider, iss, None).await?;
+        }
+    }
     if let Some(issuer) = &app.issuer {
-        app.store
-            .upsert_issuer("github", &issuer.issuer_url("github"), None)
-            .await?;
+        for provider in crate::issuer::PROVIDERS {
+            // An impersonated `iss` has its discovery document elsewhere: name the keys.
+            let jwks = issuer
+                .impersonates(provider)
+                .then(|| issuer.jwks_url(provider));
+            app.store
+                .upsert_issuer(provider, &issuer.issuer_url(provider), jwks.as_deref())
+                .await?;
+        }
     }
     for spec in &app.settings.trusted_issuers {
         control::add_issuer(app, &spec.provider, &spec.url, spec.jwks_url.as_deref())
@@ -221,7 +233,7 @@ impl Server {
             admin_token,
             store,
             blobs,
-            jwks: JwksCache::new()?,
+            jwks: JwksCache::new(settings.jwks_cooldown)?,
             issuer,
             ca_file: tls_material.ca_file,
             pages: Default::default(),
@@ -284,7 +296,8 @@ async fn build_issuer(settings: &Settings, base_url: &str) -> anyhow::Result<Iss
         Some(t) => t.clone(),
         None => secret_file(&settings.data_dir.join("issuer-request-token")).await?,
     };
-    Ok(Issuer::new(base_url, request_token, key))
+    let identities = settings.issuer_identities.clone().into_iter().collect();
+    Ok(Issuer::new(base_url, request_token, key).with_identities(identities))
 }
 
 /// Forget replay records once their tokens are long expired.
@@ -363,8 +376,9 @@ async fn write_server_file(app: &AppState) -> anyhow::Result<()> {
         "https_url": format!("https://{authority}"),
         "upload_url": format!("https://{authority}/legacy/"),
         "simple_url": format!("http://{authority}/simple/"),
-        "issuer_url": app.issuer.as_ref().map(|i| i.issuer_url("github").trim_end_matches("/github").to_owned()),
+        "issuer_url": app.issuer.as_ref().map(|i| i.base_url().to_owned()),
         "github_issuer": app.issuer.as_ref().map(|i| i.issuer_url("github")),
+        "issuers": app.issuer.as_ref().map(|i| crate::issuer::PROVIDERS.map(|p| (p, i.issuer_url(p))).into_iter().collect::<std::collections::BTreeMap<_, _>>()),
         "request_token": app.issuer.as_ref().map(|i| i.request_token().to_owned()),
         "admin_token": app.admin_token,
         "ca_file": app.ca_file,

@@ -21,6 +21,7 @@ pub struct ServerInfo {
     pub request_token: Option<String>,
     pub admin_token: Option<String>,
     pub ca_file: Option<PathBuf>,
+    pub audience: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -58,12 +59,78 @@ pub struct EnvArgs {
 pub enum EnvProvider {
     /// A GitHub Actions job with `id-token: write`.
     Github(GitHubJob),
+    /// A GitLab CI job with an `id_tokens:` entry for the index's audience.
+    Gitlab(GitLabJob),
+    /// A Google service account's ID token (delivered the way uv and `id` read GitLab's).
+    Google(GoogleJob),
+    /// An ActiveState Platform build (delivered the way uv and `id` read GitLab's).
+    Activestate(ActiveStateJob),
+}
+
+/// Where the fake issuer is, and what kind of token to ask it for.
+#[derive(Args, Debug, Clone, Default)]
+pub struct IssuerTarget {
+    /// Fake issuer base URL [default: from server.json].
+    #[arg(long, env = "MOCK_PYPI_ISSUER_URL")]
+    pub issuer_url: Option<String>,
+    /// The issuer's request token [default: from server.json].
+    #[arg(long, env = "MOCK_PYPI_ISSUER_REQUEST_TOKEN", hide_env_values = true)]
+    pub request_token: Option<String>,
+    /// CA certificate clients should trust [default: from server.json].
+    #[arg(long, env = "MOCK_PYPI_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Token audience [default: the index's, from server.json, else pypi].
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// Make the token deliberately bad: expired, not-yet-valid, issued-in-future,
+    /// wrong-audience, list-audience, unpublished-key, tampered-signature, alg-none,
+    /// hs256, missing:<claim>, reused-jti.
+    #[arg(long)]
+    pub fault: Option<String>,
+}
+
+/// The issuer target with every default filled in.
+struct Resolved {
+    issuer: String,
+    request_token: String,
+    ca_file: Option<PathBuf>,
+    audience: String,
+}
+
+impl IssuerTarget {
+    fn resolve(&self, target: &Target) -> anyhow::Result<Resolved> {
+        let info = if self.issuer_url.is_some() && self.request_token.is_some() {
+            target.info().unwrap_or_default()
+        } else {
+            target.info()?
+        };
+        Ok(Resolved {
+            issuer: self
+                .issuer_url
+                .clone()
+                .or(info.issuer_url)
+                .context("no fake issuer URL: pass --issuer-url")?,
+            request_token: self
+                .request_token
+                .clone()
+                .or(info.request_token)
+                .context("no request token: pass --request-token")?,
+            ca_file: self.ca_file.clone().or(info.ca_file),
+            audience: self
+                .audience
+                .clone()
+                .or(info.audience)
+                .unwrap_or_else(|| "pypi".into()),
+        })
+    }
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct GitHubJob {
     #[command(flatten)]
     pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
     /// OWNER/REPO the job runs in.
     #[arg(long)]
     pub repository: String,
@@ -87,15 +154,6 @@ pub struct GitHubJob {
     /// Simulate a reusable workflow: OWNER/REPO/.github/workflows/FILE@REF.
     #[arg(long)]
     pub job_workflow_ref: Option<String>,
-    /// Fake issuer base URL [default: from server.json].
-    #[arg(long, env = "MOCK_PYPI_ISSUER_URL")]
-    pub issuer_url: Option<String>,
-    /// The issuer's request token [default: from server.json].
-    #[arg(long, env = "MOCK_PYPI_ISSUER_REQUEST_TOKEN", hide_env_values = true)]
-    pub request_token: Option<String>,
-    /// CA certificate clients should trust [default: from server.json].
-    #[arg(long, env = "MOCK_PYPI_CA_FILE")]
-    pub ca_file: Option<PathBuf>,
 }
 
 impl GitHubJob {
@@ -113,29 +171,92 @@ impl GitHubJob {
         }
     }
 
-    fn resolved(&self) -> anyhow::Result<(String, String, Option<PathBuf>)> {
-        let info = if self.issuer_url.is_some() && self.request_token.is_some() {
-            ServerInfo::default()
-        } else {
-            self.target.info()?
-        };
-        let issuer = self
-            .issuer_url
-            .clone()
-            .or(info.issuer_url)
-            .context("no fake issuer URL: pass --issuer-url")?;
-        let token = self
-            .request_token
-            .clone()
-            .or(info.request_token)
-            .context("no request token: pass --request-token")?;
-        Ok((issuer, token, self.ca_file.clone().or(info.ca_file)))
+    /// The token-request URL a runner would be given (identity and fault in the query).
+    fn request_url(&self, issuer: &str) -> String {
+        let mut url = github::request_url(issuer, &self.identity());
+        if let Some(fault) = &self.issuer.fault {
+            url += "&fault=";
+            url.extend(url::form_urlencoded::byte_serialize(fault.as_bytes()));
+        }
+        url
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GitLabJob {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
+    /// NAMESPACE/PROJECT the pipeline runs in (subgroups allowed).
+    #[arg(long)]
+    pub project: String,
+    /// Path of the CI file in the repository.
+    #[arg(long, default_value = crate::issuer::gitlab::DEFAULT_CI_FILE)]
+    pub ci_file: String,
+    /// Deployment environment of the job, if any.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// e.g. refs/tags/v1.0 [default: refs/heads/main].
+    #[arg(long)]
+    pub ref_path: Option<String>,
+    #[arg(long)]
+    pub sha: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GoogleJob {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
+    /// The service account's e-mail address.
+    #[arg(long)]
+    pub email: String,
+    /// Subject [default: derived from the e-mail address].
+    #[arg(long)]
+    pub sub: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ActiveStateJob {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
+    #[arg(long)]
+    pub organization: String,
+    /// The ActiveState project.
+    #[arg(long)]
+    pub project: String,
+    #[arg(long)]
+    pub actor: Option<String>,
+    #[arg(long)]
+    pub actor_id: Option<String>,
 }
 
 /// Quote for POSIX shells.
 fn sh_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+fn exports(
+    header: &str,
+    unset: &str,
+    vars: &[(&str, String)],
+    ca_file: Option<&PathBuf>,
+) -> String {
+    let mut out = format!("# {header}\n");
+    // Other CI detectors run before this one in some clients: make sure none fires.
+    out += &format!("unset {unset}\n");
+    for (k, v) in vars {
+        out += &format!("export {k}={}\n", sh_quote(v));
+    }
+    if let Some(ca) = ca_file {
+        let ca = sh_quote(&ca.display().to_string());
+        out += &format!("export SSL_CERT_FILE={ca}\nexport REQUESTS_CA_BUNDLE={ca}\n");
+    }
+    out
 }
 
 /// The `export` lines for a GitHub job, as text.
@@ -144,7 +265,7 @@ pub fn github_env(job: &GitHubJob) -> anyhow::Result<String> {
         job.repository.contains('/'),
         "--repository must be OWNER/REPO"
     );
-    let (issuer, request_token, ca_file) = job.resolved()?;
+    let r = job.issuer.resolve(&job.target)?;
     let identity = job.identity();
     let git_ref = identity
         .git_ref
@@ -154,13 +275,10 @@ pub fn github_env(job: &GitHubJob) -> anyhow::Result<String> {
         .sha
         .clone()
         .unwrap_or_else(|| github::derived_sha(&identity.repository, &git_ref));
-    let mut vars = vec![
+    let vars = [
         ("GITHUB_ACTIONS", "true".to_owned()),
-        (
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            github::request_url(&issuer, &identity),
-        ),
-        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token),
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", job.request_url(&r.issuer)),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", r.request_token),
         ("GITHUB_REPOSITORY", identity.repository.clone()),
         ("GITHUB_REPOSITORY_OWNER", identity.owner().to_owned()),
         (
@@ -177,24 +295,132 @@ pub fn github_env(job: &GitHubJob) -> anyhow::Result<String> {
             identity.event_name.clone().unwrap_or_else(|| "push".into()),
         ),
     ];
-    if let Some(ca) = ca_file {
-        let ca = ca.display().to_string();
-        vars.push(("SSL_CERT_FILE", ca.clone()));
-        vars.push(("REQUESTS_CA_BUNDLE", ca));
+    Ok(exports(
+        "A GitHub Actions job, as mock-pypi's fake issuer sees it.",
+        "GITLAB_CI BUILDKITE CIRCLECI GOOGLE_SERVICE_ACCOUNT_NAME",
+        &vars,
+        r.ca_file.as_ref(),
+    ))
+}
+
+/// Ask the fake issuer for a token (`POST <issuer>/mint`).
+async fn mint_token(
+    r: &Resolved,
+    provider: &str,
+    identity: Value,
+    fault: Option<&String>,
+) -> anyhow::Result<String> {
+    let body = json!({
+        "provider": provider, "audience": r.audience, "identity": identity, "fault": fault,
+    });
+    let url = format!("{}/mint", r.issuer.trim_end_matches('/'));
+    let answer = call(
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth(&r.request_token)
+            .json(&body),
+    )
+    .await?;
+    Ok(answer
+        .get("token")
+        .and_then(Value::as_str)
+        .context("the issuer answered without a token")?
+        .to_owned())
+}
+
+/// A provider whose token reaches clients through GitLab's variable.
+struct VariableJob<'a> {
+    target: &'a Target,
+    issuer: &'a IssuerTarget,
+    provider: &'a str,
+    identity: Value,
+    header: &'a str,
+    extra: Vec<(&'a str, String)>,
+}
+
+async fn variable_env(job: VariableJob<'_>) -> anyhow::Result<String> {
+    let r = job.issuer.resolve(job.target)?;
+    let token = mint_token(&r, job.provider, job.identity, job.issuer.fault.as_ref()).await?;
+    let mut vars = vec![("GITLAB_CI", "true".to_owned())];
+    vars.extend(job.extra);
+    let variable = crate::issuer::gitlab::token_variable(&r.audience);
+    vars.push((variable.as_str(), token));
+    Ok(exports(
+        job.header,
+        "GITHUB_ACTIONS ACTIONS_ID_TOKEN_REQUEST_URL ACTIONS_ID_TOKEN_REQUEST_TOKEN BUILDKITE CIRCLECI GOOGLE_SERVICE_ACCOUNT_NAME",
+        &vars,
+        r.ca_file.as_ref(),
+    ))
+}
+
+impl GitLabJob {
+    fn identity(&self) -> anyhow::Result<Value> {
+        anyhow::ensure!(
+            self.project.contains('/'),
+            "--project must be NAMESPACE/PROJECT"
+        );
+        Ok(json!({
+            "project_path": self.project, "ci_file": self.ci_file, "environment": self.environment,
+            "ref_path": self.ref_path, "sha": self.sha,
+        }))
     }
-    let mut out = String::from("# A GitHub Actions job, as mock-pypi's fake issuer sees it.\n");
-    // Other CI detectors run before GitHub's in some clients: make sure none fires.
-    out += "unset GITLAB_CI BUILDKITE CIRCLECI GOOGLE_SERVICE_ACCOUNT_NAME\n";
-    for (k, v) in vars {
-        out += &format!("export {k}={}\n", sh_quote(&v));
+}
+
+impl GoogleJob {
+    fn identity(&self) -> Value {
+        json!({"email": self.email, "sub": self.sub})
     }
-    Ok(out)
+}
+
+impl ActiveStateJob {
+    fn identity(&self) -> Value {
+        json!({"organization": self.organization, "project": self.project, "actor": self.actor, "actor_id": self.actor_id})
+    }
 }
 
 pub async fn env(args: EnvArgs) -> anyhow::Result<()> {
-    match args.provider {
-        EnvProvider::Github(job) => print!("{}", github_env(&job)?),
-    }
+    let text = match args.provider {
+        EnvProvider::Github(job) => github_env(&job)?,
+        EnvProvider::Gitlab(job) => {
+            let ref_path = job.ref_path.clone().unwrap_or_else(|| crate::issuer::gitlab::DEFAULT_REF_PATH.into());
+            variable_env(VariableJob {
+                target: &job.target,
+                issuer: &job.issuer,
+                provider: "gitlab",
+                identity: job.identity()?,
+                header: "A GitLab CI job whose id_tokens entry matches the index's audience (the token lives 5 minutes).",
+                extra: vec![
+                    ("CI_PROJECT_PATH", job.project.clone()),
+                    ("CI_CONFIG_PATH", job.ci_file.clone()),
+                    ("CI_COMMIT_REF_NAME", ref_path.rsplit('/').next().unwrap_or(&ref_path).to_owned()),
+                ],
+            })
+            .await?
+        }
+        EnvProvider::Google(job) => {
+            variable_env(VariableJob {
+                target: &job.target,
+                issuer: &job.issuer,
+                provider: "google",
+                identity: job.identity(),
+                header: "A Google ID token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
+                extra: Vec::new(),
+            })
+            .await?
+        }
+        EnvProvider::Activestate(job) => {
+            variable_env(VariableJob {
+                target: &job.target,
+                issuer: &job.issuer,
+                provider: "activestate",
+                identity: job.identity(),
+                header: "An ActiveState token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
+                extra: Vec::new(),
+            })
+            .await?
+        }
+    };
+    print!("{text}");
     Ok(())
 }
 
@@ -324,34 +550,26 @@ pub async fn publisher(args: PublisherArgs) -> anyhow::Result<()> {
 #[derive(Args, Debug)]
 pub struct TokenArgs {
     #[command(subcommand)]
-    pub provider: TokenProvider,
+    pub provider: EnvProvider,
 }
 
-#[derive(Subcommand, Debug)]
-pub enum TokenProvider {
-    /// A GitHub Actions OIDC token.
-    Github {
-        #[command(flatten)]
-        job: GitHubJob,
-        #[arg(long, default_value = "pypi")]
-        audience: String,
-    },
-}
-
+/// Print one OIDC token from the fake issuer.
 pub async fn token(args: TokenArgs) -> anyhow::Result<()> {
-    let TokenProvider::Github { job, audience } = args.provider;
-    let (issuer, request_token, _) = job.resolved()?;
-    let url = format!(
-        "{}&audience={}",
-        github::request_url(&issuer, &job.identity()),
-        url::form_urlencoded::byte_serialize(audience.as_bytes()).collect::<String>()
-    );
-    let body = call(reqwest::Client::new().get(url).bearer_auth(request_token)).await?;
+    let (target, issuer, provider, identity) = match &args.provider {
+        EnvProvider::Github(job) => (
+            &job.target,
+            &job.issuer,
+            "github",
+            serde_json::to_value(job.identity())?,
+        ),
+        EnvProvider::Gitlab(job) => (&job.target, &job.issuer, "gitlab", job.identity()?),
+        EnvProvider::Google(job) => (&job.target, &job.issuer, "google", job.identity()),
+        EnvProvider::Activestate(job) => (&job.target, &job.issuer, "activestate", job.identity()),
+    };
+    let r = issuer.resolve(target)?;
     println!(
         "{}",
-        body.get("value")
-            .and_then(Value::as_str)
-            .context("the issuer answered without a token")?
+        mint_token(&r, provider, identity, issuer.fault.as_ref()).await?
     );
     Ok(())
 }
@@ -366,6 +584,12 @@ mod tests {
             target: Target {
                 data_dir: PathBuf::from("/nonexistent"),
             },
+            issuer: IssuerTarget {
+                issuer_url: Some("http://127.0.0.1:1/issuer".into()),
+                request_token: Some("secret".into()),
+                ca_file: Some(PathBuf::from("/ca.pem")),
+                ..Default::default()
+            },
             repository: "octo/demo".into(),
             workflow: "release.yml".into(),
             environment: Some("it's".into()),
@@ -374,9 +598,6 @@ mod tests {
             event_name: None,
             repository_owner_id: None,
             job_workflow_ref: None,
-            issuer_url: Some("http://127.0.0.1:1/issuer".into()),
-            request_token: Some("secret".into()),
-            ca_file: Some(PathBuf::from("/ca.pem")),
         };
         let text = github_env(&job).unwrap();
         assert!(text.contains("export GITHUB_ACTIONS='true'\n"));

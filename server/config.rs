@@ -1,6 +1,7 @@
 //! Command line, `MOCK_PYPI_*` environment variables and the optional TOML file.
 //! Precedence: flag or environment variable, then the file, then the default.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use crate::oidc::publisher::{PRODUCTION_ISSUERS, PROVIDERS};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -81,6 +84,27 @@ pub struct ServeArgs {
     /// Do not run the embedded fake issuer (for a separate `mock-pypi issuer`).
     #[arg(long, env = "MOCK_PYPI_NO_ISSUER")]
     pub no_issuer: bool,
+    /// Sign one provider's tokens with this `iss` instead of `<issuer>/<provider>`,
+    /// e.g. gitlab=https://gitlab.example (repeatable; comma-separated in the variable).
+    #[arg(
+        long,
+        env = "MOCK_PYPI_ISSUER_IDENTITY",
+        value_delimiter = ',',
+        value_name = "PROVIDER=ISS"
+    )]
+    pub issuer_identity: Vec<String>,
+    /// Sign every provider's tokens with the real provider's issuer string, so tokens
+    /// look exactly like production ones (the index still takes keys from the fake issuer).
+    #[arg(long, env = "MOCK_PYPI_IMPERSONATE_ISSUERS")]
+    pub impersonate_issuers: bool,
+    /// Seconds before an issuer's key set may be fetched again for an unknown key id
+    /// [default: 60, as PyPI].
+    #[arg(long, env = "MOCK_PYPI_JWKS_COOLDOWN")]
+    pub jwks_cooldown: Option<u64>,
+    /// Also trust the real providers' issuers, with keys from their discovery documents
+    /// (for running inside a real CI job with real tokens).
+    #[arg(long, env = "MOCK_PYPI_TRUST_PRODUCTION_ISSUERS")]
+    pub trust_production_issuers: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -141,6 +165,8 @@ struct ServerSection {
     tls_key: Option<PathBuf>,
     #[serde(default)]
     tls_names: Vec<String>,
+    trust_production_issuers: Option<bool>,
+    jwks_cooldown: Option<u64>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -150,6 +176,11 @@ struct IssuerSection {
     request_token: Option<String>,
     /// Run the fake issuer inside `serve` [default: true].
     embedded: Option<bool>,
+    /// Provider → the `iss` to sign with.
+    #[serde(default)]
+    identities: BTreeMap<String, String>,
+    /// Sign with the real providers' issuer strings.
+    impersonate_production: Option<bool>,
 }
 
 /// A trusted issuer: the exact `iss`, its provider, and optionally where its keys are.
@@ -180,6 +211,10 @@ pub struct Settings {
     pub issuer_key: Option<PathBuf>,
     pub issuer_request_token: Option<String>,
     pub trusted_issuers: Vec<IssuerSpec>,
+    /// Provider → `iss` the fake issuer signs with, where not `<issuer>/<provider>`.
+    pub issuer_identities: BTreeMap<String, String>,
+    pub trust_production_issuers: bool,
+    pub jwks_cooldown: std::time::Duration,
     pub publishers: Vec<Map<String, Value>>,
 }
 
@@ -235,6 +270,28 @@ impl Settings {
         let mut tls_names = s.tls_names;
         tls_names.extend(args.tls_names.iter().filter(|n| !n.is_empty()).cloned());
         let token_lifetime = args.token_lifetime.or(s.token_lifetime).unwrap_or(900);
+        let mut issuer_identities = BTreeMap::new();
+        if args.impersonate_issuers || file.issuer.impersonate_production.unwrap_or(false) {
+            for (provider, iss) in PRODUCTION_ISSUERS {
+                issuer_identities.insert(provider.to_owned(), iss.to_owned());
+            }
+        }
+        issuer_identities.extend(file.issuer.identities);
+        for pair in args.issuer_identity.iter().filter(|p| !p.is_empty()) {
+            let (provider, iss) = pair
+                .split_once('=')
+                .with_context(|| format!("--issuer-identity takes PROVIDER=ISS, not '{pair}'"))?;
+            issuer_identities.insert(provider.trim().to_owned(), iss.trim().to_owned());
+        }
+        for (provider, iss) in &issuer_identities {
+            anyhow::ensure!(
+                PROVIDERS.contains(&provider.as_str()),
+                "issuer identity for unknown provider '{provider}' (one of: {})",
+                PROVIDERS.join(", ")
+            );
+            url::Url::parse(iss)
+                .with_context(|| format!("issuer identity '{iss}' is not a URL"))?;
+        }
         anyhow::ensure!(token_lifetime > 0, "token_lifetime must be positive");
         Ok(Self {
             data_dir,
@@ -266,6 +323,14 @@ impl Settings {
                 .clone()
                 .or(file.issuer.request_token),
             trusted_issuers: file.trusted_issuers,
+            issuer_identities,
+            trust_production_issuers: args.trust_production_issuers
+                || s.trust_production_issuers.unwrap_or(false),
+            jwks_cooldown: std::time::Duration::from_secs(
+                args.jwks_cooldown
+                    .or(s.jwks_cooldown)
+                    .unwrap_or(crate::oidc::jwks::REFRESH_COOLDOWN.as_secs()),
+            ),
             publishers: file.publishers,
         })
     }

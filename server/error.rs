@@ -180,6 +180,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// An upstream (an issuer's key set) failed.
+    #[error("{0}")]
+    BadGateway(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -190,6 +193,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Conflict(_) | ApiError::Store(StoreError::Conflict) => StatusCode::CONFLICT,
             ApiError::Store(e) => {
                 tracing::error!(error = %e, "store failure in the control API");

@@ -42,8 +42,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     if let Some(issuer) = &app.issuer {
         banner += &format!(
-            "  fake GitHub issuer:          {}\n",
-            issuer.issuer_url("github")
+            "  fake issuer:                 {}/{{github,gitlab,google,activestate}}\n",
+            issuer.base_url()
         );
     }
     if let Some(ca) = &app.ca_file {
@@ -82,16 +82,25 @@ pub async fn issuer(mut settings: Settings) -> anyhow::Result<()> {
         Some(t) => t,
         None => crate::store::random_hex(24),
     };
-    let issuer = Arc::new(Issuer::new(&base, request_token.clone(), key));
-    let info = serde_json::json!({"issuer_url": base, "github_issuer": issuer.issuer_url("github"), "request_token": request_token});
+    let identities = settings.issuer_identities.clone().into_iter().collect();
+    let issuer =
+        Arc::new(Issuer::new(&base, request_token.clone(), key).with_identities(identities));
+    let issuers: std::collections::BTreeMap<_, _> = crate::issuer::PROVIDERS
+        .map(|p| (p, issuer.issuer_url(p)))
+        .into_iter()
+        .collect();
+    let info = serde_json::json!({"issuer_url": base, "github_issuer": issuer.issuer_url("github"), "issuers": issuers, "request_token": request_token});
     crate::util::write_private(
         &settings.data_dir.join("issuer.json"),
         serde_json::to_string_pretty(&info)?.as_bytes(),
     )
     .await?;
     println!(
-        "mock-pypi fake issuer on {addr}\n  GitHub issuer (iss): {}\n  request token:       {request_token}\n",
-        issuer.issuer_url("github")
+        "mock-pypi fake issuer on {addr}\n  GitHub issuer (iss):      {}\n  GitLab issuer (iss):      {}\n  Google issuer (iss):      {}\n  ActiveState issuer (iss): {}\n  request token:            {request_token}\n",
+        issuer.issuer_url("github"),
+        issuer.issuer_url("gitlab"),
+        issuer.issuer_url("google"),
+        issuer.issuer_url("activestate"),
     );
     axum::serve(listener, crate::issuer::router(issuer))
         .with_graceful_shutdown(shutdown_signal())

@@ -11,11 +11,9 @@ use serde_json::{Map, Value, json};
 
 use crate::app::{App, AppState};
 use crate::error::ApiError;
-use crate::oidc::github::GitHubConfig;
+use crate::oidc::publisher::{PROVIDERS, PublisherConfig};
 use crate::packaging;
 use crate::store::{ExchangeFilter, PublisherRow, StoreError};
-
-pub const PROVIDERS: [&str; 4] = ["github", "gitlab", "google", "activestate"];
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -23,6 +21,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/publishers/{id}", delete(delete_publisher))
         .route("/issuers", get(list_issuers).post(create_issuer))
         .route("/issuers/{id}", delete(delete_issuer))
+        .route("/issuers/{id}/refresh", post(refresh_issuer))
         .route("/exchanges", get(list_exchanges))
         .route("/exchanges/{id}", get(get_exchange))
         .route("/projects", get(list_projects))
@@ -55,8 +54,23 @@ pub fn publisher_json(p: &PublisherRow) -> Value {
     Value::Object(map)
 }
 
-/// Validate a publisher object and store it; a non-pending publisher's project is
-/// created (empty) if it does not exist yet.
+/// The issuer a GitLab publisher is bound to when it names none: the embedded
+/// issuer's, else the first trusted GitLab issuer.
+async fn default_gitlab_issuer(app: &App) -> Result<Option<String>, ApiError> {
+    if let Some(issuer) = &app.issuer {
+        return Ok(Some(issuer.issuer_url("gitlab")));
+    }
+    Ok(app
+        .store
+        .list_issuers()
+        .await?
+        .into_iter()
+        .find(|i| i.provider == "gitlab")
+        .map(|i| i.url))
+}
+
+/// Validate a publisher object and store it. A normal publisher's project is created
+/// (empty) if it does not exist yet; a pending one requires that it does not.
 pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<PublisherRow, ApiError> {
     let provider = body.get("provider").and_then(Value::as_str).unwrap_or("");
     let project = body
@@ -69,36 +83,50 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
             "'project' must be a valid project name, not '{project}'"
         )));
     }
-    let pending = body
-        .get("pending")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if pending {
-        return Err(ApiError::BadRequest(
-            "pending publishers are not supported yet".into(),
-        ));
-    }
-    let config = match provider {
-        "github" => GitHubConfig::from_json(body)
-            .map_err(ApiError::BadRequest)?
-            .to_json(),
-        other if PROVIDERS.contains(&other) => {
-            return Err(ApiError::BadRequest(format!(
-                "'{other}' publishers are not supported by this version of mock-pypi yet"
-            )));
-        }
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "unknown provider '{other}' (one of: {})",
-                PROVIDERS.join(", ")
-            )));
+    let pending = match body.get("pending") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "'pending' must be true or false".into(),
+            ));
         }
     };
+    let gitlab_issuer = default_gitlab_issuer(app).await?;
+    let config = PublisherConfig::parse(provider, body, gitlab_issuer.as_deref())
+        .map_err(ApiError::BadRequest)?
+        .to_json();
     let normalized = packaging::normalize_name(project);
-    app.store.ensure_project(project, &normalized).await?;
+    if pending {
+        if app
+            .store
+            .project_by_normalized_name(&normalized)
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::Conflict(format!(
+                "project '{normalized}' already exists: register a normal publisher for it (a pending publisher creates a new project)"
+            )));
+        }
+        let clash = app
+            .store
+            .list_publishers(Some(provider))
+            .await?
+            .into_iter()
+            .any(|p| p.pending && p.config == config);
+        if clash {
+            return Err(ApiError::Conflict(
+                "A pending trusted publisher matching this configuration has already been registered for a different project name".into(),
+            ));
+        }
+    } else {
+        app.store.ensure_project(project, &normalized).await?;
+    }
+    // A pending publisher keeps the name as typed: it becomes the new project's name.
+    let stored_name = if pending { project } else { &normalized };
     match app
         .store
-        .insert_publisher(provider, &normalized, pending, &config)
+        .insert_publisher(provider, stored_name, pending, &config)
         .await
     {
         Ok(row) => Ok(row),
@@ -211,6 +239,26 @@ async fn delete_issuer(
         Ok(Json(json!({"deleted": id})))
     } else {
         Err(ApiError::NotFound(format!("no trusted issuer {id}")))
+    }
+}
+
+/// Fetch an issuer's keys now (after a rotation, instead of waiting for an unknown kid).
+async fn refresh_issuer(
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(issuer) = app
+        .store
+        .list_issuers()
+        .await?
+        .into_iter()
+        .find(|i| i.id == id)
+    else {
+        return Err(ApiError::NotFound(format!("no trusted issuer {id}")));
+    };
+    match app.jwks.refresh(&issuer).await {
+        Ok(kids) => Ok(Json(json!({"issuer": issuer.url, "kids": kids}))),
+        Err(e) => Err(ApiError::BadGateway(e)),
     }
 }
 

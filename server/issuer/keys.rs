@@ -1,6 +1,7 @@
 //! The fake issuer's RS256 signing keys and the JWKS that publishes them.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
@@ -11,11 +12,26 @@ pub struct SigningKey {
     pub kid: String,
     encoding: EncodingKey,
     jwk: Jwk,
+    /// SPKI PEM of the public half: what an algorithm-confusion attacker would use as
+    /// an HMAC secret.
+    pub public_pem: String,
 }
 
 impl SigningKey {
     /// Load a PKCS#1 or PKCS#8 RSA private key in PEM form.
     pub fn from_pem(pem: &[u8]) -> anyhow::Result<Self> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
+        let text = std::str::from_utf8(pem).context("the key file is not text")?;
+        // Skip a comment header such as the TEST KEY notice.
+        let text = text.find("-----BEGIN").map_or(text, |at| &text[at..]);
+        let private = rsa::PrivateKey::from_pkcs8_pem(text)
+            .or_else(|_| rsa::PrivateKey::from_pkcs1_pem(text))
+            .context("not an RSA private key in PEM form")?;
+        let public_pem = private
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .context("encoding the public key")?;
         let encoding =
             EncodingKey::from_rsa_pem(pem).context("not an RSA private key in PEM form")?;
         let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256)?;
@@ -28,7 +44,12 @@ impl SigningKey {
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         jwk.common.key_algorithm = Some(KeyAlgorithm::RS256);
-        Ok(Self { kid, encoding, jwk })
+        Ok(Self {
+            kid,
+            encoding,
+            jwk,
+            public_pem,
+        })
     }
 
     /// Generate a 2048-bit key (CPU-heavy: call from a blocking thread). Returns the key and its PEM.
@@ -69,25 +90,76 @@ impl SigningKey {
     }
 }
 
-/// The keys the issuer publishes; the first one signs.
+/// A published key and, once it has been rotated out, when it leaves the key set.
+struct Published {
+    key: Arc<SigningKey>,
+    retire_at: Option<i64>,
+}
+
+/// The keys the issuer publishes; the first one signs. Rotation puts a new key first
+/// and keeps the old ones published until their overlap ends.
 pub struct KeyRing {
-    keys: Vec<std::sync::Arc<SigningKey>>,
+    keys: Vec<Published>,
+}
+
+/// One published key, for the issuer's state page.
+#[derive(Serialize)]
+pub struct KeyState {
+    pub kid: String,
+    pub signing: bool,
+    pub retire_at: Option<i64>,
 }
 
 impl KeyRing {
     pub fn new(key: SigningKey) -> Self {
         Self {
-            keys: vec![std::sync::Arc::new(key)],
+            keys: vec![Published {
+                key: Arc::new(key),
+                retire_at: None,
+            }],
         }
     }
 
-    pub fn current(&self) -> std::sync::Arc<SigningKey> {
-        self.keys[0].clone()
+    pub fn current(&self) -> Arc<SigningKey> {
+        self.keys[0].key.clone()
     }
 
-    pub fn jwks(&self) -> JwkSet {
+    /// `key` signs from now on; the others stay published for `overlap` seconds.
+    pub fn rotate(&mut self, key: SigningKey, now: i64, overlap: i64) {
+        self.keys.retain(|p| p.retire_at.is_none_or(|at| at > now));
+        for p in &mut self.keys {
+            let until = now + overlap.max(0);
+            p.retire_at = Some(p.retire_at.map_or(until, |at| at.min(until)));
+        }
+        self.keys.insert(
+            0,
+            Published {
+                key: Arc::new(key),
+                retire_at: None,
+            },
+        );
+    }
+
+    fn published(&self, now: i64) -> impl Iterator<Item = &Published> {
+        self.keys
+            .iter()
+            .filter(move |p| p.retire_at.is_none_or(|at| at > now))
+    }
+
+    pub fn jwks(&self, now: i64) -> JwkSet {
         JwkSet {
-            keys: self.keys.iter().map(|k| k.jwk.clone()).collect(),
+            keys: self.published(now).map(|p| p.key.jwk.clone()).collect(),
         }
+    }
+
+    pub fn state(&self, now: i64) -> Vec<KeyState> {
+        self.published(now)
+            .enumerate()
+            .map(|(i, p)| KeyState {
+                kid: p.key.kid.clone(),
+                signing: i == 0,
+                retire_at: p.retire_at,
+            })
+            .collect()
     }
 }

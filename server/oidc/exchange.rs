@@ -7,10 +7,11 @@ use serde_json::{Map, Value};
 
 use super::jwks::KeySource;
 use super::jwt::{self, LEEWAY_SECONDS, Step, Unverified};
-use super::matching::{Candidate, MatchOutcome, match_github};
+use super::matching::{Candidate, MatchOutcome, match_publishers};
+use super::publisher::PROVIDERS;
 use crate::app::App;
 use crate::error::MintError;
-use crate::store::{ExchangeRecord, JtiClaim, NewExchange, NewToken, Recorded, now};
+use crate::store::{ExchangeRecord, JtiClaim, NewExchange, NewToken, Recorded, Reified, now};
 use crate::tokens;
 
 /// A minted upload token, as returned to the client.
@@ -186,20 +187,67 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
         return Err(a.refuse(app, "invalid-token", invalid(&failure)).await);
     }
 
-    let outcome = match issuer.provider.as_str() {
-        "github" => match_github(&publishers, &a.claims),
-        other => {
-            return Err(a
-                .refuse(
-                    app,
-                    "not-enabled",
+    let provider = issuer.provider.as_str();
+    if !PROVIDERS.contains(&provider) {
+        return Err(a
+            .refuse(
+                app,
+                "not-enabled",
+                format!(
+                    "{provider} trusted publishing functionality not enabled in this mock-pypi"
+                ),
+            )
+            .await);
+    }
+    let (pending, mut normal): (Vec<_>, Vec<_>) = publishers.into_iter().partition(|p| p.pending);
+
+    // Pending publishers first; a refusal there is not an error (PyPI swallows it).
+    if let MatchOutcome::Matched {
+        publisher: p,
+        candidates,
+    } = match_publishers(provider, &pending, &a.claims, &iss)
+    {
+        match app.store.reify_pending(p.id).await? {
+            Reified::Created { project } => {
+                a.steps.push(Step::pass(
+                    "pending",
+                    format!("pending publisher {} created project '{project}'", p.id),
+                ));
+                normal.push(crate::store::PublisherRow {
+                    pending: false,
+                    project,
+                    ..p
+                });
+            }
+            Reified::AlreadyDone => {
+                // Another exchange got there first: read the publishers again.
+                if let Some((_, fresh)) = app.store.issuer_with_publishers(&iss).await? {
+                    normal = fresh.into_iter().filter(|p| !p.pending).collect();
+                }
+            }
+            Reified::ProjectExists { project } => {
+                a.candidates = candidates;
+                a.steps.push(Step::fail(
+                    "pending",
                     format!(
-                        "{other} trusted publishing functionality not enabled in this mock-pypi"
+                        "project '{project}' already exists; pending publisher {} removed",
+                        p.id
                     ),
-                )
-                .await);
+                ));
+                return Err(a
+                    .refuse(
+                        app,
+                        "invalid-pending-publisher",
+                        format!(
+                            "valid token, but project already exists ('{project}' was created after pending publisher {} was registered; the pending publisher has been removed: add a normal publisher to '{project}' instead)",
+                            p.id
+                        ),
+                    )
+                    .await);
+            }
         }
-    };
+    }
+    let outcome = match_publishers(provider, &normal, &a.claims, &iss);
     let publisher = match outcome {
         MatchOutcome::Matched {
             publisher,
@@ -227,7 +275,7 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
     };
 
     // The token covers every project whose publisher has this exact configuration.
-    let projects: Vec<String> = publishers
+    let projects: Vec<String> = normal
         .iter()
         .filter(|p| !p.pending && p.provider == publisher.provider && p.config == publisher.config)
         .map(|p| p.project.clone())

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::matching::{Evaluation, Verdict, claim_str};
+use super::matching::{Evaluation, Verdict, claim_str, field};
 
 /// Claims that must be present and not null before any publisher is considered.
 pub const REQUIRED_CLAIMS: [&str; 8] = [
@@ -31,15 +31,6 @@ pub struct GitHubConfig {
     pub workflow_filename: String,
     /// Stored lowercased; empty means any environment.
     pub environment: String,
-}
-
-fn field(map: &Map<String, Value>, name: &str) -> Result<String, String> {
-    match map.get(name) {
-        Some(Value::String(s)) => Ok(s.trim().to_owned()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(_) => Err(format!("'{name}' must be a string")),
-    }
 }
 
 impl GitHubConfig {
@@ -228,11 +219,11 @@ pub fn evaluate(config: &GitHubConfig, claims: &Map<String, Value>) -> Evaluatio
         "Check failed for optional claim 'environment'",
     ));
 
-    let env_specific = !config.environment.is_empty()
+    let specific = !config.environment.is_empty()
         && environment.is_some_and(|e| e.to_lowercase() == config.environment);
     Evaluation {
         verdicts: v,
-        env_specific,
+        specific,
         wildcard: config.environment.is_empty(),
     }
 }

@@ -12,25 +12,44 @@ use serde_json::Value;
 
 use crate::store::TrustedIssuerRow;
 
+/// PyPI refetches a key set at most once a minute per issuer.
 pub const REFRESH_COOLDOWN: Duration = Duration::from_secs(60);
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Discovery documents and key sets are small; refuse anything larger.
 pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
+/// One issuer's keys. Lookups of cached kids never wait for a fetch in progress; the
+/// async lock makes fetches single-flight and holds the time of the last attempt.
 #[derive(Default)]
 struct CachedKeys {
-    keys: HashMap<String, DecodingKey>,
-    last_attempt: Option<Instant>,
+    keys: std::sync::RwLock<HashMap<String, DecodingKey>>,
+    last_attempt: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl CachedKeys {
+    fn get(&self, kid: &str) -> Option<DecodingKey> {
+        match self.keys.read() {
+            Ok(keys) => keys.get(kid).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(kid).cloned(),
+        }
+    }
+
+    fn replace(&self, keys: HashMap<String, DecodingKey>) {
+        match self.keys.write() {
+            Ok(mut k) => *k = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
 }
 
 /// (issuer URL, explicit JWKS URL).
 type CacheKey = (String, Option<String>);
-/// The async lock makes fetches single-flight per issuer.
-type Entry = Arc<tokio::sync::Mutex<CachedKeys>>;
+type Entry = Arc<CachedKeys>;
 
 pub struct JwksCache {
     http: reqwest::Client,
     entries: Mutex<HashMap<CacheKey, Entry>>,
+    cooldown: Duration,
 }
 
 /// Where the key came from, for the audit log.
@@ -42,7 +61,7 @@ pub struct KeySource {
 }
 
 impl JwksCache {
-    pub fn new() -> anyhow::Result<Self> {
+    pub fn new(cooldown: Duration) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .connect_timeout(FETCH_TIMEOUT)
@@ -52,6 +71,7 @@ impl JwksCache {
         Ok(Self {
             http,
             entries: Mutex::new(HashMap::new()),
+            cooldown,
         })
     }
 
@@ -77,41 +97,42 @@ impl JwksCache {
         kid: &str,
     ) -> Result<(DecodingKey, KeySource), String> {
         let entry = self.entry(issuer);
-        let mut cached = entry.lock().await;
         let jwks_hint = issuer
             .jwks_url
             .clone()
             .unwrap_or_else(|| format!("{}/.well-known/openid-configuration", issuer.url));
-        if let Some(key) = cached.keys.get(kid) {
-            return Ok((
-                key.clone(),
+        let cached = |key| {
+            Ok((
+                key,
                 KeySource {
                     kid: kid.into(),
-                    jwks_url: jwks_hint,
+                    jwks_url: jwks_hint.clone(),
                     fetched_now: false,
                 },
-            ));
+            ))
+        };
+        if let Some(key) = entry.get(kid) {
+            return cached(key);
         }
-        if let Some(at) = cached.last_attempt
-            && at.elapsed() < REFRESH_COOLDOWN
+        let mut last_attempt = entry.last_attempt.lock().await;
+        // A fetch that finished while we waited may have brought the key.
+        if let Some(key) = entry.get(kid) {
+            return cached(key);
+        }
+        if let Some(at) = *last_attempt
+            && at.elapsed() < self.cooldown
         {
             return Err(format!(
                 "key '{kid}' is not in the issuer's key set, which was fetched {} s ago (refetched at most once every {} s)",
                 at.elapsed().as_secs(),
-                REFRESH_COOLDOWN.as_secs()
+                self.cooldown.as_secs()
             ));
         }
-        cached.last_attempt = Some(Instant::now());
-        let (jwks_url, keys) = self.fetch(issuer).await?;
-        if keys.is_empty() {
-            return Err(format!(
-                "the key set at {jwks_url} has no usable RS256 keys; keeping the cached ones"
-            ));
-        }
-        cached.keys = keys;
-        match cached.keys.get(kid) {
+        *last_attempt = Some(Instant::now());
+        let jwks_url = self.fetch_into(issuer, &entry).await?;
+        match entry.get(kid) {
             Some(key) => Ok((
-                key.clone(),
+                key,
                 KeySource {
                     kid: kid.into(),
                     jwks_url,
@@ -122,6 +143,37 @@ impl JwksCache {
                 "key '{kid}' is not in the issuer's key set at {jwks_url}"
             )),
         }
+    }
+
+    /// Fetch `issuer`'s keys now, regardless of the cooldown; the kids now cached.
+    pub async fn refresh(&self, issuer: &TrustedIssuerRow) -> Result<Vec<String>, String> {
+        let entry = self.entry(issuer);
+        let mut last_attempt = entry.last_attempt.lock().await;
+        *last_attempt = Some(Instant::now());
+        self.fetch_into(issuer, &entry).await?;
+        let mut kids: Vec<String> = match entry.keys.read() {
+            Ok(keys) => keys.keys().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().keys().cloned().collect(),
+        };
+        kids.sort();
+        Ok(kids)
+    }
+
+    /// Fetch and, if the set has usable keys, replace the cached ones (keys that left
+    /// the set are forgotten, as PyPI does). A failed or empty fetch keeps the cache.
+    async fn fetch_into(
+        &self,
+        issuer: &TrustedIssuerRow,
+        entry: &CachedKeys,
+    ) -> Result<String, String> {
+        let (jwks_url, keys) = self.fetch(issuer).await?;
+        if keys.is_empty() {
+            return Err(format!(
+                "the key set at {jwks_url} has no usable RS256 keys; keeping the cached ones"
+            ));
+        }
+        entry.replace(keys);
+        Ok(jwks_url)
     }
 
     async fn fetch(

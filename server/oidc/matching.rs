@@ -4,8 +4,18 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::github::{self, GitHubConfig};
+use super::publisher::{self, PublisherConfig};
 use crate::store::PublisherRow;
+
+/// A text field of a publisher object: trimmed; numbers accepted as text.
+pub fn field(map: &Map<String, Value>, name: &str) -> Result<String, String> {
+    match map.get(name) {
+        Some(Value::String(s)) => Ok(s.trim().to_owned()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(_) => Err(format!("'{name}' must be a string")),
+    }
+}
 
 pub fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     claims.get(name).and_then(Value::as_str)
@@ -76,9 +86,10 @@ impl Verdict {
 /// Every verdict for one publisher, plus what Warehouse's selection needs.
 pub struct Evaluation {
     pub verdicts: Vec<Verdict>,
-    /// The publisher names an environment and the token's matches it.
-    pub env_specific: bool,
-    /// The publisher accepts any environment.
+    /// The publisher's optional constraint (environment, Google `sub`) is set and the
+    /// token meets it: Warehouse prefers such a publisher.
+    pub specific: bool,
+    /// The publisher has no such constraint.
     pub wildcard: bool,
 }
 
@@ -116,22 +127,42 @@ pub enum MatchOutcome {
     },
 }
 
-/// Choose the GitHub publisher for these claims, Warehouse's way: required claims
-/// present; candidates by exact repository, owner id and workflow; the one whose
-/// environment matches wins over the one with none; then every check must pass.
-pub fn match_github(publishers: &[PublisherRow], claims: &Map<String, Value>) -> MatchOutcome {
-    let mut evaluated: Vec<(&PublisherRow, GitHubConfig, Evaluation)> = publishers
+fn display(provider: &str) -> &str {
+    match provider {
+        "github" => "GitHub",
+        "gitlab" => "GitLab",
+        "google" => "Google",
+        "activestate" => "ActiveState",
+        other => other,
+    }
+}
+
+type Evaluated<'a> = (&'a PublisherRow, PublisherConfig, Evaluation);
+
+/// Choose the publisher for these claims, Warehouse's way: required claims present;
+/// candidates by the provider's exact lookup; the one whose optional constraint
+/// (environment, sub) matches wins over the unconstrained one; then every check must
+/// pass. `publishers` are the provider's publishers of one kind (pending or not).
+pub fn match_publishers(
+    provider: &str,
+    publishers: &[PublisherRow],
+    claims: &Map<String, Value>,
+    iss: &str,
+) -> MatchOutcome {
+    let mut evaluated: Vec<Evaluated<'_>> = publishers
         .iter()
-        .filter(|p| p.provider == "github")
-        .filter_map(|p| GitHubConfig::from_json(&p.config).ok().map(|c| (p, c)))
+        .filter(|p| p.provider == provider)
+        .filter_map(|p| {
+            PublisherConfig::parse(provider, &p.config, None)
+                .ok()
+                .map(|c| (p, c))
+        })
         .map(|(p, c)| {
-            let e = github::evaluate(&c, claims);
+            let e = c.evaluate(claims, iss);
             (p, c, e)
         })
         .collect();
-    let report = |evaluated: &[(&PublisherRow, GitHubConfig, Evaluation)],
-                  selected: Option<i64>|
-     -> Vec<Candidate> {
+    let report = |evaluated: &[Evaluated<'_>], selected: Option<i64>| -> Vec<Candidate> {
         evaluated
             .iter()
             .map(|(p, c, e)| Candidate {
@@ -144,24 +175,22 @@ pub fn match_github(publishers: &[PublisherRow], claims: &Map<String, Value>) ->
             .collect()
     };
 
-    for claim in github::REQUIRED_CLAIMS {
-        if matches!(claims.get(claim), None | Some(Value::Null)) {
+    for claim in publisher::required_claims(provider) {
+        if matches!(claims.get(*claim), None | Some(Value::Null)) {
             return MatchOutcome::NoMatch {
                 reason: format!("Missing claim '{claim}'"),
                 explanation: format!(
-                    "The token has no '{claim}' claim, which PyPI requires from GitHub."
+                    "The token has no '{claim}' claim, which PyPI requires from {}.",
+                    display(provider)
                 ),
                 candidates: report(&evaluated, None),
             };
         }
     }
-    if let Some(reason) = github::lookup_precondition(claims) {
+    if let Some((reason, explanation)) = publisher::precondition(provider, claims) {
         return MatchOutcome::NoMatch {
             reason: reason.into(),
-            explanation: format!(
-                "job_workflow_ref '{}' names no .yml/.yaml workflow file.",
-                claim_str(claims, "job_workflow_ref").unwrap_or("")
-            ),
+            explanation,
             candidates: report(&evaluated, None),
         };
     }
@@ -169,12 +198,12 @@ pub fn match_github(publishers: &[PublisherRow], claims: &Map<String, Value>) ->
     let chosen = {
         let in_lookup = || evaluated.iter().filter(|(_, _, e)| e.lookup_ok());
         in_lookup()
-            .find(|(_, _, e)| e.env_specific)
+            .find(|(_, _, e)| e.specific)
             .or_else(|| in_lookup().find(|(_, _, e)| e.wildcard))
             .map(|(p, _, _)| p.id)
     };
     let Some(chosen_id) = chosen else {
-        let explanation = closest_explanation(&evaluated);
+        let explanation = closest_explanation(provider, &evaluated);
         return MatchOutcome::NoMatch {
             reason: "Publisher with matching claims was not found".into(),
             explanation,
@@ -213,14 +242,15 @@ fn failing(evaluation: &Evaluation) -> String {
         .join("; ")
 }
 
-fn closest_explanation(evaluated: &[(&PublisherRow, GitHubConfig, Evaluation)]) -> String {
+fn closest_explanation(provider: &str, evaluated: &[Evaluated<'_>]) -> String {
     let closest = evaluated
         .iter()
         .max_by_key(|(p, _, e)| (e.passed(), std::cmp::Reverse(p.id)));
     match closest {
-        None => {
-            "No GitHub publisher is registered; add one (mock-pypi publisher add github …).".into()
-        }
+        None => format!(
+            "No {} publisher is registered; add one (mock-pypi publisher add {provider} …).",
+            display(provider)
+        ),
         Some((p, c, e)) => format!(
             "Closest is publisher {} for project '{}' ({}): {}.",
             p.id,
@@ -237,7 +267,7 @@ mod tests {
     use serde_json::json;
 
     fn publisher(id: i64, env: &str, workflow: &str) -> PublisherRow {
-        let config = GitHubConfig::from_json(
+        let config = super::super::github::GitHubConfig::from_json(
             json!({"repository": "octo/demo", "workflow_filename": workflow, "environment": env, "repository_owner_id": "42"})
                 .as_object()
                 .unwrap(),
@@ -270,6 +300,10 @@ mod tests {
         c.as_object().unwrap().clone()
     }
 
+    fn m(pubs: &[PublisherRow], claims: &Map<String, Value>) -> MatchOutcome {
+        match_publishers("github", pubs, claims, "https://iss")
+    }
+
     fn no_match_reason(outcome: MatchOutcome) -> String {
         match outcome {
             MatchOutcome::NoMatch { reason, .. } => reason,
@@ -285,11 +319,11 @@ mod tests {
             publisher(1, "", "release.yml"),
             publisher(2, "pypi", "release.yml"),
         ];
-        match match_github(&pubs, &claims(json!({}))) {
+        match m(&pubs, &claims(json!({}))) {
             MatchOutcome::Matched { publisher, .. } => assert_eq!(publisher.id, 2),
             MatchOutcome::NoMatch { reason, .. } => panic!("{reason}"),
         }
-        match match_github(&pubs, &claims(json!({"environment": null}))) {
+        match m(&pubs, &claims(json!({"environment": null}))) {
             MatchOutcome::Matched { publisher, .. } => assert_eq!(publisher.id, 1),
             MatchOutcome::NoMatch { reason, .. } => panic!("{reason}"),
         }
@@ -301,7 +335,7 @@ mod tests {
         let c = claims(
             json!({"job_workflow_ref": "octo/demo/.github/workflows/other.yml@refs/heads/main"}),
         );
-        match match_github(&pubs, &c) {
+        match m(&pubs, &c) {
             MatchOutcome::NoMatch {
                 reason,
                 explanation,
@@ -329,47 +363,38 @@ mod tests {
     fn each_rule_refuses_with_warehouse_text() {
         let pubs = [publisher(1, "pypi", "release.yml")];
         assert_eq!(
-            no_match_reason(match_github(
-                &pubs,
-                &claims(json!({"environment": "staging"}))
-            )),
+            no_match_reason(m(&pubs, &claims(json!({"environment": "staging"})))),
             "Publisher with matching claims was not found"
         );
         assert_eq!(
-            no_match_reason(match_github(&pubs, &claims(json!({"jti": null})))),
+            no_match_reason(m(&pubs, &claims(json!({"jti": null})))),
             "Missing claim 'jti'"
         );
         assert_eq!(
-            no_match_reason(match_github(&pubs, &claims(json!({"sha": null})))),
+            no_match_reason(m(&pubs, &claims(json!({"sha": null})))),
             "Missing claim 'sha'"
         );
         assert_eq!(
-            no_match_reason(match_github(
-                &pubs,
-                &claims(json!({"repository_owner_id": "43"}))
-            )),
+            no_match_reason(m(&pubs, &claims(json!({"repository_owner_id": "43"})))),
             "Publisher with matching claims was not found"
         );
         assert_eq!(
-            no_match_reason(match_github(
+            no_match_reason(m(
                 &pubs,
                 &claims(json!({"event_name": "pull_request_target"}))
             )),
             "Publishing from a workflow invoked via 'pull_request_target' is not supported."
         );
         assert_eq!(
-            no_match_reason(match_github(
-                &pubs,
-                &claims(json!({"repository_owner": "Octo"}))
-            )),
+            no_match_reason(m(&pubs, &claims(json!({"repository_owner": "Octo"})))),
             "Check failed for required claim 'repository_owner'"
         );
         assert_eq!(
-            no_match_reason(match_github(&pubs, &claims(json!({"ref": "", "sha": ""})))),
+            no_match_reason(m(&pubs, &claims(json!({"ref": "", "sha": ""})))),
             "The ref and sha claims are empty"
         );
         assert_eq!(
-            no_match_reason(match_github(
+            no_match_reason(m(
                 &pubs,
                 &claims(
                     json!({"job_workflow_ref": "octo/demo/.github/workflows/release.yml@refs/heads/other"})
@@ -378,7 +403,7 @@ mod tests {
             "The job_workflow_ref claim does not match, expecting one of ['octo/demo/.github/workflows/release.yml@refs/heads/main', 'octo/demo/.github/workflows/release.yml@abc'], got 'octo/demo/.github/workflows/release.yml@refs/heads/other'"
         );
         assert_eq!(
-            no_match_reason(match_github(
+            no_match_reason(m(
                 &pubs,
                 &claims(json!({"job_workflow_ref": "octo/demo/.github/workflows/release@x"}))
             )),
@@ -386,7 +411,7 @@ mod tests {
         );
         // Matching by sha works as well as by ref.
         assert!(matches!(
-            match_github(
+            m(
                 &pubs,
                 &claims(json!({"job_workflow_ref": "octo/demo/.github/workflows/release.yml@abc"}))
             ),
@@ -394,10 +419,7 @@ mod tests {
         ));
         // A repository name in another case never matches: the lookup is exact.
         assert_eq!(
-            no_match_reason(match_github(
-                &pubs,
-                &claims(json!({"repository": "octo/Demo"}))
-            )),
+            no_match_reason(m(&pubs, &claims(json!({"repository": "octo/Demo"})))),
             "Publisher with matching claims was not found"
         );
     }

@@ -1,9 +1,13 @@
 //! Trusted publishing: verify an OIDC token from a trusted issuer, match it to a
 //! publisher and mint a short-lived upload token (PyPI's `/_/oidc/*` endpoints).
 
+pub mod activestate;
 pub mod exchange;
 pub mod github;
+pub mod gitlab;
+pub mod google;
 pub mod jwks;
 pub mod jwt;
 pub mod matching;
+pub mod publisher;
 pub mod routes;

@@ -15,7 +15,7 @@ pub use exchange_writer::{ExchangeRecord, JtiClaim, Recorded};
 pub use exchanges::{ExchangeFilter, ExchangeRow, NewExchange};
 pub use issuers::TrustedIssuerRow;
 pub use projects::{FileRow, NewFile, ProjectRow, ReleaseRow, StoreFileOutcome, WheelMetadata};
-pub use publishers::PublisherRow;
+pub use publishers::{PublisherRow, Reified};
 pub use tokens::{NewToken, TokenRow};
 
 use std::str::FromStr;

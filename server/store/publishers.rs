@@ -106,3 +106,67 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// What turning a pending publisher into a normal one did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reified {
+    /// The project was created and the publisher now serves it.
+    Created { project: String },
+    /// Another exchange reified it first (or it was removed): look again.
+    AlreadyDone,
+    /// A project with that name exists; the pending publisher was deleted, as PyPI does.
+    ProjectExists { project: String },
+}
+
+impl Store {
+    /// Create the pending publisher's project and make the publisher a normal one, in
+    /// one transaction: concurrent exchanges on any replica reify it exactly once.
+    pub async fn reify_pending(&self, publisher_id: i64) -> StoreResult<Reified> {
+        let mut tx = self.write.begin().await?;
+        let name: Option<String> =
+            sqlx::query_scalar("SELECT project FROM publishers WHERE id = $1 AND pending = 1")
+                .bind(publisher_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(name) = name else {
+            tx.rollback().await?;
+            return Ok(Reified::AlreadyDone);
+        };
+        let normalized = crate::packaging::normalize_name(&name);
+        let claimed = sqlx::query(
+            "UPDATE publishers SET pending = 0, project = $2 WHERE id = $1 AND pending = 1",
+        )
+        .bind(publisher_id)
+        .bind(&normalized)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(Reified::AlreadyDone);
+        }
+        let created = sqlx::query(
+            "INSERT INTO projects (name, normalized_name, created_at, last_serial) VALUES ($1, $2, $3, 0) \
+             ON CONFLICT (normalized_name) DO NOTHING",
+        )
+        .bind(&name)
+        .bind(&normalized)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        if created.rows_affected() == 0 {
+            tx.rollback().await?;
+            sqlx::query("DELETE FROM publishers WHERE id = $1 AND pending = 1")
+                .bind(publisher_id)
+                .execute(&self.write)
+                .await?;
+            return Ok(Reified::ProjectExists {
+                project: normalized,
+            });
+        }
+        tx.commit().await?;
+        self.bump_generation();
+        Ok(Reified::Created {
+            project: normalized,
+        })
+    }
+}

@@ -1,0 +1,58 @@
+//! ActiveState Platform-shaped tokens (a build on the platform publishing to PyPI).
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::github::derived_id;
+
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+pub struct ActiveStateIdentity {
+    pub organization: String,
+    /// The ActiveState project name.
+    pub project: String,
+    /// The platform user the build runs as [default: `builder-bot`].
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// [default: derived from the actor name, as publishers do].
+    #[serde(default)]
+    pub actor_id: Option<String>,
+}
+
+pub const DEFAULT_ACTOR: &str = "builder-bot";
+
+impl ActiveStateIdentity {
+    pub fn claims(
+        &self,
+        issuer: &str,
+        audience: &str,
+        now: i64,
+        lifetime: i64,
+        jti: &str,
+    ) -> Map<String, Value> {
+        let actor = self.actor.as_deref().unwrap_or(DEFAULT_ACTOR);
+        let claims = json!({
+            "sub": format!("org:{}:project:{}", self.organization, self.project),
+            "organization": self.organization,
+            "organization_id": derived_id("organization", &self.organization),
+            "project": self.project,
+            "project_id": derived_id("project", &self.project),
+            "project_path": format!("{}/{}", self.organization, self.project),
+            "project_visibility": "public",
+            "actor": actor,
+            "actor_id": self.actor_id.clone().unwrap_or_else(|| derived_id("actor", actor)),
+            "builder": "pypi-publisher",
+            "ingredient": self.project,
+            "artifact_id": derived_id("artifact", &format!("{}/{}", self.organization, self.project)),
+            "jti": jti,
+            "iss": issuer,
+            "aud": audience,
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + lifetime,
+        });
+        match claims {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Deliberately bad tokens, on request: each fault breaks exactly one rule a verifier
+//! must enforce, so a client or an index can be tested against it.
+
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Map, Value, json};
+
+use super::keys::SigningKey;
+
+/// How far outside the 30 s leeway the time faults go.
+const SKEW: i64 = 600;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// `exp` ten minutes ago.
+    Expired,
+    /// `nbf` ten minutes ahead.
+    NotYetValid,
+    /// `iat` ten minutes ahead.
+    IssuedInFuture,
+    /// `aud` is not the requested audience.
+    WrongAudience,
+    /// `aud` is a list holding the requested audience.
+    ListAudience,
+    /// Signed by a key the JWKS does not publish.
+    UnpublishedKey,
+    /// A valid signature with one byte changed.
+    TamperedSignature,
+    /// `alg: none` and no signature.
+    AlgNone,
+    /// HS256 keyed with the issuer's public key (algorithm confusion).
+    Hs256,
+    /// The claim is left out.
+    MissingClaim(String),
+    /// The `jti` of the previous token this issuer minted.
+    ReusedJti,
+}
+
+pub const FAULT_NAMES: &str = "expired, not-yet-valid, issued-in-future, wrong-audience, list-audience, unpublished-key, tampered-signature, alg-none, hs256, missing:<claim>, reused-jti";
+
+impl FromStr for Fault {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text.trim() {
+            "expired" => Fault::Expired,
+            "not-yet-valid" => Fault::NotYetValid,
+            "issued-in-future" => Fault::IssuedInFuture,
+            "wrong-audience" => Fault::WrongAudience,
+            "list-audience" => Fault::ListAudience,
+            "unpublished-key" => Fault::UnpublishedKey,
+            "tampered-signature" => Fault::TamperedSignature,
+            "alg-none" => Fault::AlgNone,
+            "hs256" => Fault::Hs256,
+            "reused-jti" => Fault::ReusedJti,
+            other => match other.strip_prefix("missing:") {
+                Some(claim) if !claim.is_empty() => Fault::MissingClaim(claim.to_owned()),
+                _ => return Err(format!("unknown fault '{other}' (one of: {FAULT_NAMES})")),
+            },
+        })
+    }
+}
+
+impl Fault {
+    /// Change the claims; `previous_jti` is the last jti this issuer handed out.
+    pub fn edit_claims(
+        &self,
+        claims: &mut Map<String, Value>,
+        now: i64,
+        previous_jti: Option<&str>,
+    ) {
+        match self {
+            Fault::Expired => {
+                claims.insert("iat".into(), json!(now - 2 * SKEW));
+                claims.insert("nbf".into(), json!(now - 2 * SKEW));
+                claims.insert("exp".into(), json!(now - SKEW));
+            }
+            Fault::NotYetValid => {
+                claims.insert("nbf".into(), json!(now + SKEW));
+                claims.insert("exp".into(), json!(now + 2 * SKEW));
+            }
+            Fault::IssuedInFuture => {
+                claims.insert("iat".into(), json!(now + SKEW));
+                claims.remove("nbf");
+                claims.insert("exp".into(), json!(now + 2 * SKEW));
+            }
+            Fault::WrongAudience => {
+                let aud = claims.get("aud").and_then(Value::as_str).unwrap_or("");
+                let wrong = format!("not-{aud}");
+                claims.insert("aud".into(), json!(wrong));
+            }
+            Fault::ListAudience => {
+                let aud = claims.get("aud").cloned().unwrap_or(Value::Null);
+                claims.insert("aud".into(), json!([aud]));
+            }
+            Fault::MissingClaim(name) => {
+                claims.remove(name);
+            }
+            Fault::ReusedJti => {
+                if let Some(jti) = previous_jti {
+                    claims.insert("jti".into(), json!(jti));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sign `claims` as this fault demands. `key` is the publishing key, `unpublished`
+    /// a key the JWKS never shows (only used by [`Fault::UnpublishedKey`]).
+    pub fn sign(
+        fault: Option<&Fault>,
+        claims: &Map<String, Value>,
+        key: &SigningKey,
+        unpublished: Option<&SigningKey>,
+    ) -> anyhow::Result<String> {
+        match fault {
+            Some(Fault::UnpublishedKey) => unpublished.unwrap_or(key).sign(claims),
+            Some(Fault::TamperedSignature) => {
+                let good = key.sign(claims)?;
+                let (signed, signature) = good.rsplit_once('.').unwrap_or((&good, ""));
+                let mut bytes = URL_SAFE_NO_PAD.decode(signature)?;
+                if let Some(b) = bytes.get_mut(10) {
+                    *b ^= 0x01;
+                }
+                Ok(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes)))
+            }
+            Some(Fault::AlgNone) => {
+                let header = json!({"alg": "none", "typ": "JWT", "kid": key.kid});
+                Ok(format!(
+                    "{}.{}.",
+                    URL_SAFE_NO_PAD.encode(header.to_string()),
+                    URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string())
+                ))
+            }
+            Some(Fault::Hs256) => {
+                let mut header = Header::new(Algorithm::HS256);
+                header.kid = Some(key.kid.clone());
+                let secret = EncodingKey::from_secret(key.public_pem.as_bytes());
+                Ok(jsonwebtoken::encode(&header, claims, &secret)?)
+            }
+            _ => key.sign(claims),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_unknown_ones_are_listed() {
+        assert_eq!("expired".parse::<Fault>(), Ok(Fault::Expired));
+        assert_eq!(
+            "missing:sha".parse::<Fault>(),
+            Ok(Fault::MissingClaim("sha".into()))
+        );
+        let err = "bogus".parse::<Fault>().unwrap_err();
+        assert!(err.contains("tampered-signature"), "{err}");
+        assert!("missing:".parse::<Fault>().is_err());
+    }
+
+    #[test]
+    fn time_faults_leave_the_leeway() {
+        let mut c = Map::new();
+        c.insert("aud".into(), json!("pypi"));
+        Fault::Expired.edit_claims(&mut c, 10_000, None);
+        assert!(c["exp"].as_i64().unwrap() < 10_000 - 30);
+        Fault::ListAudience.edit_claims(&mut c, 10_000, None);
+        assert_eq!(c["aud"], json!(["pypi"]));
+    }
+}

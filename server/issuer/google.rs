@@ -1,0 +1,46 @@
+//! Google-shaped ID tokens (a service account's identity, as the metadata server or
+//! IAM's generateIdToken returns them).
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::github::derived_id;
+
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+pub struct GoogleIdentity {
+    /// The service account's e-mail address.
+    pub email: String,
+    /// Numeric subject [default: derived from the e-mail address].
+    #[serde(default)]
+    pub sub: Option<String>,
+}
+
+impl GoogleIdentity {
+    pub fn claims(
+        &self,
+        issuer: &str,
+        audience: &str,
+        now: i64,
+        lifetime: i64,
+    ) -> Map<String, Value> {
+        let sub = self
+            .sub
+            .clone()
+            .unwrap_or_else(|| format!("1{}", derived_id("google", &self.email)));
+        // Google's ID tokens carry no jti; PyPI does not ask for one.
+        let claims = json!({
+            "aud": audience,
+            "azp": sub,
+            "email": self.email,
+            "email_verified": true,
+            "exp": now + lifetime,
+            "iat": now,
+            "iss": issuer,
+            "sub": sub,
+        });
+        match claims {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+}

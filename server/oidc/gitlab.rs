@@ -1,0 +1,288 @@
+//! GitLab CI/CD publisher rules, as Warehouse applies them (reference/warehouse.md §3):
+//! a case-insensitive lookup by namespace and project, but `ci_config_ref_uri`
+//! compared exactly against the stored casing; environments case-sensitive.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::matching::{Evaluation, Verdict, claim_str, field};
+use crate::issuer::gitlab::issuer_host;
+
+pub const REQUIRED_CLAIMS: [&str; 6] = [
+    "sub",
+    "project_path",
+    "ci_config_ref_uri",
+    "jti",
+    "ref_path",
+    "sha",
+];
+
+/// After the first `//`, the longest run ending in `.yml`/`.yaml` that is followed by `@`.
+static WORKFLOW_FILEPATH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(.*\.(?:yml|yaml))@").expect("static regex"));
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitLabConfig {
+    /// May contain `/` (subgroups).
+    pub namespace: String,
+    pub project: String,
+    pub workflow_filepath: String,
+    /// Stored as typed; empty means any environment.
+    pub environment: String,
+    pub issuer_url: String,
+}
+
+impl GitLabConfig {
+    /// `project_path: NAMESPACE/PROJECT` or `namespace` + `gitlab_project`. The PyPI
+    /// project is the API's `project`, so GitLab's own project field is renamed.
+    pub fn from_json(
+        map: &Map<String, Value>,
+        default_issuer: Option<&str>,
+    ) -> Result<Self, String> {
+        let mut namespace = field(map, "namespace")?;
+        let mut project = field(map, "gitlab_project")?;
+        if let Some((n, p)) = field(map, "project_path")?.rsplit_once('/') {
+            if namespace.is_empty() {
+                namespace = n.to_owned();
+            }
+            if project.is_empty() {
+                project = p.to_owned();
+            }
+        }
+        if namespace.is_empty() || project.is_empty() {
+            return Err("a GitLab publisher needs 'project_path': 'NAMESPACE/PROJECT' (or 'namespace' and 'gitlab_project')".into());
+        }
+        let mut workflow_filepath = field(map, "workflow_filepath")?;
+        if workflow_filepath.is_empty() {
+            workflow_filepath = crate::issuer::gitlab::DEFAULT_CI_FILE.into();
+        }
+        if !(workflow_filepath.ends_with(".yml") || workflow_filepath.ends_with(".yaml"))
+            || workflow_filepath.starts_with('/')
+            || workflow_filepath.ends_with('/')
+        {
+            return Err(format!(
+                "'workflow_filepath' must be a path ending in .yml or .yaml, not starting with '/' (got '{workflow_filepath}')"
+            ));
+        }
+        let mut issuer_url = field(map, "issuer_url")?;
+        if issuer_url.is_empty() {
+            issuer_url = default_issuer
+                .ok_or("'issuer_url' is required: no GitLab issuer is trusted by default")?
+                .to_owned();
+        }
+        Ok(Self {
+            namespace,
+            project,
+            workflow_filepath,
+            environment: field(map, "environment")?,
+            issuer_url,
+        })
+    }
+
+    pub fn to_json(&self) -> Map<String, Value> {
+        let mut map = Map::new();
+        map.insert("namespace".into(), self.namespace.clone().into());
+        map.insert("gitlab_project".into(), self.project.clone().into());
+        map.insert(
+            "workflow_filepath".into(),
+            self.workflow_filepath.clone().into(),
+        );
+        map.insert("environment".into(), self.environment.clone().into());
+        map.insert("issuer_url".into(), self.issuer_url.clone().into());
+        map
+    }
+
+    pub fn describe(&self) -> String {
+        let env = if self.environment.is_empty() {
+            "any environment".to_owned()
+        } else {
+            format!("environment '{}'", self.environment)
+        };
+        format!(
+            "{}/{} · {} · {env}",
+            self.namespace, self.project, self.workflow_filepath
+        )
+    }
+}
+
+/// The CI file named in `ci_config_ref_uri`, Warehouse's way.
+pub fn extract_workflow_filepath(ci_config_ref_uri: &str) -> Option<&str> {
+    let (_, rest) = ci_config_ref_uri.split_once("//")?;
+    WORKFLOW_FILEPATH
+        .captures(rest)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str())
+}
+
+pub fn precondition(claims: &Map<String, Value>) -> Option<(&'static str, String)> {
+    let uri = claim_str(claims, "ci_config_ref_uri").unwrap_or("");
+    match extract_workflow_filepath(uri) {
+        Some(_) => None,
+        None => Some((
+            "Could not extract workflow filename from OIDC claims",
+            format!("ci_config_ref_uri '{uri}' names no .yml/.yaml CI file."),
+        )),
+    }
+}
+
+fn sub_ok(sub: Option<&str>, expected_path: &str) -> bool {
+    let Some(sub) = sub else { return false };
+    let mut parts = sub.split(':');
+    match (parts.next(), parts.next()) {
+        (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => {
+            format!("{a}:{b}").to_lowercase()
+                == format!("project_path:{expected_path}").to_lowercase()
+        }
+        _ => false,
+    }
+}
+
+pub fn evaluate(config: &GitLabConfig, claims: &Map<String, Value>, iss: &str) -> Evaluation {
+    let project_path = claim_str(claims, "project_path");
+    let (ns, project) = project_path
+        .and_then(|p| p.rsplit_once('/'))
+        .unwrap_or(("", ""));
+    let uri = claim_str(claims, "ci_config_ref_uri");
+    let workflow = uri.and_then(extract_workflow_filepath);
+    let ref_path = claim_str(claims, "ref_path").unwrap_or("");
+    let sha = claim_str(claims, "sha").unwrap_or("");
+    let environment = claim_str(claims, "environment");
+    let expected_path = format!("{}/{}", config.namespace, config.project);
+
+    let mut v = vec![
+        Verdict::lookup(
+            "namespace",
+            &config.namespace,
+            project_path.map(|_| ns),
+            "equal, case-insensitive (from project_path)",
+            ns.to_lowercase() == config.namespace.to_lowercase(),
+        ),
+        Verdict::lookup(
+            "project",
+            &config.project,
+            project_path.map(|_| project),
+            "equal, case-insensitive (from project_path)",
+            project.to_lowercase() == config.project.to_lowercase(),
+        ),
+        Verdict::lookup(
+            "workflow_filepath",
+            &config.workflow_filepath,
+            workflow.or(uri),
+            "equal, taken from ci_config_ref_uri",
+            workflow == Some(config.workflow_filepath.as_str()),
+        ),
+        Verdict::lookup(
+            "iss",
+            &config.issuer_url,
+            Some(iss),
+            "equal to the publisher's issuer_url",
+            iss == config.issuer_url,
+        ),
+    ];
+    v.push(Verdict::check(
+        "sub",
+        &format!("project_path:{expected_path}[:…]"),
+        claim_str(claims, "sub"),
+        "first two ':' parts equal, case-insensitive",
+        sub_ok(claim_str(claims, "sub"), &expected_path),
+        "Check failed for required claim 'sub'",
+    ));
+    v.push(Verdict::check(
+        "project_path",
+        &expected_path,
+        project_path,
+        "equal, case-insensitive",
+        project_path
+            .is_some_and(|p| !p.is_empty() && p.to_lowercase() == expected_path.to_lowercase()),
+        "Check failed for required claim 'project_path'",
+    ));
+    let base = format!(
+        "{}/{expected_path}//{}",
+        issuer_host(&config.issuer_url),
+        config.workflow_filepath
+    );
+    let (uri_ok, uri_msg) = match uri {
+        None | Some("") => (false, "The ci_config_ref_uri claim is empty".to_owned()),
+        Some(_) if ref_path.is_empty() || sha.is_empty() => {
+            (false, "The ref_path and sha claims are empty".to_owned())
+        }
+        Some(actual) => {
+            let allowed = [format!("{base}@{ref_path}"), format!("{base}@{sha}")];
+            (
+                allowed.iter().any(|a| a == actual),
+                format!(
+                    "The ci_config_ref_uri claim does not match, expecting one of ['{}', '{}'], got '{actual}'",
+                    allowed[0], allowed[1]
+                ),
+            )
+        }
+    };
+    v.push(Verdict::check(
+        "ci_config_ref_uri",
+        &format!("{base}@<ref_path or sha>"),
+        uri,
+        "exactly equal (stored casing); ref_path and sha both non-empty",
+        uri_ok,
+        &uri_msg,
+    ));
+    let env_ok = config.environment.is_empty()
+        || environment.is_some_and(|e| !e.is_empty() && e == config.environment);
+    v.push(Verdict::check(
+        "environment",
+        if config.environment.is_empty() {
+            "(any)"
+        } else {
+            &config.environment
+        },
+        environment,
+        "equal, case-sensitive; empty publisher environment accepts any",
+        env_ok,
+        "Check failed for optional claim 'environment'",
+    ));
+    Evaluation {
+        verdicts: v,
+        specific: !config.environment.is_empty()
+            && environment == Some(config.environment.as_str()),
+        wildcard: config.environment.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_filepath_extraction() {
+        assert_eq!(
+            extract_workflow_filepath("gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main"),
+            Some(".gitlab-ci.yml")
+        );
+        assert_eq!(
+            extract_workflow_filepath("gitlab.com/g/p//ci/release.yaml@refs/tags/v1"),
+            Some("ci/release.yaml")
+        );
+        assert_eq!(
+            extract_workflow_filepath("gitlab.com/g/p//a//b.yml@refs/heads/x"),
+            Some("a//b.yml")
+        );
+        assert_eq!(
+            extract_workflow_filepath("gitlab.com/g/p/.gitlab-ci.yml@x"),
+            None
+        );
+        assert_eq!(extract_workflow_filepath("gitlab.com/g/p//ci.txt@x"), None);
+    }
+
+    #[test]
+    fn sub_rule_ignores_trailing_parts_and_case() {
+        assert!(sub_ok(
+            Some("project_path:G/P:ref_type:branch:ref:main"),
+            "g/p"
+        ));
+        assert!(!sub_ok(Some("project_path:g/other"), "g/p"));
+        assert!(!sub_ok(Some("project_path"), "g/p"));
+        assert!(!sub_ok(Some(":g/p"), "g/p"));
+        assert!(!sub_ok(None, "g/p"));
+    }
+}
