@@ -184,6 +184,23 @@ impl Server {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// A token from the fake issuer's mint-anything endpoint (`spec` as `POST /mint` takes it).
+    pub async fn issue(&self, spec: Value) -> String {
+        let issuer = self.info["issuer_url"].as_str().expect("issuer_url");
+        let response = self
+            .client()
+            .post(format!("{issuer}/mint"))
+            .bearer_auth(self.info["request_token"].as_str().expect("request_token"))
+            .json(&spec)
+            .send()
+            .await
+            .expect("issuer mint");
+        let status = response.status();
+        let body: Value = response.json().await.expect("issuer JSON");
+        assert!(status.is_success(), "issuer refused {spec}: {body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
     pub async fn mint(&self, token: &str) -> (u16, Value) {
         let response = self
             .client()
