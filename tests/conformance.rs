@@ -45,8 +45,12 @@ fn object(v: Value) -> Map<String, Value> {
 
 fn default_publisher(provider: &str) -> Map<String, Value> {
     object(match provider {
-        "github" => json!({"repository": "octo/demo", "workflow_filename": "release.yml", "environment": "pypi"}),
-        "gitlab" => json!({"project_path": "octo-group/demo", "workflow_filepath": ".gitlab-ci.yml", "environment": "pypi"}),
+        "github" => {
+            json!({"repository": "octo/demo", "workflow_filename": "release.yml", "environment": "pypi"})
+        }
+        "gitlab" => {
+            json!({"project_path": "octo-group/demo", "workflow_filepath": ".gitlab-ci.yml", "environment": "pypi"})
+        }
         "google" => json!({"email": "publisher@demo.iam.example"}),
         "activestate" => json!({"organization": "octo-org", "activestate_project_name": "demo"}),
         other => panic!("unknown provider {other}"),
@@ -55,8 +59,12 @@ fn default_publisher(provider: &str) -> Map<String, Value> {
 
 fn default_identity(provider: &str) -> Map<String, Value> {
     object(match provider {
-        "github" => json!({"repository": "octo/demo", "workflow": "release.yml", "environment": "pypi"}),
-        "gitlab" => json!({"project_path": "octo-group/demo", "ci_file": ".gitlab-ci.yml", "environment": "pypi"}),
+        "github" => {
+            json!({"repository": "octo/demo", "workflow": "release.yml", "environment": "pypi"})
+        }
+        "gitlab" => {
+            json!({"project_path": "octo-group/demo", "ci_file": ".gitlab-ci.yml", "environment": "pypi"})
+        }
         "google" => json!({"email": "publisher@demo.iam.example"}),
         "activestate" => json!({"organization": "octo-org", "project": "demo"}),
         other => panic!("unknown provider {other}"),
@@ -95,10 +103,7 @@ async fn run(server: &Server, case: &Case) -> Result<(), String> {
     if status != 200 {
         return Err(format!("reset failed: {body}"));
     }
-    let publishers = case
-        .publishers
-        .clone()
-        .unwrap_or_else(|| vec![Map::new()]);
+    let publishers = case.publishers.clone().unwrap_or_else(|| vec![Map::new()]);
     for entry in &publishers {
         let mut p = merged(default_publisher(&case.provider), entry);
         p.insert("provider".into(), json!(case.provider));
@@ -121,7 +126,10 @@ async fn run(server: &Server, case: &Case) -> Result<(), String> {
             return Err(format!("the first, good exchange failed: {body}"));
         }
     }
-    let issuers = server.info["issuers"].as_object().cloned().unwrap_or_default();
+    let issuers = server.info["issuers"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let claims: Map<String, Value> = case
         .claims
         .iter()
@@ -153,7 +161,10 @@ async fn run(server: &Server, case: &Case) -> Result<(), String> {
         let code = &body["errors"][0]["code"];
         let description = body["errors"][0]["description"].as_str().unwrap_or("");
         if status != 422 || code != case.expect.as_str() {
-            return Err(format!("expected 422 {}, got {status}: {body}", case.expect));
+            return Err(format!(
+                "expected 422 {}, got {status}: {body}",
+                case.expect
+            ));
         }
         if body["message"] != "Token request failed" {
             return Err(format!("not PyPI's error shape: {body}"));
@@ -186,7 +197,10 @@ async fn every_case_of_the_conformance_table() {
     ))
     .expect("reading the table");
     let table: Table = toml::from_str(&text).expect("parsing the table");
-    assert!(table.case.len() >= 60, "the table must hold at least 60 cases");
+    assert!(
+        table.case.len() >= 60,
+        "the table must hold at least 60 cases"
+    );
     for provider in ["github", "gitlab", "google", "activestate"] {
         let of = |accepted: bool| {
             table
@@ -207,10 +221,6 @@ async fn every_case_of_the_conformance_table() {
             failures.push(format!("{}: {e}", case.name));
         }
     }
-    println!(
-        "{} cases, {} failed",
-        table.case.len(),
-        failures.len()
-    );
+    println!("{} cases, {} failed", table.case.len(), failures.len());
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

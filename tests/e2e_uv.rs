@@ -6,21 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Server, client, dists, run};
-
-fn uv_publish(
-    server: &Server,
-    home: &std::path::Path,
-    env: &[(String, String)],
-    files: &[&std::path::Path],
-) -> (bool, String) {
-    let mut cmd = client("uv", home);
-    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(["publish", "--trusted-publishing", "always", "--publish-url"])
-        .arg(format!("{}/legacy/", server.https()))
-        .args(files);
-    run(&mut cmd)
-}
+use common::{Server, client, dists, run, uv_publish};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn uv_trusted_publish_then_pip_and_uv_install() {
@@ -84,28 +70,11 @@ async fn uv_trusted_publish_then_pip_and_uv_install() {
     );
 
     // pip installs from the simple index and the package imports.
-    let target = home.path().join("pip-target");
-    let mut pip = client("pip", home.path());
-    pip.args(["install", "--no-cache-dir", "--index-url"])
-        .arg(format!("{}/simple/", server.http()))
-        .arg("--target")
-        .arg(&target)
-        .arg("tp-demo==1.0.0");
-    let (ok, out) = run(&mut pip);
-    assert!(ok, "pip install failed:\n{out}");
-    let python = common::venv().join("bin/python");
-    let import = Command::new(&python)
-        .env_clear()
-        .env("PYTHONPATH", &target)
-        .args(["-c", "import tp_demo; print(tp_demo.VERSION)"])
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&import.stdout).trim(),
-        "1.0.0",
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
+        common::pip_install_and_import(&server, home.path(), "tp-demo==1.0.0", "tp_demo"),
+        "1.0.0"
     );
+    let python = common::venv().join("bin/python");
 
     // uv pip installs the sdist too (built locally from the index), then imports.
     let venv_dir = home.path().join("uv-venv");

@@ -312,3 +312,50 @@ pub fn run(cmd: &mut Command) -> (bool, String) {
     );
     (out.status.success(), text)
 }
+
+/// `uv publish --trusted-publishing always` to the server's HTTPS upload URL, with only
+/// the given CI variables.
+pub fn uv_publish(
+    server: &Server,
+    home: &Path,
+    env: &[(String, String)],
+    files: &[&Path],
+) -> (bool, String) {
+    let mut cmd = client("uv", home);
+    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(["publish", "--trusted-publishing", "always", "--publish-url"])
+        .arg(format!("{}/legacy/", server.https()))
+        .args(files);
+    run(&mut cmd)
+}
+
+/// pip-install `requirement` from the server's simple index into a fresh target and
+/// return what `import <module>; print(<module>.VERSION)` prints.
+pub fn pip_install_and_import(
+    server: &Server,
+    home: &Path,
+    requirement: &str,
+    module: &str,
+) -> String {
+    let target = home.join(format!("pip-target-{module}"));
+    let mut pip = client("pip", home);
+    pip.args(["install", "--no-cache-dir", "--index-url"])
+        .arg(format!("{}/simple/", server.http()))
+        .arg("--target")
+        .arg(&target)
+        .arg(requirement);
+    let (ok, out) = run(&mut pip);
+    assert!(ok, "pip install {requirement} failed:\n{out}");
+    let import = Command::new(venv().join("bin/python"))
+        .env_clear()
+        .env("PYTHONPATH", &target)
+        .args(["-c", &format!("import {module}; print({module}.VERSION)")])
+        .output()
+        .expect("python");
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    String::from_utf8_lossy(&import.stdout).trim().to_owned()
+}
