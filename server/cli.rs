@@ -462,12 +462,24 @@ pub enum PublisherAction {
     Remove { id: i64 },
 }
 
+/// Options every publisher has.
+#[derive(Args, Debug)]
+pub struct PublisherCommon {
+    /// The PyPI project the publisher may upload to.
+    #[arg(long)]
+    project: String,
+    /// Register a pending publisher: the project does not exist yet and is created by
+    /// the first successful exchange.
+    #[arg(long)]
+    pending: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum PublisherSpec {
     /// A GitHub Actions workflow.
     Github {
-        #[arg(long)]
-        project: String,
+        #[command(flatten)]
+        common: PublisherCommon,
         /// OWNER/REPO.
         #[arg(long)]
         repository: String,
@@ -478,6 +490,91 @@ pub enum PublisherSpec {
         #[arg(long)]
         repository_owner_id: Option<String>,
     },
+    /// A GitLab CI/CD pipeline.
+    Gitlab {
+        #[command(flatten)]
+        common: PublisherCommon,
+        /// NAMESPACE/PROJECT on GitLab.
+        #[arg(long)]
+        project_path: String,
+        #[arg(long, default_value = crate::issuer::gitlab::DEFAULT_CI_FILE)]
+        workflow_filepath: String,
+        #[arg(long)]
+        environment: Option<String>,
+        /// The GitLab instance's issuer [default: the fake issuer's GitLab flavour].
+        #[arg(long)]
+        issuer_url: Option<String>,
+    },
+    /// A Google service account.
+    Google {
+        #[command(flatten)]
+        common: PublisherCommon,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        sub: Option<String>,
+    },
+    /// An ActiveState Platform project.
+    Activestate {
+        #[command(flatten)]
+        common: PublisherCommon,
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        activestate_project_name: String,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        actor_id: Option<String>,
+    },
+}
+
+impl PublisherSpec {
+    /// The control API's publisher object.
+    fn body(&self) -> Value {
+        let (common, mut body) = match self {
+            Self::Github {
+                common,
+                repository,
+                workflow,
+                environment,
+                repository_owner_id,
+            } => (
+                common,
+                json!({"provider": "github", "repository": repository, "workflow_filename": workflow,
+                       "environment": environment, "repository_owner_id": repository_owner_id}),
+            ),
+            Self::Gitlab {
+                common,
+                project_path,
+                workflow_filepath,
+                environment,
+                issuer_url,
+            } => (
+                common,
+                json!({"provider": "gitlab", "project_path": project_path, "workflow_filepath": workflow_filepath,
+                       "environment": environment, "issuer_url": issuer_url}),
+            ),
+            Self::Google { common, email, sub } => (
+                common,
+                json!({"provider": "google", "email": email, "sub": sub}),
+            ),
+            Self::Activestate {
+                common,
+                organization,
+                activestate_project_name,
+                actor,
+                actor_id,
+            } => (
+                common,
+                json!({"provider": "activestate", "organization": organization,
+                       "activestate_project_name": activestate_project_name, "actor": actor, "actor_id": actor_id}),
+            ),
+        };
+        body["project"] = json!(common.project);
+        body["pending"] = json!(common.pending);
+        body
+    }
 }
 
 impl ApiTarget {
@@ -521,22 +618,8 @@ pub async fn publisher(args: PublisherArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let url = format!("{server}/_mock/api/publishers");
     let result = match args.action {
-        PublisherAction::Add {
-            provider:
-                PublisherSpec::Github {
-                    project,
-                    repository,
-                    workflow,
-                    environment,
-                    repository_owner_id,
-                },
-        } => {
-            let body = json!({
-                "provider": "github", "project": project, "repository": repository,
-                "workflow_filename": workflow, "environment": environment.unwrap_or_default(),
-                "repository_owner_id": repository_owner_id,
-            });
-            call(http.post(&url).bearer_auth(&token).json(&body)).await?
+        PublisherAction::Add { provider } => {
+            call(http.post(&url).bearer_auth(&token).json(&provider.body())).await?
         }
         PublisherAction::List => call(http.get(&url).bearer_auth(&token)).await?,
         PublisherAction::Remove { id } => {

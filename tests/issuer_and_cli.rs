@@ -217,3 +217,152 @@ async fn a_separate_issuer_is_trusted_through_configuration() {
     let _ = issuer.kill();
     let _ = issuer.wait();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn publishers_of_every_provider_through_the_cli() {
+    let server = Server::start();
+    let adds: [&[&str]; 4] = [
+        &[
+            "github",
+            "--project",
+            "cli-gh",
+            "--repository",
+            "octo-org/cli-gh",
+            "--pending",
+        ],
+        &[
+            "gitlab",
+            "--project",
+            "cli-gl",
+            "--project-path",
+            "octo-group/sub/cli-gl",
+            "--environment",
+            "Release",
+        ],
+        &[
+            "google",
+            "--project",
+            "cli-gcp",
+            "--email",
+            "ci@demo.iam.example",
+        ],
+        &[
+            "activestate",
+            "--project",
+            "cli-as",
+            "--organization",
+            "octo-org",
+            "--activestate-project-name",
+            "cli-as",
+        ],
+    ];
+    for add in adds {
+        let mut args = vec!["publisher", "add"];
+        args.extend_from_slice(add);
+        let out = server.cli(&args);
+        assert!(
+            out.status.success(),
+            "{add:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let listed: Value = serde_json::from_slice(&server.cli(&["publisher", "list"]).stdout).unwrap();
+    let publishers = listed["publishers"].as_array().unwrap();
+    let providers: Vec<&str> = publishers
+        .iter()
+        .map(|p| p["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(providers, ["github", "gitlab", "google", "activestate"]);
+    assert_eq!(publishers[0]["pending"], true);
+    assert_eq!(publishers[1]["namespace"], "octo-group/sub");
+    assert_eq!(publishers[1]["gitlab_project"], "cli-gl");
+    // GitLab keeps the environment's case; the issuer defaults to the fake GitLab flavour.
+    assert_eq!(publishers[1]["environment"], "Release");
+    assert_eq!(
+        publishers[1]["issuer_url"],
+        server.info["issuers"]["gitlab"]
+    );
+    // Every flavour of the embedded issuer is trusted.
+    let (_, issuers) = server.api(reqwest::Method::GET, "/issuers", None).await;
+    assert_eq!(issuers["issuers"].as_array().unwrap().len(), 4, "{issuers}");
+    // A bad one is refused with the reason.
+    let out = server.cli(&[
+        "publisher",
+        "add",
+        "google",
+        "--project",
+        "x",
+        "--email",
+        "not-an-address",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("email"));
+}
+
+fn payload(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_can_carry_the_production_issuer_strings() {
+    use mock_pypi::oidc::publisher::PRODUCTION_ISSUERS;
+    let server = Server::start_with(&["--impersonate-issuers"]);
+    server
+        .add_github_publisher("lookalike", "octo-org/lookalike", "release.yml", "")
+        .await;
+    let (_, issuers) = server.api(reqwest::Method::GET, "/issuers", None).await;
+    for (provider, iss) in PRODUCTION_ISSUERS {
+        assert_eq!(server.info["issuers"][provider], iss);
+        // The index maps the production string to the fake issuer's keys: no discovery.
+        let row = issuers["issuers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["url"] == iss)
+            .unwrap_or_else(|| panic!("{iss} is not trusted: {issuers}"));
+        assert!(
+            row["jwks_url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/issuer/{provider}/.well-known/jwks")),
+            "{row}"
+        );
+    }
+    let token = server.github_token(&["--repository", "octo-org/lookalike"]);
+    assert_eq!(payload(&token)["iss"], PRODUCTION_ISSUERS[0].1);
+    let (status, body) = server.mint(&token).await;
+    assert_eq!(status, 200, "{body}");
+    let gitlab = server.cli(&["token", "gitlab", "--project", "octo-group/x"]);
+    let gitlab = payload(String::from_utf8_lossy(&gitlab.stdout).trim());
+    let host = PRODUCTION_ISSUERS[1].1.trim_start_matches("https://");
+    assert!(
+        gitlab["ci_config_ref_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{host}/octo-group/x//")),
+        "{gitlab}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn production_issuers_can_be_trusted_by_discovery() {
+    use mock_pypi::oidc::publisher::PRODUCTION_ISSUERS;
+    let server = Server::start_with(&["--trust-production-issuers", "--no-issuer"]);
+    let (_, issuers) = server.api(reqwest::Method::GET, "/issuers", None).await;
+    let rows = issuers["issuers"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{issuers}");
+    for (provider, iss) in PRODUCTION_ISSUERS {
+        assert!(
+            rows.iter()
+                .any(|r| r["url"] == iss && r["provider"] == provider && r["jwks_url"].is_null()),
+            "{iss}: {issuers}"
+        );
+    }
+}
