@@ -2,6 +2,12 @@
 # The full test suite. Installs the pinned Python clients (tests/requirements.txt)
 # into target/test-venv when they are missing or changed, then runs every Rust test,
 # including the end-to-end ones that drive those clients against the real binary.
+#
+# Backends: the suite always runs on SQLite (the default). It runs a second time on
+# PostgreSQL when MOCK_PYPI_TEST_DATABASE_URL names a cluster's admin URL
+# (postgres://USER@HOST:PORT/postgres; each test server gets its own database there),
+# or when MOCK_PYPI_TEST_POSTGRES=1, which starts a throwaway cluster from the
+# installed PostgreSQL binaries (tests/pg-cluster.sh) and stops it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,13 +21,38 @@ if [ ! -x "$venv/bin/uv" ] || ! cmp -s tests/requirements.txt "$venv/.requiremen
 fi
 export MOCK_PYPI_TEST_VENV="$PWD/$venv"
 
-# No doctests (there are none; their empty run would be the last word). The summary
-# line adds up every test binary's result.
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-set -o pipefail
+cluster=""
+cleanup() {
+  rm -f "$log"
+  if [ -n "$cluster" ]; then tests/pg-cluster.sh stop "$cluster"; rm -rf "$cluster"; fi
+}
+trap cleanup EXIT
+
+pg_url=${MOCK_PYPI_TEST_DATABASE_URL:-}
+unset MOCK_PYPI_TEST_DATABASE_URL
+if [ -z "$pg_url" ] && [ "${MOCK_PYPI_TEST_POSTGRES:-0}" = 1 ]; then
+  cluster=$(mktemp -d /tmp/mock-pypi-pg.XXXXXX)
+  pg_url=$(tests/pg-cluster.sh start "$cluster")
+fi
+
+# The summary line adds up every test binary's result. No doctests (there are none;
+# their empty run would be the last word).
+total() {
+  awk -v label="$1" '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+       END { printf "total (%s): %d passed, %d failed\n", label, p, f }' "$log"
+}
 status=0
+echo "== tests on SQLite"
 cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "total: %d passed, %d failed\n", p, f }' "$log"
+sqlite_total=$(total sqlite)
+if [ -n "$pg_url" ]; then
+  echo "== tests on PostgreSQL ($pg_url)"
+  MOCK_PYPI_TEST_DATABASE_URL="$pg_url" cargo test --locked --tests "$@" 2>&1 | tee "$log" || status=$?
+  echo "$sqlite_total"
+  total postgresql
+else
+  echo "$sqlite_total"
+  echo "(PostgreSQL pass skipped: set MOCK_PYPI_TEST_POSTGRES=1 or MOCK_PYPI_TEST_DATABASE_URL)"
+fi
 exit $status

@@ -69,16 +69,28 @@ struct Workers {
     hasher: JoinHandle<(String, String)>,
 }
 
+/// A staging file untouched this long belongs to an upload that died.
+const STALE_STAGING: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 impl BlobStore {
     pub fn new(data_dir: &Path) -> std::io::Result<Self> {
         let root = data_dir.join("files");
         let tmp = data_dir.join("tmp");
         std::fs::create_dir_all(&root)?;
         std::fs::create_dir_all(&tmp)?;
-        // Leftovers from a crash mid-upload are never referenced by a row.
+        // Leftovers from a crash mid-upload are never referenced by a row. Replicas
+        // share this directory, so only files nobody has written to for a while go:
+        // an upload in progress keeps its file's mtime fresh.
+        let stale = std::time::SystemTime::now() - STALE_STAGING;
         if let Ok(entries) = std::fs::read_dir(&tmp) {
             for entry in entries.flatten() {
-                let _ = std::fs::remove_file(entry.path());
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < stale);
+                if old {
+                    let _ = std::fs::remove_file(entry.path());
+                }
             }
         }
         Ok(Self { root, tmp })

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dists;
+pub mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -21,6 +22,7 @@ pub const OTHER_KEY: &str = concat!(
 
 pub struct Server {
     child: Child,
+    data: PathBuf,
     pub dir: tempfile::TempDir,
     pub info: Value,
     pub port: u16,
@@ -38,8 +40,29 @@ impl Server {
 
     pub fn launch(extra: &[&str], envs: &[(&str, &str)]) -> Self {
         let dir = tempdir();
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
         let data_dir = dir.path().join("data");
+        Self::launch_on(dir, &data_dir, extra, envs)
+    }
+
+    /// A second process on this server's data directory (its files, CA, secrets) and
+    /// database: a replica. Its own log lives in its own temporary directory.
+    pub fn replica(&self) -> Self {
+        Self::launch_on(
+            tempdir(),
+            &self.data_dir(),
+            &[],
+            &[("RUST_LOG", "mock_pypi=debug,warn")],
+        )
+    }
+
+    fn launch_on(
+        dir: tempfile::TempDir,
+        data_dir: &Path,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Self {
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let data_dir = data_dir.to_path_buf();
         let child = serve_command(&data_dir)
             .args(extra)
             .env("PATH", "/usr/bin:/bin")
@@ -57,6 +80,7 @@ impl Server {
             .expect("port");
         Self {
             child,
+            data: data_dir,
             dir,
             info,
             port,
@@ -68,7 +92,7 @@ impl Server {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data.clone()
     }
     pub fn http(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -221,7 +245,9 @@ impl Drop for Server {
     }
 }
 
-/// `mock-pypi serve` on a free loopback port with the fixture issuer key, in a clean environment.
+/// `mock-pypi serve` on a free loopback port with the fixture issuer key, in a clean
+/// environment. With `MOCK_PYPI_TEST_DATABASE_URL` (a PostgreSQL cluster's admin URL)
+/// each data directory gets its own database there instead of SQLite.
 pub fn serve_command(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mock-pypi"));
     cmd.args([
@@ -234,7 +260,48 @@ pub fn serve_command(data_dir: &Path) -> Command {
     ])
     .arg(data_dir)
     .env_clear();
+    if let Some(url) = postgres_database(data_dir) {
+        cmd.env("MOCK_PYPI_DATABASE_URL", url);
+    }
     cmd
+}
+
+/// The PostgreSQL test run's database for a data directory (created on first use; the
+/// same directory always maps to the same database, so restarts find their data).
+pub fn postgres_database(data_dir: &Path) -> Option<String> {
+    let admin = std::env::var("MOCK_PYPI_TEST_DATABASE_URL").ok()?;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    let name = format!("mp_{}", hex::encode(&digest[..10]));
+    let base = admin
+        .rsplit_once('/')
+        .expect("an admin URL ending in /DATABASE")
+        .0
+        .to_owned();
+    let create = format!("CREATE DATABASE {name}");
+    // The tests run inside a runtime; the one-off connection gets its own thread.
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::postgres::PgConnection::connect(&admin)
+                    .await
+                    .expect("connecting to MOCK_PYPI_TEST_DATABASE_URL");
+                if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+                    .execute(&mut conn)
+                    .await
+                    && !e.to_string().contains("already exists")
+                {
+                    panic!("creating a test database: {e}");
+                }
+            })
+    })
+    .join()
+    .expect("creating the test database");
+    Some(format!("{base}/{name}"))
 }
 
 /// The `server.json` of the server with this PID, once it is serving (20 s at most).
