@@ -108,7 +108,7 @@ pub fn router(state: AppState) -> Router {
             "/pypi/{project}/{version}/json",
             get(index::json_api::release),
         )
-        .route("/_mock/health", get(|| async { "ok" }))
+        .route("/_mock/health", get(health))
         .nest("/_mock/api", control::router(state.clone()))
         .route("/files/{*path}", get(index::files::file));
     if let Some(issuer) = &state.issuer {
@@ -127,6 +127,24 @@ async fn home(axum::extract::State(app): axum::extract::State<AppState>) -> Stri
         app.public_url,
         app.public_url
     )
+}
+
+/// Healthy when the database answers (what a container health check should mean).
+async fn health(
+    axum::extract::State(app): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match app.store.ping().await {
+        Ok(()) => "ok".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "database unreachable",
+            )
+                .into_response()
+        }
+    }
 }
 
 /// The embedded issuer is trusted by default; configured issuers and publishers are

@@ -35,6 +35,8 @@ pub enum Command {
     Publisher(crate::cli::PublisherArgs),
     /// Print an OIDC token from the fake issuer of a running server.
     Token(crate::cli::TokenArgs),
+    /// Exit 0 if a server answers its health URL (container health checks).
+    Health(crate::cli::HealthArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -97,6 +99,15 @@ pub struct ServeArgs {
     /// look exactly like production ones (the index still takes keys from the fake issuer).
     #[arg(long, env = "MOCK_PYPI_IMPERSONATE_ISSUERS")]
     pub impersonate_issuers: bool,
+    /// Trust an issuer: PROVIDER=ISS, keys by discovery (repeatable; comma-separated in
+    /// the variable). The file's [[trusted_issuers]] can also name a jwks_url.
+    #[arg(
+        long,
+        env = "MOCK_PYPI_TRUST_ISSUER",
+        value_delimiter = ',',
+        value_name = "PROVIDER=ISS"
+    )]
+    pub trust_issuer: Vec<String>,
     /// Seconds before an issuer's key set may be fetched again for an unknown key id
     /// [default: 60, as PyPI].
     #[arg(long, env = "MOCK_PYPI_JWKS_COOLDOWN")]
@@ -270,6 +281,17 @@ impl Settings {
         let mut tls_names = s.tls_names;
         tls_names.extend(args.tls_names.iter().filter(|n| !n.is_empty()).cloned());
         let token_lifetime = args.token_lifetime.or(s.token_lifetime).unwrap_or(900);
+        let mut trusted_issuers = file.trusted_issuers;
+        for pair in args.trust_issuer.iter().filter(|p| !p.is_empty()) {
+            let (provider, url) = pair
+                .split_once('=')
+                .with_context(|| format!("--trust-issuer takes PROVIDER=ISS, not '{pair}'"))?;
+            trusted_issuers.push(IssuerSpec {
+                provider: provider.trim().to_owned(),
+                url: url.trim().to_owned(),
+                jwks_url: None,
+            });
+        }
         let mut issuer_identities = BTreeMap::new();
         if args.impersonate_issuers || file.issuer.impersonate_production.unwrap_or(false) {
             for (provider, iss) in PRODUCTION_ISSUERS {
@@ -322,7 +344,7 @@ impl Settings {
                 .issuer_request_token
                 .clone()
                 .or(file.issuer.request_token),
-            trusted_issuers: file.trusted_issuers,
+            trusted_issuers,
             issuer_identities,
             trust_production_issuers: args.trust_production_issuers
                 || s.trust_production_issuers.unwrap_or(false),

@@ -26,6 +26,7 @@ async fn main() -> std::process::ExitCode {
         Command::Env(args) => mock_pypi::cli::env(args).await,
         Command::Publisher(args) => mock_pypi::cli::publisher(args).await,
         Command::Token(args) => mock_pypi::cli::token(args).await,
+        Command::Health(args) => mock_pypi::cli::health(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -17,6 +17,10 @@ if [ ! -x "$venv/bin/uv" ] || ! cmp -s tests/requirements.txt "$venv/.requiremen
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  # The compose specification's JSON schema, as the last Python compose release ships it.
+  "$venv/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps \
+    docker-compose==1.29.2 -d "$venv/compose-spec"
+  "$venv/bin/python" -c 'import glob, sys, zipfile; w = zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0]); open(sys.argv[1] + "/compose_spec.json", "wb").write(w.read("compose/config/compose_spec.json"))' "$venv/compose-spec"
   cp tests/requirements.txt "$venv/.requirements.txt"
 fi
 export MOCK_PYPI_TEST_VENV="$PWD/$venv"

@@ -138,6 +138,12 @@ impl Store {
     }
 
     /// The content-addressed file store.
+    /// One round trip to the database.
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs
     }

@@ -1,0 +1,47 @@
+"""Write a minimal pure-Python wheel and sdist for the compose demo (no build backend,
+so the demo needs nothing from the internet): make_dist.py NAME VERSION OUTDIR."""
+
+import base64
+import hashlib
+import io
+import os
+import sys
+import tarfile
+import zipfile
+
+
+def main(name: str, version: str, out: str) -> None:
+    module = name.replace("-", "_")
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: mock-pypi compose demo\n"
+    source = f'VERSION = "{version}"\n'
+    os.makedirs(out, exist_ok=True)
+    dist_info = f"{module}-{version}.dist-info"
+    files = {
+        f"{module}/__init__.py": source,
+        f"{dist_info}/METADATA": metadata,
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: mock-pypi-demo\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    record.append(f"{dist_info}/RECORD,,")
+    files[f"{dist_info}/RECORD"] = "\n".join(record) + "\n"
+    with zipfile.ZipFile(os.path.join(out, f"{module}-{version}-py3-none-any.whl"), "w") as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+    base = f"{module}-{version}"
+    with tarfile.open(os.path.join(out, f"{base}.tar.gz"), "w:gz") as sdist:
+        for path, text in {
+            "PKG-INFO": metadata,
+            f"{module}/__init__.py": source,
+            "pyproject.toml": f'[project]\nname = "{name}"\nversion = "{version}"\n',
+        }.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{base}/{path}")
+            info.size = len(data)
+            sdist.addfile(info, io.BytesIO(data))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
