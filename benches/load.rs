@@ -1,7 +1,10 @@
 //! Load and resource benchmarks against the real release binary on loopback.
 //! Run: `cargo bench --bench load` (all), or `MOCK_PYPI_BENCH=mint,simple cargo bench --bench load`.
 //! Scenarios: startup, baseline, mint, uploads, simple, big-upload. Every loop is bounded in
-//! count and time. With `MOCK_PYPI_BENCH_MARK=FILE` the server's PID is written to FILE as
+//! count and time. PostgreSQL: set `MOCK_PYPI_TEST_DATABASE_URL` to a cluster's admin URL
+//! (`tests/pg-cluster.sh start DIR` prints one); `MOCK_PYPI_BENCH_REPLICAS=2` runs the mint
+//! and upload loops against two server processes on one database and data directory;
+//! `MOCK_PYPI_BENCH_CLIENTS=N` overrides the number of concurrent clients. With `MOCK_PYPI_BENCH_MARK=FILE` the server's PID is written to FILE as
 //! each measured loop starts (for attaching a profiler).
 
 #[path = "../tests/common/mod.rs"]
@@ -39,29 +42,34 @@ fn cpu_seconds(pid: &str) -> f64 {
 /// Where the CPU went during a measured loop: the server and this load generator
 /// share the machine's cores.
 struct CpuMeter {
-    server: String,
+    servers: Vec<String>,
     server_start: f64,
     own_start: f64,
 }
 
+fn servers_cpu(pids: &[String]) -> f64 {
+    pids.iter().map(|p| cpu_seconds(p)).sum()
+}
+
 impl CpuMeter {
-    fn start(server: &Server) -> Self {
-        let server = server.pid().to_string();
+    fn start(servers: &[Server]) -> Self {
+        let pids: Vec<String> = servers.iter().map(|s| s.pid().to_string()).collect();
         // Profiling hook: tell an external profiler which process to watch, and when.
         if let Ok(path) = std::env::var("MOCK_PYPI_BENCH_MARK") {
-            let _ = std::fs::write(path, &server);
+            let _ = std::fs::write(path, &pids[0]);
         }
         Self {
-            server_start: cpu_seconds(&server),
+            server_start: servers_cpu(&pids),
             own_start: cpu_seconds("self"),
-            server,
+            servers: pids,
         }
     }
     fn summary(&self, elapsed: Duration) -> String {
         let s = elapsed.as_secs_f64();
         format!(
-            "cores used: server {:.2}, load generator {:.2}",
-            (cpu_seconds(&self.server) - self.server_start) / s,
+            "cores used: server{} {:.2}, load generator {:.2}",
+            if self.servers.len() > 1 { "s" } else { "" },
+            (servers_cpu(&self.servers) - self.server_start) / s,
             (cpu_seconds("self") - self.own_start) / s
         )
     }
@@ -84,6 +92,21 @@ fn report(
         percentile(&latencies, 0.99),
         cpu.summary(elapsed),
     );
+}
+
+/// Concurrent clients: the scenario's default unless `MOCK_PYPI_BENCH_CLIENTS` says.
+fn clients(default: usize) -> usize {
+    std::env::var("MOCK_PYPI_BENCH_CLIENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+fn replicas_label(servers: &[Server]) -> String {
+    match servers.len() {
+        1 => String::new(),
+        n => format!(", {n} replicas"),
+    }
 }
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
@@ -157,26 +180,28 @@ enum Until {
 /// Bound on operations in a time-limited loop.
 const MAX_OPS: usize = 500_000;
 
-/// `clients` concurrent request loops, each on its own connection; `op(client, i)`
-/// performs operation `i` and checks its answer. Returns every latency and the
-/// loop's wall time, with the CPU meter started just before.
+/// `clients` concurrent request loops, each on its own connection to one of the
+/// replicas (client j → replica j mod n); `op(client, replica, i)` performs operation
+/// `i` and checks its answer. Returns every latency and the loop's wall time, with the
+/// CPU meter started just before.
 async fn drive<F, Fut>(
-    server: &Server,
+    servers: &[Server],
     clients: usize,
     until: Until,
     op: F,
 ) -> (Vec<Duration>, Duration, CpuMeter)
 where
-    F: Fn(reqwest::Client, usize) -> Fut + Send + Sync + 'static,
+    F: Fn(reqwest::Client, usize, usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let op = Arc::new(op);
     let next = Arc::new(AtomicUsize::new(0));
-    let cpu = CpuMeter::start(server);
+    let cpu = CpuMeter::start(servers);
     let start = Instant::now();
     let workers: Vec<_> = (0..clients)
-        .map(|_| {
-            let (op, next, client) = (op.clone(), next.clone(), server.client());
+        .map(|j| {
+            let replica = j % servers.len();
+            let (op, next, client) = (op.clone(), next.clone(), servers[replica].client());
             tokio::spawn(async move {
                 let mut lat = Vec::new();
                 loop {
@@ -189,7 +214,7 @@ where
                         break lat;
                     }
                     let t0 = Instant::now();
-                    op(client.clone(), i).await;
+                    op(client.clone(), replica, i).await;
                     lat.push(t0.elapsed());
                 }
             })
@@ -202,7 +227,8 @@ where
     (lat, start.elapsed(), cpu)
 }
 
-async fn mint(server: &Server) {
+async fn mint(servers: &[Server]) {
+    let server = &servers[0];
     server
         .add_github_publisher("bench-mint", "octo-org/bench-mint", "release.yml", "")
         .await;
@@ -240,24 +266,35 @@ async fn mint(server: &Server) {
             .collect()
     };
     let tokens = Arc::new(tokens);
-    let url = format!("{}/_/oidc/mint-token", server.https());
+    let urls: Arc<Vec<String>> = Arc::new(
+        servers
+            .iter()
+            .map(|s| format!("{}/_/oidc/mint-token", s.https()))
+            .collect(),
+    );
     let count = tokens.len();
-    let (lat, elapsed, cpu) = drive(server, 16, Until::Count(count), move |client, i| {
-        let (tokens, url) = (tokens.clone(), url.clone());
-        async move {
-            let r = client
-                .post(&url)
-                .json(&serde_json::json!({"token": tokens[i]}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-            let _ = r.bytes().await;
-        }
-    })
+    let clients = clients(16);
+    let (lat, elapsed, cpu) = drive(
+        servers,
+        clients,
+        Until::Count(count),
+        move |client, replica, i| {
+            let (tokens, urls) = (tokens.clone(), urls.clone());
+            async move {
+                let r = client
+                    .post(&urls[replica])
+                    .json(&serde_json::json!({"token": tokens[i]}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+                let _ = r.bytes().await;
+            }
+        },
+    )
     .await;
     report(
-        "mint-token (16 clients)",
+        &format!("mint-token ({clients} clients{})", replicas_label(servers)),
         lat.len(),
         elapsed,
         lat,
@@ -293,8 +330,8 @@ async fn upload_token(server: &Server, project: &str) -> String {
         .to_owned()
 }
 
-async fn uploads(server: &Server) {
-    let token = upload_token(server, "bench-up").await;
+async fn uploads(servers: &[Server]) {
+    let token = upload_token(&servers[0], "bench-up").await;
     let dir = common::tempdir();
     let n = 6_000;
     let wheels: Vec<(String, String, Vec<u8>)> = (0..n)
@@ -306,26 +343,40 @@ async fn uploads(server: &Server) {
         })
         .collect();
     let wheels = Arc::new(wheels);
-    let url = format!("{}/legacy/", server.https());
+    let urls: Arc<Vec<String>> = Arc::new(
+        servers
+            .iter()
+            .map(|s| format!("{}/legacy/", s.https()))
+            .collect(),
+    );
     let count = wheels.len();
-    let (lat, elapsed, cpu) = drive(server, 8, Until::Count(count), move |client, i| {
-        let (wheels, url, token) = (wheels.clone(), url.clone(), token.clone());
-        async move {
-            let (version, name, bytes) = &wheels[i];
-            let r = client
-                .post(&url)
-                .basic_auth("__token__", Some(&token))
-                .multipart(form("bench-up", version, name, bytes.clone()))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-            let _ = r.bytes().await;
-        }
-    })
+    let clients = clients(8);
+    let (lat, elapsed, cpu) = drive(
+        servers,
+        clients,
+        Until::Count(count),
+        move |client, replica, i| {
+            let (wheels, urls, token) = (wheels.clone(), urls.clone(), token.clone());
+            async move {
+                let (version, name, bytes) = &wheels[i];
+                let r = client
+                    .post(&urls[replica])
+                    .basic_auth("__token__", Some(&token))
+                    .multipart(form("bench-up", version, name, bytes.clone()))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+                let _ = r.bytes().await;
+            }
+        },
+    )
     .await;
     report(
-        "small wheel uploads (8 cl.)",
+        &format!(
+            "small wheel uploads ({clients} cl.{})",
+            replicas_label(servers)
+        ),
         lat.len(),
         elapsed,
         lat,
@@ -342,10 +393,10 @@ async fn baseline(server: &Server) {
     ] {
         let url = format!("{base}/_/oidc/audience");
         let (lat, elapsed, cpu) = drive(
-            server,
+            std::slice::from_ref(server),
             16,
             Until::Deadline(Duration::from_secs(3)),
-            move |client, _| {
+            move |client, _, _| {
                 let url = url.clone();
                 async move {
                     let r = client.get(&url).send().await.unwrap();
@@ -382,10 +433,10 @@ async fn simple(server: &Server) {
     }
     let url = format!("{}/simple/bench-simple/", server.http());
     let (lat, elapsed, cpu) = drive(
-        server,
+        std::slice::from_ref(server),
         16,
         Until::Deadline(Duration::from_secs(5)),
-        move |client, _| {
+        move |client, _, _| {
             let url = url.clone();
             async move {
                 let r = client
@@ -488,7 +539,7 @@ async fn big_upload() {
         ("1 GiB upload, HTTP (curl)", server.http()),
         ("1 GiB upload, HTTPS (curl)", server.https()),
     ] {
-        let cpu = CpuMeter::start(&server);
+        let cpu = CpuMeter::start(std::slice::from_ref(&server));
         let start = Instant::now();
         let out = tokio::process::Command::new("curl")
             .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
@@ -580,18 +631,37 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         if wanted("baseline") || wanted("mint") || wanted("uploads") || wanted("simple") {
-            let server = Server::launch(&[], QUIET);
+            let first = Server::launch(&[], QUIET);
+            let replicas: usize = std::env::var("MOCK_PYPI_BENCH_REPLICAS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            let mut servers = Vec::new();
+            for _ in 1..replicas {
+                servers.push(first.replica_with(QUIET));
+            }
+            servers.insert(0, first);
+            let server = &servers[0];
+            println!(
+                "backend: {}, {} replica(s)",
+                if std::env::var_os("MOCK_PYPI_TEST_DATABASE_URL").is_some() {
+                    "PostgreSQL"
+                } else {
+                    "SQLite"
+                },
+                servers.len()
+            );
             if wanted("baseline") {
-                baseline(&server).await;
+                baseline(server).await;
             }
             if wanted("mint") {
-                mint(&server).await;
+                mint(&servers).await;
             }
             if wanted("uploads") {
-                uploads(&server).await;
+                uploads(&servers).await;
             }
             if wanted("simple") {
-                simple(&server).await;
+                simple(server).await;
             }
         }
         if wanted("big-upload") {

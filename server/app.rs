@@ -234,7 +234,12 @@ impl Server {
             .zip(settings.tls_key.as_deref());
         let tls_material = tls::load(&data_dir, user_cert, &tls::leaf_names(&names)).await?;
         let blobs = BlobStore::new(&data_dir).context("preparing the file store")?;
-        let store = Store::connect(&settings.database_url, blobs.clone()).await?;
+        let store = Store::connect(
+            &settings.database_url,
+            blobs.clone(),
+            settings.database_pool_size,
+        )
+        .await?;
         let admin_token = match &settings.admin_token {
             Some(t) => t.clone(),
             None => secret_file(&data_dir.join("admin-token")).await?,

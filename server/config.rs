@@ -99,6 +99,9 @@ pub struct ServeArgs {
     /// look exactly like production ones (the index still takes keys from the fake issuer).
     #[arg(long, env = "MOCK_PYPI_IMPERSONATE_ISSUERS")]
     pub impersonate_issuers: bool,
+    /// PostgreSQL connections per process [default: two per core].
+    #[arg(long, env = "MOCK_PYPI_DATABASE_POOL_SIZE")]
+    pub database_pool_size: Option<u32>,
     /// Trust an issuer: PROVIDER=ISS, keys by discovery (repeatable; comma-separated in
     /// the variable). The file's [[trusted_issuers]] can also name a jwks_url.
     #[arg(
@@ -178,6 +181,7 @@ struct ServerSection {
     tls_names: Vec<String>,
     trust_production_issuers: Option<bool>,
     jwks_cooldown: Option<u64>,
+    database_pool_size: Option<u32>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -226,6 +230,7 @@ pub struct Settings {
     pub issuer_identities: BTreeMap<String, String>,
     pub trust_production_issuers: bool,
     pub jwks_cooldown: std::time::Duration,
+    pub database_pool_size: u32,
     pub publishers: Vec<Map<String, Value>>,
 }
 
@@ -348,6 +353,10 @@ impl Settings {
             issuer_identities,
             trust_production_issuers: args.trust_production_issuers
                 || s.trust_production_issuers.unwrap_or(false),
+            database_pool_size: args
+                .database_pool_size
+                .or(s.database_pool_size)
+                .unwrap_or_else(crate::store::default_pool_size),
             jwks_cooldown: std::time::Duration::from_secs(
                 args.jwks_cooldown
                     .or(s.jwks_cooldown)

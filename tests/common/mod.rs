@@ -47,12 +47,11 @@ impl Server {
     /// A second process on this server's data directory (its files, CA, secrets) and
     /// database: a replica. Its own log lives in its own temporary directory.
     pub fn replica(&self) -> Self {
-        Self::launch_on(
-            tempdir(),
-            &self.data_dir(),
-            &[],
-            &[("RUST_LOG", "mock_pypi=debug,warn")],
-        )
+        self.replica_with(&[("RUST_LOG", "mock_pypi=debug,warn")])
+    }
+
+    pub fn replica_with(&self, envs: &[(&str, &str)]) -> Self {
+        Self::launch_on(tempdir(), &self.data_dir(), &[], envs)
     }
 
     fn launch_on(
