@@ -36,6 +36,35 @@ async fn two_replicas_share_tokens_replay_records_and_races() {
     assert_eq!(status, 200, "{reason}\n{}", b.log());
     assert_eq!(files_of(&a, "shared").await.len(), 1, "A sees B's upload");
 
+    // A's cached simple page follows a write made on B (LISTEN/NOTIFY between replicas).
+    let page_url = format!("{}/simple/shared/", a.http());
+    assert_eq!(
+        a.get_json(&page_url).await["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let d2 = dists::build(&home.path().join("d2"), "shared", "1.1");
+    let (status, reason, _) =
+        Upload::of(&d2.wheel, "shared", "1.1").send_raw(&b, Some(&basic(&token)));
+    assert_eq!(status, 200, "{reason}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let files = a.get_json(&page_url).await["files"]
+            .as_array()
+            .unwrap()
+            .len();
+        if files == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A still serves the page from before B's upload"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
     // A jti exchanged on A is refused on B.
     let oidc = a.github_token(&["--repository", "octo-org/shared"]);
     let (status, body) = a.mint(&oidc).await;
@@ -121,5 +150,5 @@ async fn two_replicas_share_tokens_replay_records_and_races() {
         .await
         .unwrap();
     assert_eq!(served.as_ref(), winner.content.as_slice(), "{url}");
-    assert_store_clean(&a, 2);
+    assert_store_clean(&a, 3);
 }

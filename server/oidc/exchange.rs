@@ -129,7 +129,8 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
     a.issuer = Some(iss.clone());
 
     // The allowlist comes before any network access: an unknown `iss` is never fetched.
-    let Some((issuer, publishers)) = app.store.issuer_with_publishers(&iss).await? else {
+    let known = app.store.issuer_with_publishers_cached(&iss).await?;
+    let Some((issuer, publishers)) = known.as_ref().clone() else {
         a.steps.push(Step::fail(
             "issuer",
             format!("'{iss}' is not a trusted issuer"),

@@ -5,13 +5,14 @@
 //! PostgreSQL replicas racing on one filename still leave exactly one file.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::blobs::{BlobStore, StagedFile};
 use super::projects::{NewFile, StoreFileOutcome};
-use super::{StoreError, StoreResult, now};
+use super::{Changes, StoreError, StoreResult, now};
 
 const MAX_BATCH: usize = 64;
 const QUEUE_DEPTH: usize = 1024;
@@ -35,9 +36,9 @@ enum Decision {
 }
 
 impl FileWriter {
-    pub fn spawn(pool: AnyPool, blobs: BlobStore, on_change: impl Fn() + Send + 'static) -> Self {
+    pub fn spawn(pool: AnyPool, blobs: BlobStore, changes: Arc<Changes>) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(pool, blobs, rx, on_change));
+        tokio::spawn(run(pool, blobs, rx, changes));
         Self { queue }
     }
 
@@ -58,14 +59,14 @@ impl FileWriter {
     }
 }
 
-async fn run(pool: AnyPool, blobs: BlobStore, mut rx: mpsc::Receiver<Job>, on_change: impl Fn()) {
+async fn run(pool: AnyPool, blobs: BlobStore, mut rx: mpsc::Receiver<Job>, changes: Arc<Changes>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     // Wait for one request, then take whatever else is queued: one transaction for all.
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         match write_batch(&pool, &blobs, &mut jobs).await {
             Ok(decisions) => {
                 if decisions.iter().any(|d| matches!(d, Decision::Stored)) {
-                    on_change();
+                    changes.changed().await;
                 }
                 for (job, decision) in jobs.drain(..).zip(decisions) {
                     let outcome = match decision {

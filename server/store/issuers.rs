@@ -1,5 +1,7 @@
 //! Trusted OIDC issuers: the allowlist consulted before any key is fetched.
 
+use std::sync::Arc;
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -42,6 +44,7 @@ impl Store {
         .bind(now())
         .execute(&self.write)
         .await?;
+        self.changed().await;
         let row = sqlx::query(
             "SELECT id, provider, url, jwks_url, created_at FROM trusted_issuers WHERE url = $1",
         )
@@ -97,6 +100,33 @@ impl Store {
         Ok(Some((issuer, publishers)))
     }
 
+    /// [`Store::issuer_with_publishers`], served from memory while nothing changed.
+    pub async fn issuer_with_publishers_cached(
+        &self,
+        url: &str,
+    ) -> StoreResult<Arc<Option<(TrustedIssuerRow, Vec<PublisherRow>)>>> {
+        // Read the counter before the query: a change racing it leaves an old tag.
+        let generation = self.generation();
+        if let Some(g) = generation
+            && let Ok(entries) = self.issuer_cache.entries.read()
+            && let Some((tag, hit)) = entries.get(url)
+            && *tag == g
+        {
+            return Ok(hit.clone());
+        }
+        let fresh = Arc::new(self.issuer_with_publishers(url).await?);
+        if let Some(g) = generation
+            && let Ok(mut entries) = self.issuer_cache.entries.write()
+        {
+            // Unknown issuers are cached too; bound the map against `iss` spraying.
+            if entries.len() >= 1024 {
+                entries.clear();
+            }
+            entries.insert(url.to_owned(), (g, fresh.clone()));
+        }
+        Ok(fresh)
+    }
+
     pub async fn list_issuers(&self) -> StoreResult<Vec<TrustedIssuerRow>> {
         let rows = sqlx::query(
             "SELECT id, provider, url, jwks_url, created_at FROM trusted_issuers ORDER BY id",
@@ -111,6 +141,7 @@ impl Store {
             .bind(id)
             .execute(&self.write)
             .await?;
+        self.changed().await;
         Ok(done.rows_affected() > 0)
     }
 }

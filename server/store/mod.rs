@@ -2,6 +2,7 @@
 //! content-addressed file store. SQL strings live only under this module.
 
 mod blobs;
+mod changes;
 mod exchange_writer;
 mod exchanges;
 mod file_writer;
@@ -11,6 +12,7 @@ mod publishers;
 mod tokens;
 
 pub use blobs::{BlobStore, Digests, StagedFile, StagingWriter, random_hex};
+pub use changes::Changes;
 pub use exchange_writer::{ExchangeRecord, JtiClaim, Recorded};
 pub use exchanges::{ExchangeFilter, ExchangeRow, NewExchange};
 pub use issuers::TrustedIssuerRow;
@@ -20,7 +22,6 @@ pub use tokens::{NewToken, TokenRow};
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -46,7 +47,9 @@ pub struct Store {
     files: file_writer::FileWriter,
     blobs: BlobStore,
     /// Bumped by every write that changes what the index shows (in this process).
-    generation: Arc<AtomicU64>,
+    changes: Arc<Changes>,
+    /// The mint path's one read, kept per issuer until the change counter moves.
+    issuer_cache: Arc<IssuerCache>,
 }
 
 /// A storage failure. Unique-key conflicts are told apart because callers turn
@@ -125,14 +128,13 @@ impl Store {
             }
         };
         let exchanges = exchange_writer::ExchangeWriter::spawn(write.clone());
-        let generation = Arc::new(AtomicU64::new(1));
-        let bump = {
-            let generation = generation.clone();
-            move || {
-                generation.fetch_add(1, Ordering::AcqRel);
-            }
+        let changes = match backend {
+            Backend::Sqlite => Changes::single_process(),
+            Backend::Postgres => Changes::replicated(url, write.clone())
+                .await
+                .context("listening for other replicas' changes")?,
         };
-        let files = file_writer::FileWriter::spawn(write.clone(), blobs.clone(), bump);
+        let files = file_writer::FileWriter::spawn(write.clone(), blobs.clone(), changes.clone());
         Ok(Store {
             read,
             write,
@@ -140,7 +142,8 @@ impl Store {
             exchanges,
             files,
             blobs,
-            generation,
+            changes,
+            issuer_cache: Arc::default(),
         })
     }
 
@@ -164,15 +167,14 @@ impl Store {
         self.backend
     }
 
-    /// Changes whenever this process changes projects or files. Other processes'
-    /// writes (PostgreSQL replicas) are not seen, so only a single-process store
-    /// (SQLite) may cache on it.
+    /// Moves whenever any process changes projects, files, publishers or issuers;
+    /// `None` while that cannot be known (see `changes`), when nothing may be cached.
     pub fn generation(&self) -> Option<u64> {
-        (self.backend == Backend::Sqlite).then(|| self.generation.load(Ordering::Acquire))
+        self.changes.current()
     }
 
-    fn bump_generation(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+    async fn changed(&self) {
+        self.changes.changed().await;
     }
 
     /// Delete everything a user created: projects, files, publishers, tokens,
@@ -192,9 +194,16 @@ impl Store {
             sqlx::query(sql).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        self.bump_generation();
+        self.changed().await;
         Ok(())
     }
+}
+
+type IssuerEntry = Arc<Option<(TrustedIssuerRow, Vec<PublisherRow>)>>;
+
+#[derive(Default)]
+struct IssuerCache {
+    entries: std::sync::RwLock<std::collections::HashMap<String, (u64, IssuerEntry)>>,
 }
 
 async fn migrate(backend: Backend, pool: &AnyPool) -> anyhow::Result<()> {

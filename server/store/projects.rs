@@ -130,7 +130,7 @@ impl Store {
         .execute(&self.write)
         .await?;
         if inserted.rows_affected() > 0 {
-            self.bump_generation();
+            self.changed().await;
         }
         let row = sqlx::query("SELECT id, name, normalized_name, created_at, last_serial FROM projects WHERE normalized_name = $1")
             .bind(normalized)

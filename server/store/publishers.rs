@@ -49,6 +49,9 @@ impl Store {
         .bind(created_at)
         .fetch_one(&self.write)
         .await;
+        if id.is_ok() {
+            self.changed().await;
+        }
         match id {
             Ok(id) => Ok(PublisherRow {
                 id,
@@ -85,6 +88,7 @@ impl Store {
             .bind(id)
             .execute(&self.write)
             .await?;
+        self.changed().await;
         Ok(done.rows_affected() > 0)
     }
 
@@ -159,12 +163,13 @@ impl Store {
                 .bind(publisher_id)
                 .execute(&self.write)
                 .await?;
+            self.changed().await;
             return Ok(Reified::ProjectExists {
                 project: normalized,
             });
         }
         tx.commit().await?;
-        self.bump_generation();
+        self.changed().await;
         Ok(Reified::Created {
             project: normalized,
         })
