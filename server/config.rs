@@ -35,6 +35,8 @@ pub enum Command {
     Publisher(crate::cli::PublisherArgs),
     /// Print an OIDC token from the fake issuer of a running server.
     Token(crate::cli::TokenArgs),
+    /// Create, list or revoke long-lived API tokens on a running index.
+    ApiToken(crate::cli::ApiTokenArgs),
     /// Exit 0 if a server answers its health URL (container health checks).
     Health(crate::cli::HealthArgs),
 }

@@ -27,6 +27,7 @@ async fn main() -> std::process::ExitCode {
         Command::Publisher(args) => mock_pypi::cli::publisher(args).await,
         Command::Token(args) => mock_pypi::cli::token(args).await,
         Command::Health(args) => mock_pypi::cli::health(args).await,
+        Command::ApiToken(args) => mock_pypi::cli::api_token(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -25,6 +25,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/exchanges", get(list_exchanges))
         .route("/exchanges/{id}", get(get_exchange))
         .route("/projects", get(list_projects))
+        .route("/tokens", get(list_tokens).post(create_token))
+        .route("/tokens/{id}", delete(revoke_token))
         .route("/reset", post(reset))
         .layer(middleware::from_fn_with_state(state, require_admin))
 }
@@ -292,6 +294,61 @@ async fn list_projects(State(app): State<AppState>) -> Result<Json<Value>, ApiEr
         out.push(json!({"name": p.name, "normalized_name": p.normalized_name, "files": files}));
     }
     Ok(Json(json!({"projects": out})))
+}
+
+/// `POST /tokens {"project": "NAME" (omit for every project), "description": …,
+/// "lifetime_seconds": …}`: a long-lived API token, shown once.
+async fn create_token(
+    State(app): State<AppState>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let body = object(body)?;
+    let project = match body.get("project") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if packaging::is_valid_name(p.trim()) => {
+            Some(packaging::normalize_name(p.trim()))
+        }
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "'project' must be a valid project name, or absent for every project (got {other})"
+            )));
+        }
+    };
+    let lifetime = match body.get("lifetime_seconds") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_i64() {
+            Some(n) if n > 0 => Some(n),
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "'lifetime_seconds' must be a positive integer".into(),
+                ));
+            }
+        },
+    };
+    let description = body
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("API token")
+        .to_owned();
+    let (generated, row) =
+        crate::tokens::create_api_token(&app.store, project, &description, lifetime).await?;
+    let mut out = serde_json::to_value(row).unwrap_or(Value::Null);
+    out["token"] = Value::String(generated.token);
+    Ok((axum::http::StatusCode::CREATED, Json(out)).into_response())
+}
+
+async fn list_tokens(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"tokens": app.store.list_tokens("api").await?})))
+}
+
+async fn revoke_token(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match app.store.revoke_token(&id).await? {
+        Some(row) => Ok(Json(serde_json::to_value(row).unwrap_or(Value::Null))),
+        None => Err(ApiError::NotFound(format!("no token {id}"))),
+    }
 }
 
 async fn reset(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {

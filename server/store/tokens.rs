@@ -92,3 +92,59 @@ impl Store {
         Ok(row.as_ref().map(token_row).transpose()?)
     }
 }
+
+const TOKEN_COLUMNS: &str =
+    "id, kind, publisher_id, projects, description, created_at, expires_at, burned_at";
+
+impl Store {
+    /// Store a token created outside an exchange (a long-lived API token).
+    pub async fn insert_token(&self, token: &NewToken) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&token.id)
+        .bind(&token.token_hash)
+        .bind(token.kind)
+        .bind(token.publisher_id)
+        .bind(
+            token
+                .projects
+                .as_ref()
+                .map(|p| serde_json::to_string(p).unwrap_or_default()),
+        )
+        .bind(&token.description)
+        .bind(now())
+        .bind(token.expires_at)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Tokens of one kind (`api` or `oidc`), newest first.
+    pub async fn list_tokens(&self, kind: &str) -> StoreResult<Vec<TokenRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE kind = $1 ORDER BY created_at DESC, id"
+        )))
+        .bind(kind)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.iter().map(token_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Revoke a token by its public id; the token as it is now, or `None` if unknown.
+    pub async fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRow>> {
+        sqlx::query("UPDATE api_tokens SET burned_at = $1 WHERE id = $2 AND burned_at IS NULL")
+            .bind(now())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.write)
+        .await?;
+        Ok(row.as_ref().map(token_row).transpose()?)
+    }
+}

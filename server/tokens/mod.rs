@@ -39,7 +39,8 @@ pub fn hash(token: &str) -> String {
 pub enum Refusal {
     Unknown,
     Expired,
-    Burned,
+    /// Revoked; carries the token's kind (`oidc` tokens are burned by clients).
+    Burned(String),
 }
 
 /// Look up a presented token and check it is live.
@@ -54,12 +55,37 @@ pub async fn authenticate(
         return Ok(Err(Refusal::Unknown));
     };
     if row.burned_at.is_some() {
-        return Ok(Err(Refusal::Burned));
+        return Ok(Err(Refusal::Burned(row.kind)));
     }
     if row.expires_at.is_some_and(|exp| now() >= exp) {
         return Ok(Err(Refusal::Expired));
     }
     Ok(Ok(row))
+}
+
+/// A long-lived API token for one project (`Some`) or every project (`None`),
+/// stored and returned once in full.
+pub async fn create_api_token(
+    store: &Store,
+    project: Option<String>,
+    description: &str,
+    lifetime: Option<i64>,
+) -> StoreResult<(Generated, TokenRow)> {
+    let generated = generate();
+    let token = crate::store::NewToken {
+        id: generated.id.clone(),
+        token_hash: generated.hash.clone(),
+        kind: "api",
+        publisher_id: None,
+        projects: project.map(|p| vec![p]),
+        description: description.to_owned(),
+        expires_at: lifetime.map(|l| now() + l),
+    };
+    store.insert_token(&token).await?;
+    let row = store.token_by_hash(&generated.hash).await?.ok_or_else(|| {
+        crate::store::StoreError::Other(anyhow::anyhow!("the new token vanished"))
+    })?;
+    Ok((generated, row))
 }
 
 /// Whether the token may upload to this (normalized) project.

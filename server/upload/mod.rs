@@ -62,8 +62,11 @@ async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<TokenRow, U
         Err(Refusal::Expired) => Err(UploadError::forbidden(
             "Invalid API Token: token is expired",
         )),
-        Err(Refusal::Burned) => Err(UploadError::forbidden(
+        Err(Refusal::Burned(kind)) if kind == "oidc" => Err(UploadError::forbidden(
             "Invalid API Token: token was revoked (burned with /_/oidc/burn-token); mint a new one",
+        )),
+        Err(Refusal::Burned(_)) => Err(UploadError::forbidden(
+            "Invalid API Token: token was revoked (DELETE /_mock/api/tokens/ID); create a new one",
         )),
     }
 }
@@ -145,32 +148,32 @@ async fn handle(
     };
 
     let normalized = packaging::normalize_name(&meta.name);
-    let project = match app.store.project_by_normalized_name(&normalized).await? {
-        Some(p) => p,
-        None if token.kind == "oidc" => {
-            return Err(UploadError::bad_request(
-                "Non-user identities cannot create new projects. This was probably caused by successfully using a pending \
-                 publisher but specifying the project name incorrectly (either in the publisher or in your project's metadata). \
-                 Please ensure that both match.",
-            ));
-        }
-        None => app.store.ensure_project(&meta.name, &normalized).await?,
-    };
-    if !tokens::allows_project(&token, &project.normalized_name) {
+    let existing = app.store.project_by_normalized_name(&normalized).await?;
+    if existing.is_none() && token.kind == "oidc" {
+        return Err(UploadError::bad_request(
+            "Non-user identities cannot create new projects. This was probably caused by successfully using a pending \
+             publisher but specifying the project name incorrectly (either in the publisher or in your project's metadata). \
+             Please ensure that both match.",
+        ));
+    }
+    // Scope first: a refused upload must not create the project it names.
+    if !tokens::allows_project(&token, &normalized) {
         let what = if token.kind == "oidc" {
             "OIDC scoped token"
         } else {
             "project-scoped token"
         };
+        let name = existing
+            .as_ref()
+            .map_or(meta.name.as_str(), |p| p.name.as_str());
         return Err(UploadError::forbidden(format!(
-            "Invalid API Token: {what} is not valid for project '{}'",
-            project.name
+            "Invalid API Token: {what} is not valid for project '{name}'"
         )));
     }
 
     validate::filename(&file.filename, &meta.filetype, file.content_type.as_deref())?;
     validate::digests(&form, &file.staged.digests)?;
-    let dist = validate::distribution(&file.filename, &meta, &project.normalized_name)?;
+    let dist = validate::distribution(&file.filename, &meta, &normalized)?;
 
     // Archive checks read the file: blocking work, off the reactor.
     let path = file
@@ -185,8 +188,13 @@ async fn handle(
     .await
     .map_err(UploadError::internal)??;
     if let Some(bytes) = &metadata {
-        validate::wheel_metadata_matches(bytes, &project.normalized_name, &meta.version)?;
+        validate::wheel_metadata_matches(bytes, &normalized, &meta.version)?;
     }
+    // Only a fully validated upload may create its project (an all-projects API token).
+    let project = match existing {
+        Some(p) => p,
+        None => app.store.ensure_project(&meta.name, &normalized).await?,
+    };
 
     let relative = BlobStore::relative_path(&file.staged.digests.blake2_256, &file.filename);
     let new_file = NewFile {
