@@ -225,6 +225,7 @@ impl Server {
         let public =
             url::Url::parse(&public_url).with_context(|| format!("public URL {public_url:?}"))?;
         let mut names = settings.tls_names.clone();
+        names.extend(settings.impersonate_hosts.iter().cloned());
         if let Some(host) = public.host_str() {
             names.push(host.to_owned());
         }
@@ -279,6 +280,12 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         let router = router(self.state.clone());
+        // Tunnels lead back to this listener (loopback when it listens on all addresses).
+        let mut target = self.local_addr;
+        if target.ip().is_unspecified() {
+            target.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let tunnels = crate::proxy::Tunnels::new(&self.state.settings.impersonate_hosts, target);
         let graceful = GracefulShutdown::new();
         let purge = tokio::spawn(purge_loop(self.state.clone()));
         tokio::pin!(shutdown);
@@ -294,7 +301,7 @@ impl Server {
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_connection(stream, router.clone(), self.tls.clone(), graceful.watcher()));
+                    tokio::spawn(serve_connection(stream, router.clone(), tunnels.clone(), self.tls.clone(), graceful.watcher()));
                 }
                 _ = &mut shutdown => break,
             }
@@ -338,6 +345,7 @@ async fn purge_loop(state: AppState) {
 async fn serve_connection(
     stream: TcpStream,
     router: Router,
+    tunnels: Arc<crate::proxy::Tunnels>,
     tls: TlsAcceptor,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
@@ -356,12 +364,17 @@ async fn serve_connection(
             }
             Err(_) => return,
         };
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service(router, Scheme("https")));
+        let conn = builder.serve_connection_with_upgrades(
+            TokioIo::new(stream),
+            service(router, None, Scheme("https")),
+        );
         watcher.watch(conn.into_owned()).await
     } else {
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service(router, Scheme("http")));
+        // Only plain HTTP carries proxy requests (HTTPS_PROXY=http://…).
+        let conn = builder.serve_connection_with_upgrades(
+            TokioIo::new(stream),
+            service(router, Some(tunnels), Scheme("http")),
+        );
         watcher.watch(conn.into_owned()).await
     };
     if let Err(e) = result {
@@ -371,6 +384,7 @@ async fn serve_connection(
 
 fn service(
     router: Router,
+    tunnels: Option<Arc<crate::proxy::Tunnels>>,
     scheme: Scheme,
 ) -> impl hyper::service::Service<
     hyper::Request<Incoming>,
@@ -381,8 +395,14 @@ fn service(
     > + Send,
 > + Clone {
     hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(scheme);
-        router.clone().oneshot(request)
+        let (router, tunnels) = (router.clone(), tunnels.clone());
+        async move {
+            if let Some(t) = tunnels.filter(|_| crate::proxy::Tunnels::is_proxy_request(&request)) {
+                return Ok(t.connect(request));
+            }
+            request.extensions_mut().insert(scheme);
+            router.oneshot(request).await
+        }
     })
 }
 

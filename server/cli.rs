@@ -87,6 +87,10 @@ pub struct IssuerTarget {
     /// hs256, missing:<claim>, reused-jti.
     #[arg(long)]
     pub fault: Option<String>,
+    /// Also route HTTPS for the server's impersonated hosts through its CONNECT proxy
+    /// (HTTPS_PROXY), so clients that only trust-publish to fixed hosts reach the mock.
+    #[arg(long)]
+    pub impersonate: bool,
 }
 
 /// The issuer target with every default filled in.
@@ -95,6 +99,8 @@ struct Resolved {
     request_token: String,
     ca_file: Option<PathBuf>,
     audience: String,
+    /// The server's plain-HTTP URL (its CONNECT proxy), when known.
+    http_url: Option<String>,
 }
 
 impl IssuerTarget {
@@ -121,6 +127,7 @@ impl IssuerTarget {
                 .clone()
                 .or(info.audience)
                 .unwrap_or_else(|| "pypi".into()),
+            http_url: info.http_url,
         })
     }
 }
@@ -235,6 +242,25 @@ pub struct ActiveStateJob {
     pub actor_id: Option<String>,
 }
 
+/// The proxy variables for `--impersonate` (requests and uv read the upper- and
+/// lower-case forms); loopback stays direct.
+fn proxy_vars(target: &IssuerTarget, r: &Resolved) -> anyhow::Result<Vec<(&'static str, String)>> {
+    if !target.impersonate {
+        return Ok(Vec::new());
+    }
+    let proxy = r
+        .http_url
+        .clone()
+        .context("--impersonate needs the server's URL from server.json (pass --data-dir)")?;
+    let direct = "127.0.0.1,localhost,::1".to_owned();
+    Ok(vec![
+        ("HTTPS_PROXY", proxy.clone()),
+        ("https_proxy", proxy),
+        ("NO_PROXY", direct.clone()),
+        ("no_proxy", direct),
+    ])
+}
+
 /// Quote for POSIX shells.
 fn sh_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
@@ -275,10 +301,10 @@ pub fn github_env(job: &GitHubJob) -> anyhow::Result<String> {
         .sha
         .clone()
         .unwrap_or_else(|| github::derived_sha(&identity.repository, &git_ref));
-    let vars = [
+    let mut vars = vec![
         ("GITHUB_ACTIONS", "true".to_owned()),
         ("ACTIONS_ID_TOKEN_REQUEST_URL", job.request_url(&r.issuer)),
-        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", r.request_token),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", r.request_token.clone()),
         ("GITHUB_REPOSITORY", identity.repository.clone()),
         ("GITHUB_REPOSITORY_OWNER", identity.owner().to_owned()),
         (
@@ -295,6 +321,7 @@ pub fn github_env(job: &GitHubJob) -> anyhow::Result<String> {
             identity.event_name.clone().unwrap_or_else(|| "push".into()),
         ),
     ];
+    vars.extend(proxy_vars(&job.issuer, &r)?);
     Ok(exports(
         "A GitHub Actions job, as mock-pypi's fake issuer sees it.",
         "GITLAB_CI BUILDKITE CIRCLECI GOOGLE_SERVICE_ACCOUNT_NAME",
@@ -345,6 +372,7 @@ async fn variable_env(job: VariableJob<'_>) -> anyhow::Result<String> {
     vars.extend(job.extra);
     let variable = crate::issuer::gitlab::token_variable(&r.audience);
     vars.push((variable.as_str(), token));
+    vars.extend(proxy_vars(job.issuer, &r)?);
     Ok(exports(
         job.header,
         "GITHUB_ACTIONS ACTIONS_ID_TOKEN_REQUEST_URL ACTIONS_ID_TOKEN_REQUEST_TOKEN BUILDKITE CIRCLECI GOOGLE_SERVICE_ACCOUNT_NAME",

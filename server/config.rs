@@ -101,6 +101,16 @@ pub struct ServeArgs {
     /// look exactly like production ones (the index still takes keys from the fake issuer).
     #[arg(long, env = "MOCK_PYPI_IMPERSONATE_ISSUERS")]
     pub impersonate_issuers: bool,
+    /// Tunnel HTTPS for this host name to the index (an HTTP CONNECT proxy on the same
+    /// port) and cover it in the certificate; `twine` adds the hosts the installed twine
+    /// treats as PyPI (repeatable; comma-separated in the variable).
+    #[arg(
+        long,
+        env = "MOCK_PYPI_IMPERSONATE_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    pub impersonate_host: Vec<String>,
     /// PostgreSQL connections per process [default: two per core].
     #[arg(long, env = "MOCK_PYPI_DATABASE_POOL_SIZE")]
     pub database_pool_size: Option<u32>,
@@ -127,6 +137,30 @@ pub struct ServeArgs {
 pub struct IssuerArgs {
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+/// Flags win over the file; `twine` expands to the hosts the installed twine knows.
+fn impersonate_hosts(flags: &[String], file: Vec<String>) -> anyhow::Result<Vec<String>> {
+    let given: Vec<String> = if flags.iter().any(|h| !h.is_empty()) {
+        flags.to_vec()
+    } else {
+        file
+    };
+    let mut hosts: Vec<String> = Vec::new();
+    for host in given.iter().map(|h| h.trim()).filter(|h| !h.is_empty()) {
+        let expanded = if host == "twine" {
+            let python = std::env::var("MOCK_PYPI_PYTHON").unwrap_or_else(|_| "python3".into());
+            crate::proxy::twine_hosts(&python)?
+        } else {
+            vec![host.to_ascii_lowercase()]
+        };
+        for h in expanded {
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+        }
+    }
+    Ok(hosts)
 }
 
 /// `1048576`, `512KiB`, `100MiB`, `1GiB` (also KB/MB/GB as powers of 1000).
@@ -184,6 +218,8 @@ struct ServerSection {
     trust_production_issuers: Option<bool>,
     jwks_cooldown: Option<u64>,
     database_pool_size: Option<u32>,
+    #[serde(default)]
+    impersonate_hosts: Vec<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -233,6 +269,8 @@ pub struct Settings {
     pub trust_production_issuers: bool,
     pub jwks_cooldown: std::time::Duration,
     pub database_pool_size: u32,
+    /// Host names the CONNECT proxy tunnels to this server.
+    pub impersonate_hosts: Vec<String>,
     pub publishers: Vec<Map<String, Value>>,
 }
 
@@ -355,6 +393,7 @@ impl Settings {
             issuer_identities,
             trust_production_issuers: args.trust_production_issuers
                 || s.trust_production_issuers.unwrap_or(false),
+            impersonate_hosts: impersonate_hosts(&args.impersonate_host, s.impersonate_hosts)?,
             database_pool_size: args
                 .database_pool_size
                 .or(s.database_pool_size)

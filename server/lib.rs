@@ -16,6 +16,7 @@ pub mod index;
 pub mod issuer;
 pub mod oidc;
 pub mod packaging;
+pub mod proxy;
 pub mod run;
 pub mod store;
 pub mod tls;
