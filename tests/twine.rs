@@ -149,7 +149,10 @@ async fn twine_with_a_token_and_duplicates() {
     let (ok, out) = twine(home.path(), &env, &args, &[&other]);
     assert!(!ok);
     assert!(out.contains("HTTPError: 400 Bad Request"), "{out}");
-    assert!(out.contains("File already exists ('tw_token-0.1-py3-none-any.whl'"), "{out}");
+    assert!(
+        out.contains("File already exists ('tw_token-0.1-py3-none-any.whl'"),
+        "{out}"
+    );
     // twine refuses --skip-existing for any URL but its own (checked here, not by us).
     let mut skip = args.to_vec();
     skip.push("--skip-existing");

@@ -425,3 +425,32 @@ pub fn pip_install_and_import(
     );
     String::from_utf8_lossy(&import.stdout).trim().to_owned()
 }
+
+/// `uv pip install` `requirement` into a fresh venv from the server's simple index and
+/// return what `import <module>; print(<module>.VERSION)` prints.
+pub fn uv_install_and_import(
+    server: &Server,
+    home: &Path,
+    requirement: &str,
+    module: &str,
+) -> String {
+    let venv_dir = home.join(format!("uv-venv-{module}"));
+    let (ok, out) = run(client("uv", home)
+        .args(["venv", "--quiet", "--python"])
+        .arg(venv().join("bin/python"))
+        .arg(&venv_dir));
+    assert!(ok, "uv venv failed:\n{out}");
+    let (ok, out) = run(client("uv", home)
+        .args(["pip", "install", "--no-cache", "--python"])
+        .arg(venv_dir.join("bin/python"))
+        .arg("--index-url")
+        .arg(format!("{}/simple/", server.http()))
+        .arg(requirement));
+    assert!(ok, "uv pip install {requirement} failed:\n{out}");
+    let import = Command::new(venv_dir.join("bin/python"))
+        .env_clear()
+        .args(["-c", &format!("import {module}; print({module}.VERSION)")])
+        .output()
+        .expect("python");
+    String::from_utf8_lossy(&import.stdout).trim().to_owned()
+}
