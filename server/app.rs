@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
             get(index::json_api::release),
         )
         .route("/_mock/health", get(health))
+        .nest("/_mock/dashboard", crate::dashboard::router())
         .nest("/_mock/api", control::router(state.clone()))
         .route("/files/{*path}", get(index::files::file));
     if let Some(issuer) = &state.issuer {

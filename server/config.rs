@@ -111,6 +111,10 @@ pub struct ServeArgs {
         value_name = "HOST"
     )]
     pub impersonate_host: Vec<String>,
+    /// Refusals carry Warehouse's exact descriptions, without mock-pypi's explanations
+    /// (the audit log and dashboard keep them).
+    #[arg(long, env = "MOCK_PYPI_WAREHOUSE_EXACT_ERRORS")]
+    pub warehouse_exact_errors: bool,
     /// PostgreSQL connections per process [default: two per core].
     #[arg(long, env = "MOCK_PYPI_DATABASE_POOL_SIZE")]
     pub database_pool_size: Option<u32>,
@@ -220,6 +224,7 @@ struct ServerSection {
     database_pool_size: Option<u32>,
     #[serde(default)]
     impersonate_hosts: Vec<String>,
+    warehouse_exact_errors: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -269,6 +274,7 @@ pub struct Settings {
     pub trust_production_issuers: bool,
     pub jwks_cooldown: std::time::Duration,
     pub database_pool_size: u32,
+    pub warehouse_exact_errors: bool,
     /// Host names the CONNECT proxy tunnels to this server.
     pub impersonate_hosts: Vec<String>,
     pub publishers: Vec<Map<String, Value>>,
@@ -393,6 +399,8 @@ impl Settings {
             issuer_identities,
             trust_production_issuers: args.trust_production_issuers
                 || s.trust_production_issuers.unwrap_or(false),
+            warehouse_exact_errors: args.warehouse_exact_errors
+                || s.warehouse_exact_errors.unwrap_or(false),
             impersonate_hosts: impersonate_hosts(&args.impersonate_host, s.impersonate_hosts)?,
             database_pool_size: args
                 .database_pool_size

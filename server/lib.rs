@@ -11,6 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod dashboard;
 pub mod error;
 pub mod index;
 pub mod issuer;

@@ -25,6 +25,16 @@ if [ ! -x "$venv/bin/uv" ] || ! cmp -s tests/requirements.txt "$venv/.requiremen
 fi
 export MOCK_PYPI_TEST_VENV="$PWD/$venv"
 
+# The dashboard test drives Chromium through chromedriver (Debian packages).
+if ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing chromium and chromium-driver"
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null
+  else
+    echo "note: the dashboard test needs chromium and chromium-driver (sudo apt-get install chromium chromium-driver)"
+  fi
+fi
+
 log=$(mktemp)
 cluster=""
 cleanup() {

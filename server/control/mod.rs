@@ -277,12 +277,38 @@ async fn list_exchanges(
     ))
 }
 
+/// One exchange with what its token did afterwards: the token's state (expiry, burn)
+/// and every upload made with it.
+pub async fn exchange_activity(app: &App, id: i64) -> Result<Option<Value>, ApiError> {
+    let Some(row) = app.store.exchange(id).await? else {
+        return Ok(None);
+    };
+    let mut out = serde_json::to_value(&row).unwrap_or(Value::Null);
+    if let Some(token_id) = &row.token_id {
+        let token = app.store.token_by_id(token_id).await?;
+        let uploads: Vec<Value> = app
+            .store
+            .files_by_token(token_id)
+            .await?
+            .into_iter()
+            .map(|(project, file)| {
+                let mut v = serde_json::to_value(file).unwrap_or(Value::Null);
+                v["project"] = Value::String(project);
+                v
+            })
+            .collect();
+        out["token"] = serde_json::to_value(token).unwrap_or(Value::Null);
+        out["uploads"] = Value::Array(uploads);
+    }
+    Ok(Some(out))
+}
+
 async fn get_exchange(
     State(app): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    match app.store.exchange(id).await? {
-        Some(row) => Ok(Json(serde_json::to_value(row).unwrap_or(Value::Null))),
+    match exchange_activity(&app, id).await? {
+        Some(v) => Ok(Json(v)),
         None => Err(ApiError::NotFound(format!("no exchange {id}"))),
     }
 }

@@ -65,14 +65,44 @@ impl Attempt {
         }
     }
 
+    /// Record the refusal with the full explanation; the client gets it too, or only
+    /// Warehouse's text with `--warehouse-exact-errors`.
     async fn refuse(self, app: &App, code: &'static str, description: String) -> MintError {
         let record = ExchangeRecord::Refused(self.record(code, &description));
         if let Err(e) = app.store.record_exchange(record).await {
             tracing::error!(error = %e, "could not record a refused exchange");
         }
         tracing::info!(code, %description, "token exchange refused");
-        MintError::new(code, description)
+        if app.settings.warehouse_exact_errors {
+            MintError::new(code, warehouse_exact(code, &description))
+        } else {
+            MintError::new(code, description)
+        }
     }
+}
+
+/// PyPI's own description for a refusal, without mock-pypi's explanation (for users who
+/// assert on Warehouse's exact texts; the audit log keeps the explanation).
+pub fn warehouse_exact(code: &str, ours: &str) -> String {
+    let prefix = |p: &str| {
+        if ours.starts_with(p) {
+            Some(p.to_owned())
+        } else {
+            None
+        }
+    };
+    let exact = match code {
+        "invalid-token" => Some("malformed or invalid token".to_owned()),
+        "invalid-reuse-token" => Some("invalid token: already used".to_owned()),
+        "invalid-pending-publisher" => Some("valid token, but project already exists".to_owned()),
+        // "valid token, but no corresponding publisher (<reason>). <explanation>"
+        "invalid-publisher" => ours.find("). ").map(|end| ours[..=end].to_owned()),
+        "invalid-payload" => {
+            prefix("malformed JWT").or_else(|| prefix("unknown trusted publishing issuer"))
+        }
+        _ => None,
+    };
+    exact.unwrap_or_else(|| ours.to_owned())
 }
 
 const REPLAYED: &str = "invalid token: already used (each OIDC token can be exchanged once)";
@@ -342,6 +372,35 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warehouse_exact_texts_drop_our_explanations() {
+        assert_eq!(
+            warehouse_exact(
+                "invalid-token",
+                "malformed or invalid token: exp: expired 600 s ago"
+            ),
+            "malformed or invalid token"
+        );
+        assert_eq!(
+            warehouse_exact(
+                "invalid-publisher",
+                "valid token, but no corresponding publisher (Publisher with matching claims was not found). Closest is publisher 1 …"
+            ),
+            "valid token, but no corresponding publisher (Publisher with matching claims was not found)"
+        );
+        assert_eq!(
+            warehouse_exact(
+                "invalid-payload",
+                "unknown trusted publishing issuer: 'x' is not trusted"
+            ),
+            "unknown trusted publishing issuer"
+        );
+        assert_eq!(
+            warehouse_exact("invalid-reuse-token", REPLAYED),
+            "invalid token: already used"
+        );
+    }
 
     #[test]
     fn body_errors_say_what_to_send() {

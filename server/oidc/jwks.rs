@@ -145,6 +145,17 @@ impl JwksCache {
         }
     }
 
+    /// The key ids cached for `issuer` (nothing is fetched).
+    pub fn cached_kids(&self, issuer: &TrustedIssuerRow) -> Vec<String> {
+        let entry = self.entry(issuer);
+        let mut kids: Vec<String> = match entry.keys.read() {
+            Ok(keys) => keys.keys().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().keys().cloned().collect(),
+        };
+        kids.sort();
+        kids
+    }
+
     /// Fetch `issuer`'s keys now, regardless of the cooldown; the kids now cached.
     pub async fn refresh(&self, issuer: &TrustedIssuerRow) -> Result<Vec<String>, String> {
         let entry = self.entry(issuer);

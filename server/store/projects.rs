@@ -1,7 +1,7 @@
 //! Projects, releases and files.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::blobs::StagedFile;
 use super::{Store, StoreResult, now};
@@ -86,6 +86,10 @@ fn project_row(row: &AnyRow) -> Result<ProjectRow, sqlx::Error> {
     })
 }
 
+const FILE_COLUMNS: &str = "f.id, r.version, f.filename, f.packagetype, f.python_version, f.requires_python, f.size, \
+     f.md5_digest, f.sha256_digest, f.blake2_256_digest, f.path, f.metadata_sha256, f.metadata_blake2_256, \
+     f.upload_time, f.token_id";
+
 fn file_row(row: &AnyRow) -> Result<FileRow, sqlx::Error> {
     Ok(FileRow {
         id: row.try_get(0)?,
@@ -147,16 +151,29 @@ impl Store {
     }
 
     pub async fn project_files(&self, project_id: i64) -> StoreResult<Vec<FileRow>> {
-        let rows = sqlx::query(
-            "SELECT f.id, r.version, f.filename, f.packagetype, f.python_version, f.requires_python, f.size, \
-             f.md5_digest, f.sha256_digest, f.blake2_256_digest, f.path, f.metadata_sha256, f.metadata_blake2_256, \
-             f.upload_time, f.token_id FROM files f JOIN releases r ON r.id = f.release_id \
-             WHERE r.project_id = $1 ORDER BY f.filename",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS} FROM files f JOIN releases r ON r.id = f.release_id \
+             WHERE r.project_id = $1 ORDER BY f.filename"
+        )))
         .bind(project_id)
         .fetch_all(&self.read)
         .await?;
         Ok(rows.iter().map(file_row).collect::<Result<_, _>>()?)
+    }
+
+    /// The files uploaded with one token, with their project's normalized name.
+    pub async fn files_by_token(&self, token_id: &str) -> StoreResult<Vec<(String, FileRow)>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS}, p.normalized_name FROM files f JOIN releases r ON r.id = f.release_id \
+             JOIN projects p ON p.id = r.project_id WHERE f.token_id = $1 ORDER BY f.upload_time, f.filename"
+        )))
+        .bind(token_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(15)?, file_row(row)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
     }
 
     pub async fn project_releases(&self, project_id: i64) -> StoreResult<Vec<ReleaseRow>> {

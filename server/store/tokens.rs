@@ -132,6 +132,16 @@ impl Store {
         Ok(rows.iter().map(token_row).collect::<Result<_, _>>()?)
     }
 
+    pub async fn token_by_id(&self, id: &str) -> StoreResult<Option<TokenRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.as_ref().map(token_row).transpose()?)
+    }
+
     /// Revoke a token by its public id; the token as it is now, or `None` if unknown.
     pub async fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRow>> {
         sqlx::query("UPDATE api_tokens SET burned_at = $1 WHERE id = $2 AND burned_at IS NULL")

@@ -1,0 +1,65 @@
+//! The dashboard in a real headless browser (Chromium from the Debian packages, driven
+//! by selenium: tests/dashboard/browser_check.py), after a refused and an accepted
+//! exchange with real uploads; plus the audit API's content for both.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Server, dists, run};
+use reqwest::Method;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_in_headless_chromium() {
+    assert!(
+        Path::new("/usr/bin/chromedriver").exists(),
+        "the dashboard test needs Chromium: apt-get install chromium chromium-driver (.ci/run and tests/run.sh as root do it)"
+    );
+    let server = Server::start();
+    let home = common::tempdir();
+    server
+        .add_github_publisher("dash-demo", "octo-org/dash-demo", "release.yml", "pypi")
+        .await;
+    // Refused: the job runs in another environment.
+    let wrong = server.env_vars(&[
+        "env",
+        "github",
+        "--repository",
+        "octo-org/dash-demo",
+        "--environment",
+        "staging",
+    ]);
+    let dist = dists::build(&home.path().join("dist"), "dash-demo", "1.0");
+    let (ok, _) = common::uv_publish(&server, home.path(), &wrong, &[&dist.wheel]);
+    assert!(!ok);
+    // Accepted, with two uploads made by the minted token.
+    let right = server.env_vars(&[
+        "env",
+        "github",
+        "--repository",
+        "octo-org/dash-demo",
+        "--environment",
+        "pypi",
+    ]);
+    let (ok, out) = common::uv_publish(&server, home.path(), &right, &[&dist.wheel, &dist.sdist]);
+    assert!(ok, "{out}");
+    let (_, log) = server.api(Method::GET, "/exchanges", None).await;
+    let exchanges = log["exchanges"].as_array().unwrap();
+    let id_of = |outcome: &str| {
+        exchanges
+            .iter()
+            .find(|e| e["outcome"] == outcome)
+            .and_then(|e| e["id"].as_i64())
+            .unwrap()
+            .to_string()
+    };
+    let (refused, accepted) = (id_of("invalid-publisher"), id_of("accepted"));
+
+    let mut cmd = common::client("python", home.path());
+    cmd.env("SE_AVOID_STATS", "true")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard/browser_check.py"))
+        .args([server.http(), server.admin_token(), refused, accepted]);
+    let (ok, out) = run(&mut cmd);
+    assert!(ok, "{out}\nserver log:\n{}", server.log());
+    assert!(out.contains("dashboard OK"), "{out}");
+}

@@ -1,0 +1,161 @@
+"""Drive the dashboard in headless Chromium (selenium + the Debian chromium-driver) and
+check what a learner sees: pages render, are valid HTML (html5lib, strict), pass basic
+accessibility checks, work on a phone-sized screen, the add-publisher form works, and
+exchange pages show the mismatching claim and the uploads.
+
+usage: browser_check.py BASE_URL ADMIN_TOKEN REFUSED_EXCHANGE_ID ACCEPTED_EXCHANGE_ID
+"""
+
+import sys
+import urllib.request
+
+import html5lib
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+base, admin, refused, accepted = sys.argv[1:5]
+dash = f"{base}/_mock/dashboard"
+problems = []
+checks = 0
+
+
+def check(ok, what):
+    global checks
+    checks += 1
+    if not ok:
+        problems.append(what)
+
+
+def valid_html(url):
+    with urllib.request.urlopen(url) as r:
+        raw = r.read()
+    parser = html5lib.HTMLParser(strict=True)
+    try:
+        parser.parse(raw)
+        check(True, "")
+    except Exception as e:  # html5lib raises ParseError on the first error
+        check(False, f"{url}: invalid HTML: {e}")
+
+
+CONTRAST = """
+function lum(c) {
+  const v = c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map(x => x / 255)
+    .map(x => x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4));
+  return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+}
+function bg(el) {
+  while (el) {
+    const c = getComputedStyle(el).backgroundColor;
+    if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c;
+    el = el.parentElement;
+  }
+  return 'rgb(255, 255, 255)';
+}
+const worst = [];
+for (const el of document.querySelectorAll('p, a, td, th, li, label, h1, h2, h3, button, code')) {
+  if (!el.textContent.trim() || el.offsetParent === null) continue;
+  const a = lum(getComputedStyle(el).color), b = lum(bg(el));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < 4.5) worst.push(el.tagName + ' "' + el.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+}
+return worst;
+"""
+
+
+def load(driver, url):
+    """Open a page and wait until it and its stylesheet are loaded."""
+    driver.get(url)
+    WebDriverWait(driver, 10).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+        and d.find_elements(By.TAG_NAME, "h1")
+    )
+
+
+def accessible(driver, url):
+    check(driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en", f"{url}: no lang")
+    check(len(driver.find_elements(By.TAG_NAME, "h1")) == 1, f"{url}: not exactly one h1")
+    check(len(driver.find_elements(By.TAG_NAME, "main")) == 1, f"{url}: no main landmark")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "nav[aria-label]")) == 1, f"{url}: no labelled nav")
+    check(driver.title.endswith("· mock-pypi"), f"{url}: title {driver.title!r}")
+    for field in driver.find_elements(By.CSS_SELECTOR, "input, select, textarea"):
+        fid = field.get_attribute("id")
+        labelled = fid and driver.find_elements(By.CSS_SELECTOR, f"label[for='{fid}']")
+        check(bool(labelled or field.get_attribute("aria-label")), f"{url}: unlabelled field {fid}")
+    for link in driver.find_elements(By.TAG_NAME, "a"):
+        check(bool(link.get_attribute("textContent").strip()), f"{url}: empty link text")
+    for table in driver.find_elements(By.TAG_NAME, "table"):
+        check(bool(table.find_elements(By.TAG_NAME, "th")), f"{url}: table without headers")
+    low = driver.execute_script(CONTRAST)
+    check(not low, f"{url}: contrast below 4.5:1: {low[:5]}")
+    # Keyboard: the first Tab lands on the skip link, which leads to the content.
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    focused = driver.switch_to.active_element
+    check(focused.get_attribute("href", ) is not None and focused.get_attribute("href").endswith("#main"),
+          f"{url}: first Tab does not reach the skip link")
+
+
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+    options.add_argument(arg)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+try:
+    pages = ["exchanges", f"exchanges/{refused}", f"exchanges/{accepted}", "publishers", "projects", "issuers"]
+    for p in pages:
+        url = f"{dash}/{p}"
+        load(driver, url)
+        check("mock-pypi" in driver.page_source, f"{url}: did not render: {driver.page_source[:500]}")
+        accessible(driver, url)
+        valid_html(url)
+
+    # The refused exchange names the claim that did not match, with both values.
+    load(driver, f"{dash}/exchanges/{refused}")
+    rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tr") if "mismatch" in r.text]
+    check(any("environment" in r and "staging" in r and "pypi" in r for r in rows),
+          f"refused exchange: no environment mismatch row in {rows}")
+    # The accepted one shows the minted token and the files uploaded with it.
+    load(driver, f"{dash}/exchanges/{accepted}")
+    body = driver.find_element(By.TAG_NAME, "main").text
+    check("Minted token" in body and "dash_demo-1.0-py3-none-any.whl" in body,
+          f"accepted exchange: token or uploads missing:\n{body}")
+
+    # The add-publisher form: a wrong admin token is refused, the right one adds it.
+    def submit(token):
+        load(driver, f"{dash}/publishers")
+        for field, value in (("project", "from-form"), ("repository", "octo-org/from-form"),
+                             ("environment", "pypi"), ("admin_token", token)):
+            driver.find_element(By.ID, field).send_keys(value)
+        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+    def wait_for(condition, what):
+        try:
+            WebDriverWait(driver, 10).until(condition)
+        except Exception:
+            check(False, what)
+
+    submit("wrong")
+    wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, "[role=alert]"), "wrong admin token: no error shown")
+    submit(admin)
+    wait_for(lambda d: "added=" in d.current_url and d.find_elements(By.CSS_SELECTOR, "[role=status]"),
+             f"form did not redirect: {driver.current_url}")
+    status = driver.find_elements(By.CSS_SELECTOR, "[role=status]")
+    check(bool(status) and "added" in status[0].text, "no confirmation after adding")
+    check("octo-org/from-form" in driver.find_element(By.TAG_NAME, "table").text, "new publisher not listed")
+
+    # A phone: nothing wider than the screen but scrollable tables.
+    driver.set_window_size(390, 844)
+    for p in pages:
+        load(driver, f"{dash}/{p}")
+        overflow = driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        check(overflow <= 1, f"{p}: {overflow}px wider than a phone screen")
+finally:
+    driver.quit()
+
+if problems:
+    print("\n".join(problems))
+    sys.exit(1)
+print(f"dashboard OK: {checks} checks")
