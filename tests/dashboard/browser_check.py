@@ -97,9 +97,15 @@ def accessible(driver, url):
           f"{url}: first Tab does not reach the skip link")
 
 
+import tempfile
+
+profile = tempfile.mkdtemp(prefix="mock-pypi-chromium-")
 options = webdriver.ChromeOptions()
 options.binary_location = "/usr/bin/chromium"
-for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+# Headless, as root, offline: no sandbox, no background connections to the internet.
+for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
+            "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}"):
     options.add_argument(arg)
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 try:
