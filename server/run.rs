@@ -50,7 +50,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         banner += &format!("  test CA (trust this file):   {}\n", ca.display());
     }
     banner += &format!(
-        "  control API:                 {}/_mock/api/  (Authorization: Bearer {})\n  data directory:              {}\n\nNext, in another shell:\n  mock-pypi publisher add github --project demo --repository octo-org/demo --workflow release.yml\n  eval \"$(mock-pypi env github --repository octo-org/demo --workflow release.yml)\"\n  uv publish --trusted-publishing always --publish-url {https}/legacy/ dist/*\n",
+        "  dashboard:                   {}/_mock/dashboard/\n  control API:                 {}/_mock/api/  (Authorization: Bearer {})\n  data directory:              {}\n\nNext, in another shell:\n  mock-pypi publisher add github --project demo --repository octo-org/demo --workflow release.yml\n  eval \"$(mock-pypi env github --repository octo-org/demo --workflow release.yml)\"\n  uv publish --trusted-publishing always --publish-url {https}/legacy/ dist/*\n",
+        app.public_url,
         app.public_url,
         app.admin_token,
         app.settings.data_dir.display()
