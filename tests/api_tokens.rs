@@ -4,35 +4,9 @@
 
 mod common;
 
-use common::{Server, client, dists, run};
+use common::{Server, dists, uv_token_publish};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-fn uv_token_publish(
-    server: &Server,
-    home: &std::path::Path,
-    token: &str,
-    files: &[&std::path::Path],
-    check: bool,
-) -> (bool, String) {
-    let mut cmd = client("uv", home);
-    cmd.env("SSL_CERT_FILE", server.ca_file())
-        .args([
-            "publish",
-            "--trusted-publishing",
-            "never",
-            "--token",
-            token,
-            "--publish-url",
-        ])
-        .arg(format!("{}/legacy/", server.https()));
-    if check {
-        cmd.arg("--check-url")
-            .arg(format!("{}/simple/", server.http()));
-    }
-    cmd.args(files);
-    run(&mut cmd)
-}
 
 async fn project_names(server: &Server) -> Vec<String> {
     let (_, projects) = server.api(Method::GET, "/projects", None).await;
@@ -63,8 +37,8 @@ async fn api_tokens_are_scoped_and_revocable() {
         &server,
         home.path(),
         &all,
+        &[],
         &[&fresh.wheel, &fresh.sdist],
-        false,
     );
     assert!(ok, "{out}");
     assert_eq!(
@@ -85,10 +59,10 @@ async fn api_tokens_are_scoped_and_revocable() {
     assert_eq!(created["projects"], json!(["alpha-pkg"]));
     let scoped = created["token"].as_str().unwrap().to_owned();
     let alpha = dists::build(&home.path().join("alpha"), "alpha-pkg", "0.1");
-    let (ok, out) = uv_token_publish(&server, home.path(), &scoped, &[&alpha.wheel], false);
+    let (ok, out) = uv_token_publish(&server, home.path(), &scoped, &[], &[&alpha.wheel]);
     assert!(ok, "{out}");
     let beta = dists::build(&home.path().join("beta"), "beta-pkg", "0.1");
-    let (ok, out) = uv_token_publish(&server, home.path(), &scoped, &[&beta.wheel], false);
+    let (ok, out) = uv_token_publish(&server, home.path(), &scoped, &[], &[&beta.wheel]);
     assert!(!ok);
     assert!(
         out.contains("project-scoped token is not valid for project 'beta-pkg'"),
@@ -113,7 +87,7 @@ async fn api_tokens_are_scoped_and_revocable() {
     let revoked = server.cli(&["api-token", "revoke", id]);
     assert!(revoked.status.success());
     let again = dists::build(&home.path().join("alpha2"), "alpha-pkg", "0.2");
-    let (ok, out) = uv_token_publish(&server, home.path(), &scoped, &[&again.wheel], false);
+    let (ok, out) = uv_token_publish(&server, home.path(), &scoped, &[], &[&again.wheel]);
     assert!(!ok);
     assert!(out.contains("token was revoked"), "{out}");
     let (status, _) = server.api(Method::DELETE, "/tokens/nope", None).await;
@@ -129,15 +103,18 @@ async fn uv_check_url_skips_existing_files_and_a_burned_token_is_refused() {
         .await;
     let dist = dists::build(&home.path().join("dist"), "rerun", "1.0");
     let env = server.env_vars(&["env", "github", "--repository", "octo-org/rerun"]);
+    let check_url = [
+        "--check-url".to_owned(),
+        format!("{}/simple/", server.http()),
+    ];
     let publish = |env: &[(String, String)]| {
-        let mut cmd = client("uv", home.path());
-        cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .args(["publish", "--trusted-publishing", "always", "--publish-url"])
-            .arg(format!("{}/legacy/", server.https()))
-            .arg("--check-url")
-            .arg(format!("{}/simple/", server.http()))
-            .args([&dist.wheel, &dist.sdist]);
-        run(&mut cmd)
+        common::uv_publish_with(
+            &server,
+            home.path(),
+            env,
+            &check_url,
+            &[&dist.wheel, &dist.sdist],
+        )
     };
     let (ok, first) = publish(&env);
     assert!(ok, "{first}");
@@ -167,7 +144,7 @@ async fn uv_check_url_skips_existing_files_and_a_burned_token_is_refused() {
 
     // The burned token uploads nothing any more.
     let next = dists::build(&home.path().join("next"), "rerun", "1.1");
-    let (ok, out) = uv_token_publish(&server, home.path(), &minted, &[&next.wheel], false);
+    let (ok, out) = uv_token_publish(&server, home.path(), &minted, &[], &[&next.wheel]);
     assert!(!ok);
     assert!(out.contains("burned"), "{out}");
 }

@@ -79,6 +79,28 @@ async fn github_publisher(server: &Server, name: &str) -> Vec<(String, String)> 
     server.env_vars(&["env", "github", "--repository", &format!("octo-org/{name}")])
 }
 
+/// `twine upload` of the project's wheel and sdist with an upload token.
+fn twine_with_token(
+    home: &Path,
+    ca: &str,
+    upload: &str,
+    token: &str,
+    p: &Project,
+) -> Result<(), String> {
+    let mut cmd = client("twine", home);
+    cmd.env("REQUESTS_CA_BUNDLE", ca)
+        .args([
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            upload,
+        ])
+        .args(["-u", "__token__", "-p", token])
+        .args([&p.wheel, &p.sdist]);
+    outcome(run(&mut cmd))
+}
+
 fn api_token(server: &Server, name: &str) -> String {
     let out = server.cli(&["api-token", "create", "--project", name]);
     assert!(
@@ -148,19 +170,8 @@ async fn every_client_publishes_and_installs() {
     );
     let p = project(home, "m-uv-token");
     let token = api_token(&server, &p.name);
-    let mut cmd = client("uv", home);
-    cmd.env("SSL_CERT_FILE", &ca)
-        .args([
-            "publish",
-            "--trusted-publishing",
-            "never",
-            "--token",
-            &token,
-            "--publish-url",
-            &upload,
-        ])
-        .args([&p.wheel, &p.sdist]);
-    add("uv", "token", &p, outcome(run(&mut cmd)));
+    let published = common::uv_token_publish(&server, home, &token, &[], &[&p.wheel, &p.sdist]);
+    add("uv", "token", &p, outcome(published));
 
     // twine
     let p = project(home, "m-twine-tp");
@@ -184,21 +195,12 @@ async fn every_client_publishes_and_installs() {
     );
     let p = project(home, "m-twine-token");
     let token = api_token(&server, &p.name);
-    let mut cmd = client("twine", home);
-    cmd.env("REQUESTS_CA_BUNDLE", &ca)
-        .args([
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            &upload,
-            "-u",
-            "__token__",
-            "-p",
-            &token,
-        ])
-        .args([&p.wheel, &p.sdist]);
-    add("twine", "token", &p, outcome(run(&mut cmd)));
+    add(
+        "twine",
+        "token",
+        &p,
+        twine_with_token(home, &ca, &upload, &token, &p),
+    );
 
     // The publish action's exchange, then twine with the minted token, as the action does.
     let p = project(home, "m-action");
@@ -216,21 +218,7 @@ async fn every_client_publishes_and_installs() {
             .find(|l| l.starts_with("pypi-"))
             .unwrap_or("")
             .to_owned();
-        let mut cmd = client("twine", home);
-        cmd.env("REQUESTS_CA_BUNDLE", &ca)
-            .args([
-                "upload",
-                "--non-interactive",
-                "--disable-progress-bar",
-                "--repository-url",
-                &upload,
-                "-u",
-                "__token__",
-                "-p",
-                &minted,
-            ])
-            .args([&p.wheel, &p.sdist]);
-        outcome(run(&mut cmd))
+        twine_with_token(home, &ca, &upload, &minted, &p)
     } else {
         Err(out)
     };

@@ -174,19 +174,7 @@ async fn a_token_for_one_project_cannot_upload_another() {
     let api_token = minted["token"].as_str().unwrap().to_owned();
     let dist = dists::build(&home.path().join("dist"), "theirs", "1.0");
 
-    let mut cmd = client("uv", home.path());
-    cmd.env("SSL_CERT_FILE", server.ca_file())
-        .args([
-            "publish",
-            "--trusted-publishing",
-            "never",
-            "--token",
-            &api_token,
-            "--publish-url",
-        ])
-        .arg(format!("{}/legacy/", server.https()))
-        .arg(&dist.wheel);
-    let (ok, out) = run(&mut cmd);
+    let (ok, out) = common::uv_token_publish(&server, home.path(), &api_token, &[], &[&dist.wheel]);
     assert!(!ok, "{out}");
     assert!(out.contains("403"), "{out}");
     assert!(

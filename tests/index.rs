@@ -304,15 +304,7 @@ async fn cached_pages_follow_new_uploads() {
         assert!(page(V1_JSON).await.contains("fresh-1.0.tar.gz"));
         assert!(!page("text/html").await.contains("1.1"));
     }
-    let index_before = server
-        .client()
-        .get(format!("{}/simple/", server.http()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let index_before = server.get_text(&format!("{}/simple/", server.http())).await;
     assert!(!index_before.contains("later"));
     publish(&server, "fresh", "1.1").await;
     assert!(page(V1_JSON).await.contains("fresh-1.1-py3-none-any.whl"));
@@ -321,14 +313,6 @@ async fn cached_pages_follow_new_uploads() {
     server
         .add_github_publisher("later", "octo-org/later", "release.yml", "")
         .await;
-    let index_after = server
-        .client()
-        .get(format!("{}/simple/", server.http()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let index_after = server.get_text(&format!("{}/simple/", server.http())).await;
     assert!(index_after.contains("/simple/later/"), "{index_after}");
 }

@@ -71,14 +71,8 @@ async fn the_five_exercises() {
 
     // The dashboard shows every outcome.
     let page = server
-        .client()
-        .get(format!("{}/_mock/dashboard/exchanges", server.http()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(&format!("{}/_mock/dashboard/exchanges", server.http()))
+        .await;
     assert_eq!(page.matches(">accepted<").count(), 3, "{page}");
     assert_eq!(page.matches(">invalid-publisher<").count(), 2, "{page}");
     assert_eq!(page.matches(">invalid-reuse-token<").count(), 1, "{page}");

@@ -50,9 +50,6 @@ impl ActiveStateIdentity {
             "nbf": now - 5,
             "exp": now + lifetime,
         });
-        match claims {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        }
+        super::object(claims)
     }
 }

@@ -157,10 +157,7 @@ impl GitHubIdentity {
         if let (Some(env), Some(map)) = (&self.environment, claims.as_object_mut()) {
             map.insert("environment".into(), Value::String(env.clone()));
         }
-        match claims {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        }
+        super::object(claims)
     }
 }
 

@@ -91,10 +91,7 @@ impl GitLabIdentity {
             map.insert("deployment_tier".into(), "production".into());
             map.insert("environment_action".into(), "start".into());
         }
-        match claims {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        }
+        super::object(claims)
     }
 }
 

@@ -38,9 +38,6 @@ impl GoogleIdentity {
             "iss": issuer,
             "sub": sub,
         });
-        match claims {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        }
+        super::object(claims)
     }
 }

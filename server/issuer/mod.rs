@@ -330,6 +330,14 @@ impl Issuer {
     }
 }
 
+/// The claim object built with `json!` (always an object) as a map.
+fn object(claims: Value) -> Map<String, Value> {
+    match claims {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
 /// A random UUID-shaped token id.
 pub fn new_jti() -> String {
     let h = crate::store::random_hex(16);

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::matching::{Evaluation, Verdict, claim_str, field};
+use super::matching::{Evaluation, Verdict, claim_str, environment_phrase, field};
 
 /// Claims that must be present and not null before any publisher is considered.
 pub const REQUIRED_CLAIMS: [&str; 8] = [
@@ -99,11 +99,7 @@ impl GitHubConfig {
     }
 
     pub fn describe(&self) -> String {
-        let env = if self.environment.is_empty() {
-            "any environment".to_owned()
-        } else {
-            format!("environment '{}'", self.environment)
-        };
+        let env = environment_phrase(&self.environment);
         format!(
             "{}/{} · {} · {env}",
             self.repository_owner, self.repository_name, self.workflow_filename

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::matching::{Evaluation, Verdict, claim_str, field};
+use super::matching::{Evaluation, Verdict, claim_str, environment_phrase, field};
 use crate::issuer::gitlab::issuer_host;
 
 pub const REQUIRED_CLAIMS: [&str; 6] = [
@@ -95,11 +95,7 @@ impl GitLabConfig {
     }
 
     pub fn describe(&self) -> String {
-        let env = if self.environment.is_empty() {
-            "any environment".to_owned()
-        } else {
-            format!("environment '{}'", self.environment)
-        };
+        let env = environment_phrase(&self.environment);
         format!(
             "{}/{} · {} · {env}",
             self.namespace, self.project, self.workflow_filepath

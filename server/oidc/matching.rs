@@ -17,6 +17,15 @@ pub fn field(map: &Map<String, Value>, name: &str) -> Result<String, String> {
     }
 }
 
+/// How a publisher's environment constraint reads in summaries.
+pub fn environment_phrase(environment: &str) -> String {
+    if environment.is_empty() {
+        "any environment".to_owned()
+    } else {
+        format!("environment '{environment}'")
+    }
+}
+
 pub fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     claims.get(name).and_then(Value::as_str)
 }

@@ -138,6 +138,18 @@ impl Server {
             .expect("JSON body")
     }
 
+    /// GET an absolute URL and return its body as text.
+    pub async fn get_text(&self, url: &str) -> String {
+        self.client()
+            .get(url)
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("text body")
+    }
+
     pub async fn api(
         &self,
         method: reqwest::Method,
@@ -387,10 +399,46 @@ pub fn uv_publish(
     env: &[(String, String)],
     files: &[&Path],
 ) -> (bool, String) {
+    uv_publish_with(server, home, env, &[], files)
+}
+
+/// [`uv_publish`] with extra `uv publish` arguments.
+pub fn uv_publish_with(
+    server: &Server,
+    home: &Path,
+    env: &[(String, String)],
+    extra: &[String],
+    files: &[&Path],
+) -> (bool, String) {
     let mut cmd = client("uv", home);
     cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .args(["publish", "--trusted-publishing", "always", "--publish-url"])
         .arg(format!("{}/legacy/", server.https()))
+        .args(extra)
+        .args(files);
+    run(&mut cmd)
+}
+
+/// `uv publish` with an upload token (no trusted publishing), trusting the test CA.
+pub fn uv_token_publish(
+    server: &Server,
+    home: &Path,
+    token: &str,
+    extra: &[String],
+    files: &[&Path],
+) -> (bool, String) {
+    let mut cmd = client("uv", home);
+    cmd.env("SSL_CERT_FILE", server.ca_file())
+        .args([
+            "publish",
+            "--trusted-publishing",
+            "never",
+            "--token",
+            token,
+            "--publish-url",
+        ])
+        .arg(format!("{}/legacy/", server.https()))
+        .args(extra)
         .args(files);
     run(&mut cmd)
 }
