@@ -342,7 +342,7 @@ async fn mint_token(
     });
     let url = format!("{}/mint", r.issuer.trim_end_matches('/'));
     let answer = call(
-        reqwest::Client::new()
+        crate::http_client::cli()?
             .post(url)
             .bearer_auth(&r.request_token)
             .json(&body),
@@ -643,7 +643,7 @@ async fn call(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
 
 pub async fn publisher(args: PublisherArgs) -> anyhow::Result<()> {
     let (server, token) = args.api.resolve()?;
-    let http = reqwest::Client::new();
+    let http = crate::http_client::cli()?;
     let url = format!("{server}/_mock/api/publishers");
     let result = match args.action {
         PublisherAction::Add { provider } => {
@@ -714,7 +714,7 @@ pub enum ApiTokenAction {
 
 pub async fn api_token(args: ApiTokenArgs) -> anyhow::Result<()> {
     let (server, admin) = args.api.resolve()?;
-    let http = reqwest::Client::new();
+    let http = crate::http_client::cli()?;
     let url = format!("{server}/_mock/api/tokens");
     match args.action {
         ApiTokenAction::Create {
@@ -758,9 +758,9 @@ pub struct HealthArgs {
 
 /// GET the URL with a short timeout; success is any 2xx.
 pub async fn health(args: HealthArgs) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(3))
-        .build()?;
+    let http = crate::http_client::build(|| {
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(3))
+    })?;
     let response = http.get(&args.url).send().await.context("no answer")?;
     anyhow::ensure!(
         response.status().is_success(),

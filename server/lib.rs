@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod dashboard;
 pub mod error;
+pub mod http_client;
 pub mod index;
 pub mod issuer;
 pub mod oidc;

@@ -1,8 +1,9 @@
-//! The Docker sandbox without Docker (our machines have no engine): the compose file is
-//! checked against the compose specification, the Dockerfile's commands against the
-//! ones run here, and the compose topology (issuer service, index, PostgreSQL in the
-//! PostgreSQL pass, the demo's publish and install) runs as native processes with the
-//! compose file's own commands, environments and health checks.
+//! The Docker sandbox without a Docker engine, for fast feedback everywhere: the compose
+//! file is checked against the compose specification, the demo image's client pins
+//! against the suite's, and the compose topology (issuer service, index, PostgreSQL in
+//! the PostgreSQL pass, the demo's publish and install) runs as native processes with
+//! the compose file's own commands, environments and health checks. The images
+//! themselves are built and run on a real engine by tests/container.sh.
 
 mod common;
 
@@ -93,19 +94,10 @@ fn compose_file_follows_the_compose_specification() {
 }
 
 #[test]
-fn dockerfile_commands_are_the_ones_ci_runs() {
+fn the_demo_image_pins_the_suites_clients() {
     let dockerfile = std::fs::read_to_string(repo("Dockerfile")).unwrap();
     let lines: Vec<&str> = dockerfile.lines().map(str::trim).collect();
     let has = |l: &str| lines.contains(&l);
-    // The image's binary is the one cargo builds here, with the lock file honoured.
-    assert!(has("RUN cargo build --release --locked --bin mock-pypi"));
-    assert!(env!("CARGO_BIN_EXE_mock-pypi").ends_with("/mock-pypi"));
-    // The runtime stage: non-root, the health check and entry point run natively below.
-    assert!(has("USER mockpypi"));
-    assert!(has(
-        r#"HEALTHCHECK --interval=5s --timeout=3s --retries=20 CMD ["mock-pypi", "health"]"#
-    ));
-    assert!(has(r#"ENTRYPOINT ["mock-pypi"]"#));
     // The demo stage pins the clients the test suite pins, and runs the script below.
     let pins = std::fs::read_to_string(repo("tests/requirements.txt")).unwrap();
     let pin = |name: &str| {

@@ -89,3 +89,49 @@ fn a_bad_config_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// A machine without CA certificates (a bare container) still runs the index, its
+/// health probe and the CLI over plain HTTP; HTTPS key fetches fail with a clear warning.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_system_ca_certificates_is_not_fatal() {
+    let dir = common::tempdir();
+    let empty = dir.path().join("no-roots.pem");
+    std::fs::write(&empty, "").unwrap();
+    let empty_dir = dir.path().join("no-roots.d");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    let no_roots = [
+        ("SSL_CERT_FILE", empty.to_str().unwrap()),
+        ("SSL_CERT_DIR", empty_dir.to_str().unwrap()),
+        ("RUST_LOG", "mock_pypi=info,warn"),
+    ];
+    let server = Server::launch(&["--trust-production-issuers"], &no_roots);
+    assert!(
+        server.log().contains("no usable system CA certificates"),
+        "{}",
+        server.log()
+    );
+    let health = std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
+        .args(["health", "--url"])
+        .arg(format!("{}/_mock/health", server.http()))
+        .env_clear()
+        .envs(no_roots)
+        .output()
+        .unwrap();
+    assert!(
+        health.status.success(),
+        "{}",
+        String::from_utf8_lossy(&health.stderr)
+    );
+    let list = std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
+        .args(["publisher", "list", "--data-dir"])
+        .arg(server.data_dir())
+        .env_clear()
+        .envs(no_roots)
+        .output()
+        .unwrap();
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+}

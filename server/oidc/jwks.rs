@@ -62,12 +62,13 @@ pub struct KeySource {
 
 impl JwksCache {
     pub fn new(cooldown: Duration) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .connect_timeout(FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("mock-pypi/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = crate::http_client::build(|| {
+            reqwest::Client::builder()
+                .timeout(FETCH_TIMEOUT)
+                .connect_timeout(FETCH_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("mock-pypi/", env!("CARGO_PKG_VERSION")))
+        })?;
         Ok(Self {
             http,
             entries: Mutex::new(HashMap::new()),
