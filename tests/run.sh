@@ -8,6 +8,12 @@
 # (postgres://USER@HOST:PORT/postgres; each test server gets its own database there),
 # or when MOCK_PYPI_TEST_POSTGRES=1, which starts a throwaway cluster from the
 # installed PostgreSQL binaries (tests/pg-cluster.sh) and stops it afterwards.
+#
+# Then the shipped artifacts, from the release build: the Python wheel and sdist with
+# the pytest plugin and the GitHub Action's script (tests/python-package.sh), and the
+# container image with the compose sandbox on a real Docker engine (tests/container.sh;
+# it runs as root, where it can install and start the engine itself, or when
+# MOCK_PYPI_TEST_CONTAINER=1; MOCK_PYPI_TEST_CONTAINER=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,13 +66,31 @@ status=0
 echo "== tests on SQLite"
 cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
 sqlite_total=$(total sqlite)
+summary=("$sqlite_total")
 if [ -n "$pg_url" ]; then
   echo "== tests on PostgreSQL ($pg_url)"
   MOCK_PYPI_TEST_DATABASE_URL="$pg_url" cargo test --locked --tests "$@" 2>&1 | tee "$log" || status=$?
-  echo "$sqlite_total"
-  total postgresql
+  summary+=("$(total postgresql)")
 else
-  echo "$sqlite_total"
-  echo "(PostgreSQL pass skipped: set MOCK_PYPI_TEST_POSTGRES=1 or MOCK_PYPI_TEST_DATABASE_URL)"
+  summary+=("(PostgreSQL pass skipped: set MOCK_PYPI_TEST_POSTGRES=1 or MOCK_PYPI_TEST_DATABASE_URL)")
 fi
+
+# Arguments select Rust tests; the artifact tests run only for the whole suite.
+if [ $# -eq 0 ]; then
+  echo "== release build (the wheel and the image ship it)"
+  cargo build --release --locked 2>&1 | tail -1
+  container=${MOCK_PYPI_TEST_CONTAINER:-auto}
+  if [ "$container" = auto ]; then
+    if [ "$(id -u)" = 0 ] && { [ -x /usr/sbin/dockerd ] || command -v apt-get >/dev/null; }; then container=1; else container=0; fi
+  fi
+  if [ "$container" = 1 ]; then
+    echo "== container engine (tests/container.sh)"
+    if tests/container.sh; then summary+=("container: passed"); else status=1; summary+=("container: FAILED"); fi
+  else
+    summary+=("(container test skipped: it needs root to start a Docker engine; MOCK_PYPI_TEST_CONTAINER=1 forces it)")
+  fi
+  echo "== python package (tests/python-package.sh)"
+  if tests/python-package.sh; then summary+=("python package: passed"); else status=1; summary+=("python package: FAILED"); fi
+fi
+printf '%s\n' "${summary[@]}"
 exit $status

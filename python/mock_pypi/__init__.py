@@ -1,0 +1,25 @@
+"""mock-pypi for Python: a local stand-in for PyPI's Trusted Publishing path.
+
+    from mock_pypi import Server
+
+    with Server() as server:
+        server.add_publisher("github", "demo", repository="octo/demo", workflow_filename="release.yml")
+        env = server.github_env("octo/demo", "release.yml")
+        subprocess.run(["uv", "publish", "--trusted-publishing", "always",
+                        "--publish-url", server.upload_url, "dist/*"], env=env.apply(), check=True)
+
+The pytest plugin (``mock_pypi.pytest_plugin``, registered automatically) provides the
+fixtures ``mock_pypi`` and ``mock_pypi_session``.
+"""
+
+from ._binary import find_binary
+from ._server import ApiError, ClientEnv, Server, ServerError, explain
+
+try:
+    from importlib.metadata import version as _version
+
+    __version__ = _version("mock-pypi")
+except Exception:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = ["ApiError", "ClientEnv", "Server", "ServerError", "explain", "find_binary", "__version__"]

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The Python distribution, as a user gets it: build the wheel and the sdist with the
+# pinned maturin (reusing the release build in target/), install the wheel into a fresh
+# venv whose PATH has no Rust, then run there the example suite (examples/pytest), the
+# plugin's own tests and the GitHub Action's script (tests/python). The sdist is built
+# into a wheel too (MOCK_PYPI_TEST_SDIST=0 skips that: it compiles the crate again).
+#
+#   tests/python-package.sh            (MOCK_PYPI_TEST_VENV: the pinned clients' venv, for pins)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+started=$(date +%s)
+say() { printf '== python package: %s\n' "$*"; }
+fail() { printf 'python package test FAILED: %s\n' "$*" >&2; exit 1; }
+pin() { grep -E "^$1==" "$repo/tests/requirements.txt" | head -1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/mock-pypi-wheel.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+maturin_venv=target/maturin-venv
+maturin_pin=$(grep -o 'maturin==[0-9.]*' pyproject.toml)
+if [ ! -x "$maturin_venv/bin/maturin" ] || ! "$maturin_venv/bin/maturin" --version | grep -q "${maturin_pin#maturin==}"; then
+  say "installing $maturin_pin"
+  rm -rf "$maturin_venv"
+  python3 -m venv "$maturin_venv"
+  "$maturin_venv/bin/pip" install --quiet --disable-pip-version-check "$maturin_pin"
+fi
+
+say "wheel and sdist ($maturin_pin)"
+t=$(date +%s)
+"$maturin_venv/bin/maturin" build --release --locked --out "$work/dist" 2>&1 | grep -E 'Built wheel|manylinux|warning|error' || true
+"$maturin_venv/bin/maturin" sdist --out "$work/dist" 2>&1 | grep -E 'Built|error' || true
+wheel=$(ls "$work"/dist/*.whl 2>/dev/null | head -1)
+sdist=$(ls "$work"/dist/*.tar.gz 2>/dev/null | head -1)
+[ -f "$wheel" ] || fail "no wheel was built"
+[ -f "$sdist" ] || fail "no sdist was built"
+version=$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)
+case "$(basename "$wheel")" in
+  mock_pypi-"$version"-py3-none-manylinux_*_x86_64.whl|mock_pypi-"$version"-py3-none-manylinux_*_aarch64.whl) ;;
+  *) fail "unexpected wheel name $(basename "$wheel") (version $version, a manylinux tag)" ;;
+esac
+wheel_kb=$(( $(stat -c %s "$wheel") / 1024 ))
+binary_kb=$(python3 -c 'import sys, zipfile; print(max(i.file_size for i in zipfile.ZipFile(sys.argv[1]).infolist() if i.filename.endswith("/scripts/mock-pypi")) // 1024)' "$wheel")
+echo "$(basename "$wheel"): wheel $((wheel_kb / 1024)) MiB (target < 12), binary $((binary_kb / 1024)) MiB (target < 25), built in $(( $(date +%s) - t )) s"
+[ "$wheel_kb" -lt $((12 * 1024)) ] || fail "the wheel is ${wheel_kb} KiB (target: under 12 MiB)"
+[ "$binary_kb" -lt $((25 * 1024)) ] || fail "the binary is ${binary_kb} KiB (target: under 25 MiB)"
+python3 -c 'import sys, tarfile; names = tarfile.open(sys.argv[1]).getnames(); need = ["Cargo.toml", "Cargo.lock", "pyproject.toml", "server/main.rs", "python/mock_pypi/__init__.py", "migrations/sqlite/0001_initial.sql", "templates/dashboard/base.html"]; missing = [n for n in need if not any(x.endswith("/" + n) for x in names)]; sys.exit("sdist lacks " + ", ".join(missing) if missing else 0)' "$sdist"
+
+say "a fresh venv with the wheel, no Rust on PATH"
+venv="$work/venv"
+python3 -m venv "$venv"
+clean_path="$venv/bin:/usr/local/bin:/usr/bin:/bin"
+env -i PATH="$clean_path" HOME="$work/home" sh -c '! command -v cargo >/dev/null && ! command -v rustc >/dev/null' \
+  || fail "the clean PATH still has a Rust toolchain"
+t=$(date +%s%3N)
+"$venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir "$wheel"
+echo "pip install of the wheel: $(( $(date +%s%3N) - t )) ms"
+"$venv/bin/pip" install --quiet --disable-pip-version-check pytest==9.2.0 "$(pin uv)" "$(pin twine)" "$(pin pip)"
+run_clean() { env -i PATH="$clean_path" HOME="$work/home" LANG=C.UTF-8 "$@"; }
+run_clean mock-pypi --version | grep -qx "mock-pypi $version" || fail "mock-pypi --version"
+for sub in serve issuer env publisher token api-token health; do
+  run_clean mock-pypi "$sub" --help >/dev/null || fail "mock-pypi $sub --help"
+done
+[ "$(run_clean python -c 'import mock_pypi; print(mock_pypi.__version__)')" = "$version" ] || fail "mock_pypi.__version__"
+
+say "the example suite and the plugin's tests, in the fresh venv"
+mkdir -p "$work/home"
+run_clean MOCK_PYPI_TEST_WHEEL="$wheel" python -m pytest -p no:cacheprovider -q --durations=0 \
+  --rootdir "$repo" "$repo/examples/pytest" "$repo/tests/python" || fail "pytest"
+left=$(pgrep -f "$venv/bin/mock-pypi" || true)
+[ -z "$left" ] || fail "mock-pypi processes left running: $left"
+
+if [ "${MOCK_PYPI_TEST_SDIST:-1}" = 1 ]; then
+  say "the sdist builds (pip wheel; the crate compiled from the sdist's sources, dependencies from target/)"
+  t=$(date +%s)
+  mkdir -p "$work/sdist"
+  tar -C "$work/sdist" -xzf "$sdist"
+  unpacked=$(ls -d "$work"/sdist/*/)
+  # Cargo would take the release build's artifact for the same crate as fresh: newer
+  # mtimes make it compile the sdist's own sources.
+  find "$unpacked" -name '*.rs' -exec touch {} +
+  CARGO_TARGET_DIR="$repo/target" "$venv/bin/pip" wheel --quiet --no-deps --disable-pip-version-check \
+    -w "$work/from-sdist" "$unpacked" || fail "building a wheel from the sdist"
+  ls "$work"/from-sdist/*.whl >/dev/null || fail "the sdist produced no wheel"
+  echo "wheel from the sdist built in $(( $(date +%s) - t )) s"
+fi
+
+echo "python package test passed in $(( $(date +%s) - started )) s"
