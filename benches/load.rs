@@ -250,7 +250,7 @@ async fn mint(servers: &[Server]) {
                             let claims = identity.claims(
                                 &iss,
                                 "pypi",
-                                mock_pypi::store::now(),
+                                mock_pypi::util::now(),
                                 600,
                                 &format!("bench-{t}-{i}"),
                             );

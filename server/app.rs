@@ -27,7 +27,7 @@ use crate::config::Settings;
 use crate::issuer::Issuer;
 use crate::issuer::keys::SigningKey;
 use crate::oidc::jwks::JwksCache;
-use crate::oidc::publisher::PRODUCTION_ISSUERS;
+use crate::provider::Provider;
 use crate::store::{BlobStore, Store};
 use crate::{control, index, oidc, tls, upload};
 
@@ -152,18 +152,24 @@ async fn health(
 /// (re)applied at start and after a reset.
 pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
     if app.settings.trust_production_issuers {
-        for (provider, iss) in PRODUCTION_ISSUERS {
-            app.store.upsert_issuer(provider, iss, None).await?;
+        for provider in Provider::ALL {
+            app.store
+                .upsert_issuer(provider.as_str(), provider.production_issuer(), None)
+                .await?;
         }
     }
     if let Some(issuer) = &app.issuer {
-        for provider in crate::issuer::PROVIDERS {
+        for provider in Provider::ALL {
             // An impersonated `iss` has its discovery document elsewhere: name the keys.
             let jwks = issuer
                 .impersonates(provider)
                 .then(|| issuer.jwks_url(provider));
             app.store
-                .upsert_issuer(provider, &issuer.issuer_url(provider), jwks.as_deref())
+                .upsert_issuer(
+                    provider.as_str(),
+                    &issuer.issuer_url(provider),
+                    jwks.as_deref(),
+                )
                 .await?;
         }
     }
@@ -191,7 +197,7 @@ async fn secret_file(path: &Path) -> anyhow::Result<String> {
             return Ok(text);
         }
     }
-    let secret = crate::store::random_hex(24);
+    let secret = crate::util::random_hex(24);
     crate::util::write_private(path, secret.as_bytes()).await?;
     Ok(secret)
 }
@@ -421,8 +427,8 @@ async fn write_server_file(app: &AppState) -> anyhow::Result<()> {
         "upload_url": format!("https://{authority}/legacy/"),
         "simple_url": format!("http://{authority}/simple/"),
         "issuer_url": app.issuer.as_ref().map(|i| i.base_url().to_owned()),
-        "github_issuer": app.issuer.as_ref().map(|i| i.issuer_url("github")),
-        "issuers": app.issuer.as_ref().map(|i| crate::issuer::PROVIDERS.map(|p| (p, i.issuer_url(p))).into_iter().collect::<std::collections::BTreeMap<_, _>>()),
+        "github_issuer": app.issuer.as_ref().map(|i| i.issuer_url(Provider::GitHub)),
+        "issuers": app.issuer.as_ref().map(|i| i.issuer_urls()),
         "request_token": app.issuer.as_ref().map(|i| i.request_token().to_owned()),
         "admin_token": app.admin_token,
         "ca_file": app.ca_file,

@@ -142,7 +142,7 @@ pub struct GitHubJob {
     #[arg(long)]
     pub repository: String,
     /// Workflow file name under .github/workflows/.
-    #[arg(long, default_value = github::DEFAULT_WORKFLOW)]
+    #[arg(long, default_value = crate::provider::DEFAULT_WORKFLOW)]
     pub workflow: String,
     /// Deployment environment of the job, if any.
     #[arg(long)]
@@ -199,7 +199,7 @@ pub struct GitLabJob {
     #[arg(long)]
     pub project: String,
     /// Path of the CI file in the repository.
-    #[arg(long, default_value = crate::issuer::gitlab::DEFAULT_CI_FILE)]
+    #[arg(long, default_value = crate::provider::DEFAULT_CI_FILE)]
     pub ci_file: String,
     /// Deployment environment of the job, if any.
     #[arg(long)]
@@ -296,11 +296,11 @@ pub fn github_env(job: &GitHubJob) -> anyhow::Result<String> {
     let git_ref = identity
         .git_ref
         .clone()
-        .unwrap_or_else(|| github::DEFAULT_REF.into());
+        .unwrap_or_else(|| crate::provider::DEFAULT_REF.into());
     let sha = identity
         .sha
         .clone()
-        .unwrap_or_else(|| github::derived_sha(&identity.repository, &git_ref));
+        .unwrap_or_else(|| crate::provider::derived_sha(&identity.repository, &git_ref));
     let mut vars = vec![
         ("GITHUB_ACTIONS", "true".to_owned()),
         ("ACTIONS_ID_TOKEN_REQUEST_URL", job.request_url(&r.issuer)),
@@ -410,7 +410,7 @@ pub async fn env(args: EnvArgs) -> anyhow::Result<()> {
     let text = match args.provider {
         EnvProvider::Github(job) => github_env(&job)?,
         EnvProvider::Gitlab(job) => {
-            let ref_path = job.ref_path.clone().unwrap_or_else(|| crate::issuer::gitlab::DEFAULT_REF_PATH.into());
+            let ref_path = job.ref_path.clone().unwrap_or_else(|| crate::provider::DEFAULT_REF_PATH.into());
             variable_env(VariableJob {
                 target: &job.target,
                 issuer: &job.issuer,
@@ -511,7 +511,7 @@ pub enum PublisherSpec {
         /// OWNER/REPO.
         #[arg(long)]
         repository: String,
-        #[arg(long, default_value = github::DEFAULT_WORKFLOW)]
+        #[arg(long, default_value = crate::provider::DEFAULT_WORKFLOW)]
         workflow: String,
         #[arg(long)]
         environment: Option<String>,
@@ -525,7 +525,7 @@ pub enum PublisherSpec {
         /// NAMESPACE/PROJECT on GitLab.
         #[arg(long)]
         project_path: String,
-        #[arg(long, default_value = crate::issuer::gitlab::DEFAULT_CI_FILE)]
+        #[arg(long, default_value = crate::provider::DEFAULT_CI_FILE)]
         workflow_filepath: String,
         #[arg(long)]
         environment: Option<String>,

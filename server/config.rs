@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::oidc::publisher::{PRODUCTION_ISSUERS, PROVIDERS};
+use crate::provider::Provider;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -270,7 +270,7 @@ pub struct Settings {
     pub issuer_request_token: Option<String>,
     pub trusted_issuers: Vec<IssuerSpec>,
     /// Provider → `iss` the fake issuer signs with, where not `<issuer>/<provider>`.
-    pub issuer_identities: BTreeMap<String, String>,
+    pub issuer_identities: BTreeMap<Provider, String>,
     pub trust_production_issuers: bool,
     pub jwks_cooldown: std::time::Duration,
     pub database_pool_size: u32,
@@ -343,27 +343,27 @@ impl Settings {
                 jwks_url: None,
             });
         }
-        let mut issuer_identities = BTreeMap::new();
+        let mut identities: Vec<(String, String)> = Vec::new();
         if args.impersonate_issuers || file.issuer.impersonate_production.unwrap_or(false) {
-            for (provider, iss) in PRODUCTION_ISSUERS {
-                issuer_identities.insert(provider.to_owned(), iss.to_owned());
+            for provider in Provider::ALL {
+                identities.push((provider.to_string(), provider.production_issuer().into()));
             }
         }
-        issuer_identities.extend(file.issuer.identities);
+        identities.extend(file.issuer.identities);
         for pair in args.issuer_identity.iter().filter(|p| !p.is_empty()) {
             let (provider, iss) = pair
                 .split_once('=')
                 .with_context(|| format!("--issuer-identity takes PROVIDER=ISS, not '{pair}'"))?;
-            issuer_identities.insert(provider.trim().to_owned(), iss.trim().to_owned());
+            identities.push((provider.trim().to_owned(), iss.trim().to_owned()));
         }
-        for (provider, iss) in &issuer_identities {
-            anyhow::ensure!(
-                PROVIDERS.contains(&provider.as_str()),
-                "issuer identity for unknown provider '{provider}' (one of: {})",
-                PROVIDERS.join(", ")
-            );
-            url::Url::parse(iss)
+        let mut issuer_identities = BTreeMap::new();
+        for (provider, iss) in identities {
+            let provider: Provider = provider
+                .parse()
+                .map_err(|e| anyhow::anyhow!("issuer identity for {e}"))?;
+            url::Url::parse(&iss)
                 .with_context(|| format!("issuer identity '{iss}' is not a URL"))?;
+            issuer_identities.insert(provider, iss);
         }
         anyhow::ensure!(token_lifetime > 0, "token_lifetime must be positive");
         Ok(Self {

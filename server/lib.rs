@@ -18,6 +18,7 @@ pub mod index;
 pub mod issuer;
 pub mod oidc;
 pub mod packaging;
+pub mod provider;
 pub mod proxy;
 pub mod run;
 pub mod store;

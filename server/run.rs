@@ -8,6 +8,7 @@ use crate::app::Server;
 use crate::config::Settings;
 use crate::issuer::Issuer;
 use crate::issuer::keys::SigningKey;
+use crate::provider::Provider;
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
@@ -81,16 +82,12 @@ pub async fn issuer(mut settings: Settings) -> anyhow::Result<()> {
     let key = SigningKey::load_or_generate(&key_path).await?;
     let request_token = match settings.issuer_request_token.clone() {
         Some(t) => t,
-        None => crate::store::random_hex(24),
+        None => crate::util::random_hex(24),
     };
     let identities = settings.issuer_identities.clone().into_iter().collect();
     let issuer =
         Arc::new(Issuer::new(&base, request_token.clone(), key).with_identities(identities));
-    let issuers: std::collections::BTreeMap<_, _> = crate::issuer::PROVIDERS
-        .map(|p| (p, issuer.issuer_url(p)))
-        .into_iter()
-        .collect();
-    let info = serde_json::json!({"issuer_url": base, "github_issuer": issuer.issuer_url("github"), "issuers": issuers, "request_token": request_token});
+    let info = serde_json::json!({"issuer_url": base, "github_issuer": issuer.issuer_url(Provider::GitHub), "issuers": issuer.issuer_urls(), "request_token": request_token});
     crate::util::write_private(
         &settings.data_dir.join("issuer.json"),
         serde_json::to_string_pretty(&info)?.as_bytes(),
@@ -98,10 +95,10 @@ pub async fn issuer(mut settings: Settings) -> anyhow::Result<()> {
     .await?;
     println!(
         "mock-pypi fake issuer on {addr}\n  GitHub issuer (iss):      {}\n  GitLab issuer (iss):      {}\n  Google issuer (iss):      {}\n  ActiveState issuer (iss): {}\n  request token:            {request_token}\n",
-        issuer.issuer_url("github"),
-        issuer.issuer_url("gitlab"),
-        issuer.issuer_url("google"),
-        issuer.issuer_url("activestate"),
+        issuer.issuer_url(Provider::GitHub),
+        issuer.issuer_url(Provider::GitLab),
+        issuer.issuer_url(Provider::Google),
+        issuer.issuer_url(Provider::ActiveState),
     );
     axum::serve(listener, crate::issuer::router(issuer))
         .with_graceful_shutdown(shutdown_signal())

@@ -145,7 +145,7 @@ async fn every_provider_accepted_and_refused() {
     // Time filters.
     let (_, all) = server.api(Method::GET, "/exchanges", None).await;
     assert_eq!(all["exchanges"].as_array().unwrap().len(), 8);
-    let future = mock_pypi::store::now() + 3600;
+    let future = mock_pypi::util::now() + 3600;
     let (_, none) = server
         .api(Method::GET, &format!("/exchanges?since={future}"), None)
         .await;

@@ -4,6 +4,7 @@
 mod common;
 
 use common::Server;
+use mock_pypi::provider::Provider;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -310,15 +311,21 @@ fn payload(token: &str) -> Value {
     .unwrap()
 }
 
+/// (provider name, the real provider's exact `iss`) for all four.
+fn production_issuers() -> Vec<(&'static str, &'static str)> {
+    Provider::ALL
+        .map(|p| (p.as_str(), p.production_issuer()))
+        .to_vec()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_can_carry_the_production_issuer_strings() {
-    use mock_pypi::oidc::publisher::PRODUCTION_ISSUERS;
     let server = Server::start_with(&["--impersonate-issuers"]);
     server
         .add_github_publisher("lookalike", "octo-org/lookalike", "release.yml", "")
         .await;
     let (_, issuers) = server.api(reqwest::Method::GET, "/issuers", None).await;
-    for (provider, iss) in PRODUCTION_ISSUERS {
+    for (provider, iss) in production_issuers() {
         assert_eq!(server.info["issuers"][provider], iss);
         // The index maps the production string to the fake issuer's keys: no discovery.
         let row = issuers["issuers"]
@@ -336,12 +343,14 @@ async fn tokens_can_carry_the_production_issuer_strings() {
         );
     }
     let token = server.github_token(&["--repository", "octo-org/lookalike"]);
-    assert_eq!(payload(&token)["iss"], PRODUCTION_ISSUERS[0].1);
+    assert_eq!(payload(&token)["iss"], Provider::GitHub.production_issuer());
     let (status, body) = server.mint(&token).await;
     assert_eq!(status, 200, "{body}");
     let gitlab = server.cli(&["token", "gitlab", "--project", "octo-group/x"]);
     let gitlab = payload(String::from_utf8_lossy(&gitlab.stdout).trim());
-    let host = PRODUCTION_ISSUERS[1].1.trim_start_matches("https://");
+    let host = Provider::GitLab
+        .production_issuer()
+        .trim_start_matches("https://");
     assert!(
         gitlab["ci_config_ref_uri"]
             .as_str()
@@ -353,12 +362,11 @@ async fn tokens_can_carry_the_production_issuer_strings() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn production_issuers_can_be_trusted_by_discovery() {
-    use mock_pypi::oidc::publisher::PRODUCTION_ISSUERS;
     let server = Server::start_with(&["--trust-production-issuers", "--no-issuer"]);
     let (_, issuers) = server.api(reqwest::Method::GET, "/issuers", None).await;
     let rows = issuers["issuers"].as_array().unwrap();
     assert_eq!(rows.len(), 4, "{issuers}");
-    for (provider, iss) in PRODUCTION_ISSUERS {
+    for (provider, iss) in production_issuers() {
         assert!(
             rows.iter()
                 .any(|r| r["url"] == iss && r["provider"] == provider && r["jwks_url"].is_null()),

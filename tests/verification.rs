@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use common::{FIXTURE_KEY, OTHER_KEY, Server};
 
 fn now() -> i64 {
-    mock_pypi::store::now()
+    mock_pypi::util::now()
 }
 
 fn key(path: &str) -> SigningKey {

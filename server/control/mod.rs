@@ -11,8 +11,9 @@ use serde_json::{Map, Value, json};
 
 use crate::app::{App, AppState};
 use crate::error::ApiError;
-use crate::oidc::publisher::{PROVIDERS, PublisherConfig};
+use crate::oidc::publisher::PublisherConfig;
 use crate::packaging;
+use crate::provider::Provider;
 use crate::store::{ExchangeFilter, PublisherRow, StoreError};
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -60,7 +61,7 @@ pub fn publisher_json(p: &PublisherRow) -> Value {
 /// issuer's, else the first trusted GitLab issuer.
 async fn default_gitlab_issuer(app: &App) -> Result<Option<String>, ApiError> {
     if let Some(issuer) = &app.issuer {
-        return Ok(Some(issuer.issuer_url("gitlab")));
+        return Ok(Some(issuer.issuer_url(Provider::GitLab)));
     }
     Ok(app
         .store
@@ -94,8 +95,9 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
             ));
         }
     };
+    let parsed_provider: Provider = provider.parse().map_err(ApiError::BadRequest)?;
     let gitlab_issuer = default_gitlab_issuer(app).await?;
-    let config = PublisherConfig::parse(provider, body, gitlab_issuer.as_deref())
+    let config = PublisherConfig::parse(parsed_provider, body, gitlab_issuer.as_deref())
         .map_err(ApiError::BadRequest)?
         .to_json();
     let normalized = packaging::normalize_name(project);
@@ -192,12 +194,7 @@ pub async fn add_issuer(
     url: &str,
     jwks_url: Option<&str>,
 ) -> Result<Value, ApiError> {
-    if !PROVIDERS.contains(&provider) {
-        return Err(ApiError::BadRequest(format!(
-            "unknown provider '{provider}' (one of: {})",
-            PROVIDERS.join(", ")
-        )));
-    }
+    provider.parse::<Provider>().map_err(ApiError::BadRequest)?;
     for u in std::iter::once(url).chain(jwks_url) {
         let parsed = url::Url::parse(u)
             .map_err(|e| ApiError::BadRequest(format!("'{u}' is not a URL: {e}")))?;

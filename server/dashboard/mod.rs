@@ -299,7 +299,10 @@ async fn publishers_page(
     let publishers = rows
         .into_iter()
         .map(|p| PublisherLine {
-            summary: PublisherConfig::parse(&p.provider, &p.config, None)
+            summary: p
+                .provider
+                .parse()
+                .and_then(|provider| PublisherConfig::parse(provider, &p.config, None))
                 .map(|c| c.describe())
                 .unwrap_or_default(),
             id: p.id,

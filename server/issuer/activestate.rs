@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::github::derived_id;
+use crate::provider::{DEFAULT_ACTOR, derived_id};
 
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
 pub struct ActiveStateIdentity {
@@ -17,8 +17,6 @@ pub struct ActiveStateIdentity {
     #[serde(default)]
     pub actor_id: Option<String>,
 }
-
-pub const DEFAULT_ACTOR: &str = "builder-bot";
 
 impl ActiveStateIdentity {
     pub fn claims(

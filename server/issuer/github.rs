@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
+
+use crate::provider::{DEFAULT_REF, DEFAULT_WORKFLOW, derived_id, derived_sha};
 
 /// Who the token says is running. Everything but `repository` has a default.
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
@@ -32,21 +33,6 @@ pub struct GitHubIdentity {
     /// Set to simulate a reusable workflow (`OWNER/REPO/.github/workflows/F@REF`).
     #[serde(default)]
     pub job_workflow_ref: Option<String>,
-}
-
-pub const DEFAULT_WORKFLOW: &str = "release.yml";
-pub const DEFAULT_REF: &str = "refs/heads/main";
-
-/// A stable numeric id for a name, so the fake issuer and `publisher add` agree on
-/// `repository_owner_id` without the user looking one up.
-pub fn derived_id(kind: &str, name: &str) -> String {
-    let digest = Sha256::digest(format!("{kind}:{name}").as_bytes());
-    let n = u64::from_be_bytes(digest[..8].try_into().unwrap_or([0; 8]));
-    (10_000_000 + n % 90_000_000).to_string()
-}
-
-pub fn derived_sha(repository: &str, git_ref: &str) -> String {
-    hex::encode(&Sha256::digest(format!("{repository}@{git_ref}").as_bytes())[..20])
 }
 
 /// `<issuer base>/github/token?api-version=2.0&repository=…`: the identity travels in

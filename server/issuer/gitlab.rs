@@ -4,10 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::github::{derived_id, derived_sha};
-
-pub const DEFAULT_CI_FILE: &str = ".gitlab-ci.yml";
-pub const DEFAULT_REF_PATH: &str = "refs/heads/main";
+use crate::provider::{DEFAULT_CI_FILE, DEFAULT_REF_PATH, derived_id, derived_sha, issuer_host};
 
 /// Who the token says is running. Everything but `project_path` has a default.
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
@@ -93,15 +90,6 @@ impl GitLabIdentity {
         }
         super::object(claims)
     }
-}
-
-/// `https://gitlab.example/` → `gitlab.example`: the prefix of `ci_config_ref_uri`.
-pub fn issuer_host(issuer: &str) -> &str {
-    let without_scheme = issuer
-        .strip_prefix("https://")
-        .or_else(|| issuer.strip_prefix("http://"))
-        .unwrap_or(issuer);
-    without_scheme.trim_end_matches('/')
 }
 
 /// The variable GitLab jobs (and uv and `id`) use for a token with this audience:

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::github::derived_id;
+use crate::provider::derived_id;
 
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
 pub struct GoogleIdentity {

@@ -5,10 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::matching::{Evaluation, Verdict, claim_str, field};
-use crate::issuer::activestate::DEFAULT_ACTOR;
-use crate::issuer::github::derived_id;
-
-pub const REQUIRED_CLAIMS: [&str; 5] = ["sub", "organization", "project", "actor_id", "builder"];
+use crate::provider::{DEFAULT_ACTOR, derived_id};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActiveStateConfig {

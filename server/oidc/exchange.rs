@@ -8,11 +8,11 @@ use serde_json::{Map, Value};
 use super::jwks::KeySource;
 use super::jwt::{self, LEEWAY_SECONDS, Step, Unverified};
 use super::matching::{Candidate, MatchOutcome, match_publishers};
-use super::publisher::PROVIDERS;
 use crate::app::App;
 use crate::error::MintError;
-use crate::store::{ExchangeRecord, JtiClaim, NewExchange, NewToken, Recorded, Reified, now};
+use crate::store::{ExchangeRecord, JtiClaim, NewExchange, NewToken, Recorded, Reified};
 use crate::tokens;
+use crate::util::now;
 
 /// A minted upload token, as returned to the client.
 pub struct Minted {
@@ -218,18 +218,21 @@ pub async fn mint(app: &App, body: &[u8]) -> Result<Minted, MintError> {
         return Err(a.refuse(app, "invalid-token", invalid(&failure)).await);
     }
 
-    let provider = issuer.provider.as_str();
-    if !PROVIDERS.contains(&provider) {
-        return Err(a
-            .refuse(
-                app,
-                "not-enabled",
-                format!(
-                    "{provider} trusted publishing functionality not enabled in this mock-pypi"
-                ),
-            )
-            .await);
-    }
+    let provider = match issuer.provider.parse::<crate::provider::Provider>() {
+        Ok(p) => p,
+        Err(_) => {
+            let provider = &issuer.provider;
+            return Err(a
+                .refuse(
+                    app,
+                    "not-enabled",
+                    format!(
+                        "{provider} trusted publishing functionality not enabled in this mock-pypi"
+                    ),
+                )
+                .await);
+        }
+    };
     let (pending, mut normal): (Vec<_>, Vec<_>) = publishers.into_iter().partition(|p| p.pending);
 
     // Pending publishers first; a refusal there is not an error (PyPI swallows it).

@@ -7,18 +7,6 @@ use serde_json::{Map, Value};
 
 use super::matching::{Evaluation, Verdict, claim_str, environment_phrase, field};
 
-/// Claims that must be present and not null before any publisher is considered.
-pub const REQUIRED_CLAIMS: [&str; 8] = [
-    "repository",
-    "repository_owner",
-    "repository_owner_id",
-    "job_workflow_ref",
-    "jti",
-    "event_name",
-    "ref",
-    "sha",
-];
-
 static WORKFLOW_FILENAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"([^/]+\.(?:yml|yaml))@").expect("static regex"));
 
@@ -65,7 +53,7 @@ impl GitHubConfig {
         }
         let mut repository_owner_id = field(map, "repository_owner_id")?;
         if repository_owner_id.is_empty() {
-            repository_owner_id = crate::issuer::github::derived_id("owner", &owner);
+            repository_owner_id = crate::provider::derived_id("owner", &owner);
         }
         Ok(Self {
             repository_owner: owner,
@@ -270,7 +258,7 @@ mod tests {
         assert_eq!(c.environment, "pypi");
         assert_eq!(
             c.repository_owner_id,
-            crate::issuer::github::derived_id("owner", "Octo")
+            crate::provider::derived_id("owner", "Octo")
         );
         assert!(
             GitHubConfig::from_json(

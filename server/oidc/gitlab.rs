@@ -8,16 +8,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::matching::{Evaluation, Verdict, claim_str, environment_phrase, field};
-use crate::issuer::gitlab::issuer_host;
-
-pub const REQUIRED_CLAIMS: [&str; 6] = [
-    "sub",
-    "project_path",
-    "ci_config_ref_uri",
-    "jti",
-    "ref_path",
-    "sha",
-];
+use crate::provider::{DEFAULT_CI_FILE, issuer_host};
 
 /// After the first `//`, the longest run ending in `.yml`/`.yaml` that is followed by `@`.
 static WORKFLOW_FILEPATH: LazyLock<Regex> =
@@ -56,7 +47,7 @@ impl GitLabConfig {
         }
         let mut workflow_filepath = field(map, "workflow_filepath")?;
         if workflow_filepath.is_empty() {
-            workflow_filepath = crate::issuer::gitlab::DEFAULT_CI_FILE.into();
+            workflow_filepath = DEFAULT_CI_FILE.into();
         }
         if !(workflow_filepath.ends_with(".yml") || workflow_filepath.ends_with(".yaml"))
             || workflow_filepath.starts_with('/')

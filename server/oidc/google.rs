@@ -5,8 +5,6 @@ use serde_json::{Map, Value};
 
 use super::matching::{Evaluation, Verdict, claim_str, field};
 
-pub const REQUIRED_CLAIMS: [&str; 2] = ["email", "email_verified"];
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GoogleConfig {
     pub email: String,

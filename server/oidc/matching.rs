@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::publisher::{self, PublisherConfig};
+use crate::provider::Provider;
 use crate::store::PublisherRow;
 
 /// A text field of a publisher object: trimmed; numbers accepted as text.
@@ -136,16 +137,6 @@ pub enum MatchOutcome {
     },
 }
 
-fn display(provider: &str) -> &str {
-    match provider {
-        "github" => "GitHub",
-        "gitlab" => "GitLab",
-        "google" => "Google",
-        "activestate" => "ActiveState",
-        other => other,
-    }
-}
-
 type Evaluated<'a> = (&'a PublisherRow, PublisherConfig, Evaluation);
 
 /// Choose the publisher for these claims, Warehouse's way: required claims present;
@@ -153,14 +144,14 @@ type Evaluated<'a> = (&'a PublisherRow, PublisherConfig, Evaluation);
 /// (environment, sub) matches wins over the unconstrained one; then every check must
 /// pass. `publishers` are the provider's publishers of one kind (pending or not).
 pub fn match_publishers(
-    provider: &str,
+    provider: Provider,
     publishers: &[PublisherRow],
     claims: &Map<String, Value>,
     iss: &str,
 ) -> MatchOutcome {
     let mut evaluated: Vec<Evaluated<'_>> = publishers
         .iter()
-        .filter(|p| p.provider == provider)
+        .filter(|p| p.provider == provider.as_str())
         .filter_map(|p| {
             PublisherConfig::parse(provider, &p.config, None)
                 .ok()
@@ -184,13 +175,13 @@ pub fn match_publishers(
             .collect()
     };
 
-    for claim in publisher::required_claims(provider) {
+    for claim in provider.required_claims() {
         if matches!(claims.get(*claim), None | Some(Value::Null)) {
             return MatchOutcome::NoMatch {
                 reason: format!("Missing claim '{claim}'"),
                 explanation: format!(
                     "The token has no '{claim}' claim, which PyPI requires from {}.",
-                    display(provider)
+                    provider.display()
                 ),
                 candidates: report(&evaluated, None),
             };
@@ -251,14 +242,14 @@ fn failing(evaluation: &Evaluation) -> String {
         .join("; ")
 }
 
-fn closest_explanation(provider: &str, evaluated: &[Evaluated<'_>]) -> String {
+fn closest_explanation(provider: Provider, evaluated: &[Evaluated<'_>]) -> String {
     let closest = evaluated
         .iter()
         .max_by_key(|(p, _, e)| (e.passed(), std::cmp::Reverse(p.id)));
     match closest {
         None => format!(
             "No {} publisher is registered; add one (mock-pypi publisher add {provider} …).",
-            display(provider)
+            provider.display()
         ),
         Some((p, c, e)) => format!(
             "Closest is publisher {} for project '{}' ({}): {}.",
@@ -310,7 +301,7 @@ mod tests {
     }
 
     fn m(pubs: &[PublisherRow], claims: &Map<String, Value>) -> MatchOutcome {
-        match_publishers("github", pubs, claims, "https://iss")
+        match_publishers(Provider::GitHub, pubs, claims, "https://iss")
     }
 
     fn no_match_reason(outcome: MatchOutcome) -> String {

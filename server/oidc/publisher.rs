@@ -8,19 +8,7 @@ use super::github::{self, GitHubConfig};
 use super::gitlab::{self, GitLabConfig};
 use super::google::{self, GoogleConfig};
 use super::matching::{Evaluation, claim_str};
-
-pub const PROVIDERS: [&str; 4] = ["github", "gitlab", "google", "activestate"];
-
-/// The real providers' exact `iss` strings, as PyPI maps them (reference/warehouse.md §2).
-pub const PRODUCTION_ISSUERS: [(&str, &str); 4] = [
-    ("github", "https://token.actions.githubusercontent.com"),
-    ("gitlab", "https://gitlab.com"),
-    ("google", "https://accounts.google.com"),
-    (
-        "activestate",
-        "https://platform.activestate.com/api/v1/oauth/oidc",
-    ),
-];
+use crate::provider::Provider;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublisherConfig {
@@ -34,21 +22,15 @@ impl PublisherConfig {
     /// Validate a publisher object with Warehouse's field names. `gitlab_issuer` is the
     /// `issuer_url` a GitLab publisher gets when it names none.
     pub fn parse(
-        provider: &str,
+        provider: Provider,
         map: &Map<String, Value>,
         gitlab_issuer: Option<&str>,
     ) -> Result<Self, String> {
         Ok(match provider {
-            "github" => Self::GitHub(GitHubConfig::from_json(map)?),
-            "gitlab" => Self::GitLab(GitLabConfig::from_json(map, gitlab_issuer)?),
-            "google" => Self::Google(GoogleConfig::from_json(map)?),
-            "activestate" => Self::ActiveState(ActiveStateConfig::from_json(map)?),
-            other => {
-                return Err(format!(
-                    "unknown provider '{other}' (one of: {})",
-                    PROVIDERS.join(", ")
-                ));
-            }
+            Provider::GitHub => Self::GitHub(GitHubConfig::from_json(map)?),
+            Provider::GitLab => Self::GitLab(GitLabConfig::from_json(map, gitlab_issuer)?),
+            Provider::Google => Self::Google(GoogleConfig::from_json(map)?),
+            Provider::ActiveState => Self::ActiveState(ActiveStateConfig::from_json(map)?),
         })
     }
 
@@ -80,21 +62,13 @@ impl PublisherConfig {
     }
 }
 
-/// Claims that must be present and not null before any publisher is considered.
-pub fn required_claims(provider: &str) -> &'static [&'static str] {
-    match provider {
-        "github" => &github::REQUIRED_CLAIMS,
-        "gitlab" => &gitlab::REQUIRED_CLAIMS,
-        "google" => &google::REQUIRED_CLAIMS,
-        "activestate" => &activestate::REQUIRED_CLAIMS,
-        _ => &[],
-    }
-}
-
 /// A lookup that cannot start: Warehouse's reason and what to change.
-pub fn precondition(provider: &str, claims: &Map<String, Value>) -> Option<(&'static str, String)> {
+pub fn precondition(
+    provider: Provider,
+    claims: &Map<String, Value>,
+) -> Option<(&'static str, String)> {
     match provider {
-        "github" => github::lookup_precondition(claims).map(|reason| {
+        Provider::GitHub => github::lookup_precondition(claims).map(|reason| {
             (
                 reason,
                 format!(
@@ -103,7 +77,7 @@ pub fn precondition(provider: &str, claims: &Map<String, Value>) -> Option<(&'st
                 ),
             )
         }),
-        "gitlab" => gitlab::precondition(claims),
-        _ => None,
+        Provider::GitLab => gitlab::precondition(claims),
+        Provider::Google | Provider::ActiveState => None,
     }
 }

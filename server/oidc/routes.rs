@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::error::MintError;
-use crate::store::{TokenRow, now};
+use crate::store::TokenRow;
 use crate::tokens;
+use crate::util::now;
 
 /// Largest mint/burn request body; tokens are a few KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -131,7 +131,9 @@ impl BlobStore {
         StagingWriter {
             batch: bytes::BytesMut::with_capacity(BATCH_BYTES),
             workers: None,
-            path: self.tmp.join(format!("upload-{}", random_hex(12))),
+            path: self
+                .tmp
+                .join(format!("upload-{}", crate::util::random_hex(12))),
             cancelled: Arc::new(AtomicBool::new(false)),
             done: false,
         }
@@ -337,12 +339,6 @@ impl Drop for StagedFile {
             let _ = std::fs::remove_file(path);
         }
     }
-}
-
-pub fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::fill(&mut buf[..]);
-    hex::encode(buf)
 }
 
 impl BlobStore {

@@ -11,7 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::exchanges::NewExchange;
 use super::tokens::NewToken;
-use super::{StoreError, StoreResult, now};
+use super::{StoreError, StoreResult};
+use crate::util::now;
 
 /// Most exchanges written in one transaction.
 const MAX_BATCH: usize = 64;

@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::blobs::{BlobStore, StagedFile};
 use super::projects::{NewFile, StoreFileOutcome};
-use super::{Changes, StoreError, StoreResult, now};
+use super::{Changes, StoreError, StoreResult};
+use crate::util::now;
 
 const MAX_BATCH: usize = 64;
 const QUEUE_DEPTH: usize = 1024;

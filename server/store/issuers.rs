@@ -5,7 +5,8 @@ use std::sync::Arc;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{PublisherRow, Store, StoreResult, now};
+use super::{PublisherRow, Store, StoreResult};
+use crate::util::now;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TrustedIssuerRow {

@@ -11,7 +11,7 @@ mod projects;
 mod publishers;
 mod tokens;
 
-pub use blobs::{BlobStore, Digests, StagedFile, StagingWriter, random_hex};
+pub use blobs::{BlobStore, Digests, StagedFile, StagingWriter};
 pub use changes::Changes;
 pub use exchange_writer::{ExchangeRecord, JtiClaim, Recorded};
 pub use exchanges::{ExchangeFilter, ExchangeRow, NewExchange};
@@ -237,12 +237,4 @@ fn sqlite_pragmas(
             .await?;
         Ok(())
     })
-}
-
-/// Current time as Unix seconds.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

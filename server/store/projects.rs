@@ -4,7 +4,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::blobs::StagedFile;
-use super::{Store, StoreResult, now};
+use super::{Store, StoreResult};
+use crate::util::now;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ProjectRow {

@@ -4,7 +4,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, StoreResult, is_unique_violation, now};
+use super::{Store, StoreError, StoreResult, is_unique_violation};
+use crate::util::now;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct PublisherRow {

@@ -3,7 +3,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreResult, now};
+use super::{Store, StoreResult};
+use crate::util::now;
 
 pub struct NewToken {
     pub id: String,

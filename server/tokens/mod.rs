@@ -6,7 +6,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use crate::store::{Store, StoreResult, TokenRow, now};
+use crate::store::{Store, StoreResult, TokenRow};
+use crate::util::now;
 
 pub const PREFIX: &str = "pypi-";
 
