@@ -7,20 +7,23 @@
 //! content-addressed files) → `index` (what pip and uv read). `app` wires the router
 //! and the HTTP+HTTPS listener; `control` is the `/_mock/api` control plane.
 
-pub mod app;
 pub mod cli;
 pub mod config;
-pub mod control;
-pub mod dashboard;
 pub mod error;
+pub mod http;
 pub mod http_client;
 pub mod index;
 pub mod issuer;
+pub mod listener;
 pub mod oidc;
 pub mod packaging;
 pub mod provider;
 pub mod proxy;
 pub mod run;
+pub mod server_info;
+pub mod services;
+pub mod startup;
+pub mod state;
 pub mod store;
 pub mod tls;
 pub mod tokens;

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::app::Server;
 use crate::config::Settings;
 use crate::issuer::Issuer;
 use crate::issuer::keys::SigningKey;
 use crate::provider::Provider;
+use crate::startup::Server;
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {

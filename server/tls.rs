@@ -17,6 +17,9 @@ pub struct TlsMaterial {
     pub config: Arc<ServerConfig>,
     /// The CA clients must trust, when we generated the certificate.
     pub ca_file: Option<PathBuf>,
+    /// That CA after the system's roots: what `mock-pypi env` points clients at, so a
+    /// shell set up for the mock still reaches every other HTTPS host.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// rustls needs one process-wide crypto provider. aws-lc-rs is the one library behind
@@ -102,10 +105,37 @@ pub async fn load(
         .with_single_cert(chain, key)
         .context("building the TLS configuration")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let ca_bundle = match &ca_file {
+        Some(ca) => Some(write_bundle(ca).await?),
+        None => None,
+    };
     Ok(TlsMaterial {
         config: Arc::new(config),
         ca_file,
+        ca_bundle,
     })
+}
+
+/// `ca-bundle.pem` next to the test CA: the system's roots (as the platform verifier
+/// finds them; none on a bare machine) followed by the test CA. Rewritten at every start,
+/// so it follows the system's roots.
+async fn write_bundle(ca_file: &Path) -> anyhow::Result<PathBuf> {
+    let ca_pem = tokio::fs::read_to_string(ca_file).await?;
+    let bundle_path = ca_file.with_file_name("ca-bundle.pem");
+    let system = tokio::task::spawn_blocking(|| {
+        let found = rustls_native_certs::load_native_certs();
+        found
+            .certs
+            .iter()
+            .map(|der| pem::encode(&pem::Pem::new("CERTIFICATE", der.as_ref().to_vec())))
+            .collect::<String>()
+    })
+    .await?;
+    let bundle = format!("{system}{ca_pem}");
+    let tmp = bundle_path.with_extension("tmp");
+    tokio::fs::write(&tmp, bundle).await?;
+    tokio::fs::rename(&tmp, &bundle_path).await?;
+    Ok(bundle_path)
 }
 
 async fn generated(dir: &Path, names: &[String]) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {

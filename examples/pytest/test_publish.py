@@ -1,7 +1,10 @@
 """A trusted-publishing test suite as an uploader's maintainer would write it."""
 
+import os
 import subprocess
 import sys
+
+import pytest
 
 
 def uv_publish(server, env, files):
@@ -77,3 +80,20 @@ def test_session_server_second(mock_pypi_session):
     assert mock_pypi_session.pid == seen["pid"]
     tokens = mock_pypi_session.api("GET", "/tokens")["tokens"]
     assert any(t["projects"] == ["shared"] for t in tokens)
+
+
+def test_a_server_of_its_own(dists, clean_env, tmp_path):
+    """Without the fixtures: a server started and stopped by the test itself."""
+    from mock_pypi import Server
+
+    with Server(token_lifetime=120) as server:
+        server.add_publisher("gitlab", "solo", project_path="group/solo")
+        result = uv_publish(server, server.gitlab_env("group/solo").apply(clean_env), dists("solo"))
+        assert result.returncode == 0, result.stderr + "\n" + server.explain_last_exchange()
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-cache-dir", "--index-url",
+                        server.simple_url, "--target", str(tmp_path / "site"), "solo==1.0.0"], env=clean_env, check=True)
+        pid = server.pid
+    assert (tmp_path / "site" / "solo" / "__init__.py").is_file()
+    # Leaving the block stopped the server.
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -1,28 +1,11 @@
-//! `/pypi/<project>/json` and `/pypi/<project>/<version>/json`.
+//! `/pypi/<project>/json` and `/pypi/<project>/<version>/json`: the documents, from
+//! the stored rows (releases and files in PEP 440 order).
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::{file_url, sort_files, version_key};
-use crate::app::AppState;
-use crate::error::IndexError;
-use crate::packaging::normalize_name;
+use super::{file_url, version_key};
 use crate::store::{FileRow, ProjectRow, ReleaseRow};
 use crate::util::{iso_time, iso_time_naive};
-
-/// The absolute origin clients used (`https://host:port`), for absolute URLs.
-fn origin(headers: &HeaderMap, app: &AppState, scheme: &str) -> String {
-    match headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-    {
-        Some(host) => format!("{scheme}://{host}"),
-        None => app.public_url.clone(),
-    }
-}
 
 fn file_json(file: &FileRow, origin: &str) -> Value {
     let metadata = match &file.metadata_sha256 {
@@ -105,22 +88,6 @@ fn info(project: &ProjectRow, release: &ReleaseRow, origin: &str) -> Value {
     })
 }
 
-async fn load(
-    app: &AppState,
-    name: &str,
-) -> Result<(ProjectRow, Vec<ReleaseRow>, Vec<FileRow>), IndexError> {
-    let project = app
-        .store
-        .project_by_normalized_name(name)
-        .await?
-        .ok_or(IndexError::JsonNotFound)?;
-    let mut releases = app.store.project_releases(project.id).await?;
-    releases.sort_by_key(|a| version_key(&a.version));
-    let mut files = app.store.project_files(project.id).await?;
-    sort_files(&mut files);
-    Ok((project, releases, files))
-}
-
 /// PyPI's "latest": the highest non-prerelease, else the highest.
 fn latest(releases: &[ReleaseRow]) -> Option<&ReleaseRow> {
     let mut stable = releases.iter().filter(|r| {
@@ -131,79 +98,59 @@ fn latest(releases: &[ReleaseRow]) -> Option<&ReleaseRow> {
     stable.next_back().or_else(|| releases.last())
 }
 
-pub async fn project(
-    State(app): State<AppState>,
-    Path(name): Path<String>,
-    scheme: Option<axum::Extension<crate::app::Scheme>>,
-    headers: HeaderMap,
-) -> Result<Response, IndexError> {
-    let normalized = normalize_name(&name);
-    if normalized != name {
-        return Ok(super::moved(&format!("/pypi/{normalized}/json")));
-    }
-    let origin = origin(
-        &headers,
-        &app,
-        scheme.map(|s| s.0.as_str()).unwrap_or("http"),
-    );
-    let (project, releases, files) = load(&app, &normalized).await?;
-    let latest = latest(&releases).ok_or(IndexError::JsonNotFound)?;
+/// The project document: `None` when the project has no release.
+pub fn project_document(
+    project: &ProjectRow,
+    releases: &[ReleaseRow],
+    files: &[FileRow],
+    origin: &str,
+) -> Option<Value> {
+    let latest = latest(releases)?;
     let mut by_version: Map<String, Value> = releases
         .iter()
         .map(|r| (r.version.clone(), json!([])))
         .collect();
-    for f in &files {
+    for f in files {
         if let Some(Value::Array(list)) = by_version.get_mut(&f.version) {
-            list.push(file_json(f, &origin));
+            list.push(file_json(f, origin));
         }
     }
     let urls: Vec<Value> = files
         .iter()
         .filter(|f| f.version == latest.version)
-        .map(|f| file_json(f, &origin))
+        .map(|f| file_json(f, origin))
         .collect();
-    Ok(Json(json!({
-        "info": info(&project, latest, &origin),
+    Some(json!({
+        "info": info(project, latest, origin),
         "last_serial": project.last_serial,
         "releases": by_version,
         "urls": urls,
         "vulnerabilities": [],
         "ownership": {"roles": [], "organization": Value::Null},
     }))
-    .into_response())
 }
 
-pub async fn release(
-    State(app): State<AppState>,
-    Path((name, version)): Path<(String, String)>,
-    scheme: Option<axum::Extension<crate::app::Scheme>>,
-    headers: HeaderMap,
-) -> Result<Response, IndexError> {
-    let normalized = normalize_name(&name);
-    if normalized != name {
-        return Ok(super::moved(&format!("/pypi/{normalized}/{version}/json")));
-    }
-    let origin = origin(
-        &headers,
-        &app,
-        scheme.map(|s| s.0.as_str()).unwrap_or("http"),
-    );
-    let (project, releases, files) = load(&app, &normalized).await?;
-    let wanted = version_key(&version).1;
-    let release = releases
-        .iter()
-        .find(|r| r.version == version || (wanted.is_some() && version_key(&r.version).1 == wanted))
-        .ok_or(IndexError::JsonNotFound)?;
+/// One release's document (`version` in any PEP 440 spelling): `None` if unknown.
+pub fn release_document(
+    project: &ProjectRow,
+    releases: &[ReleaseRow],
+    files: &[FileRow],
+    version: &str,
+    origin: &str,
+) -> Option<Value> {
+    let wanted = version_key(version).1;
+    let release = releases.iter().find(|r| {
+        r.version == version || (wanted.is_some() && version_key(&r.version).1 == wanted)
+    })?;
     let urls: Vec<Value> = files
         .iter()
         .filter(|f| f.version == release.version)
-        .map(|f| file_json(f, &origin))
+        .map(|f| file_json(f, origin))
         .collect();
-    Ok(Json(json!({
-        "info": info(&project, release, &origin),
+    Some(json!({
+        "info": info(project, release, origin),
         "last_serial": project.last_serial,
         "urls": urls,
         "vulnerabilities": [],
     }))
-    .into_response())
 }

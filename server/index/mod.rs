@@ -1,7 +1,7 @@
-//! What installers read: the simple API (PEP 503/691/658/700), the JSON API and files.
+//! What installers read, rendered: the simple API (PEP 503/691/658/700) and the JSON
+//! API, with content negotiation and the page cache. The handlers are in `http::index`.
 
 pub mod cache;
-pub mod files;
 pub mod json_api;
 pub mod negotiate;
 pub mod simple;

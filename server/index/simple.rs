@@ -1,92 +1,17 @@
-//! `/simple/` and `/simple/<project>/` in PEP 503 HTML or PEP 691 JSON.
+//! `/simple/` and `/simple/<project>/` in PEP 503 HTML or PEP 691 JSON: rendering
+//! from the stored rows (the handlers in `http::index` load them and cache pages).
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::negotiate::{self, V1_JSON};
-use super::{escape, file_url, sort_files, version_key};
-use crate::app::AppState;
-use crate::error::IndexError;
-use crate::packaging::normalize_name;
-use crate::store::FileRow;
+use super::negotiate::V1_JSON;
+use super::{escape, file_url};
+use crate::store::{FileRow, ProjectRow};
 use crate::util::iso_time;
 
 pub const API_VERSION: &str = "1.4";
 
-fn respond(media: &'static str, serial: i64, body: Bytes) -> Response {
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
-    headers.insert("X-PyPI-Last-Serial", HeaderValue::from(serial));
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    response
-}
-
-fn accept(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())
-}
-
-pub async fn index(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, IndexError> {
-    let media = negotiate::choose(accept(&headers));
-    cached(&app, "", media, render_index(&app, media)).await
-}
-
-/// `/simple/<name>` without the slash: PyPI redirects.
-pub async fn detail_no_slash(Path(name): Path<String>) -> Response {
-    super::moved(&format!("/simple/{}/", normalize_name(&name)))
-}
-
-pub async fn detail(
-    State(app): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, IndexError> {
-    let normalized = normalize_name(&name);
-    if normalized != name {
-        return Ok(super::moved(&format!("/simple/{normalized}/")));
-    }
-    let media = negotiate::choose(accept(&headers));
-    cached(
-        &app,
-        &normalized,
-        media,
-        render_detail(&app, &normalized, media),
-    )
-    .await
-}
-
-/// Serve from the page cache when the store has not changed since the page was
-/// rendered; otherwise render (the future is only polled on a miss) and keep it.
-async fn cached(
-    app: &AppState,
-    key: &str,
-    media: &'static str,
-    render: impl std::future::Future<Output = Result<(i64, String), IndexError>>,
-) -> Result<Response, IndexError> {
-    let generation = app.store.generation();
-    if let Some(page) = generation.and_then(|g| app.pages.get(key, media, g)) {
-        return Ok(respond(media, page.serial, page.body));
-    }
-    let (serial, body) = render.await?;
-    let body = Bytes::from(body);
-    if let Some(g) = generation {
-        app.pages.put(key, media, g, serial, body.clone());
-    }
-    Ok(respond(media, serial, body))
-}
-
-async fn render_index(app: &AppState, media: &'static str) -> Result<(i64, String), IndexError> {
-    let projects = app.store.list_projects().await?;
+/// The project list; its serial is the sum of the projects'.
+pub fn index_page(projects: &[ProjectRow], media: &'static str) -> (i64, String) {
     let serial = projects.iter().map(|p| p.last_serial).sum::<i64>();
     if media == V1_JSON {
         let list: Vec<Value> = projects
@@ -95,12 +20,12 @@ async fn render_index(app: &AppState, media: &'static str) -> Result<(i64, Strin
             .collect();
         let body =
             json!({"meta": {"api-version": API_VERSION, "_last-serial": serial}, "projects": list});
-        return Ok((serial, body.to_string()));
+        return (serial, body.to_string());
     }
     let mut html = format!(
         "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    <title>Simple index</title>\n  </head>\n  <body>\n"
     );
-    for p in &projects {
+    for p in projects {
         html += &format!(
             "    <a href=\"/simple/{}/\">{}</a>\n",
             escape(&p.normalized_name),
@@ -108,30 +33,17 @@ async fn render_index(app: &AppState, media: &'static str) -> Result<(i64, Strin
         );
     }
     html += "  </body>\n</html>\n";
-    Ok((serial, html))
+    (serial, html)
 }
 
-async fn render_detail(
-    app: &AppState,
-    normalized: &str,
+/// One project's page: `files` and `versions` in PEP 440 order.
+pub fn detail_page(
+    project: &ProjectRow,
+    files: &[FileRow],
+    versions: &[String],
     media: &'static str,
-) -> Result<(i64, String), IndexError> {
-    let project = app
-        .store
-        .project_by_normalized_name(normalized)
-        .await?
-        .ok_or(IndexError::NotFound)?;
-    let mut files = app.store.project_files(project.id).await?;
-    sort_files(&mut files);
-    let mut versions: Vec<String> = app
-        .store
-        .project_releases(project.id)
-        .await?
-        .into_iter()
-        .map(|r| r.version)
-        .collect();
-    versions.sort_by_key(|a| version_key(a));
-    let body = if media == V1_JSON {
+) -> String {
+    if media == V1_JSON {
         json!({
             "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
             "name": project.normalized_name,
@@ -141,9 +53,8 @@ async fn render_detail(
         })
         .to_string()
     } else {
-        detail_html(&project.normalized_name, &files)
-    };
-    Ok((project.last_serial, body))
+        detail_html(&project.normalized_name, files)
+    }
 }
 
 fn metadata_hash(file: &FileRow) -> Value {

@@ -10,4 +10,6 @@ pub mod jwks;
 pub mod jwt;
 pub mod matching;
 pub mod publisher;
-pub mod routes;
+
+/// Largest mint/burn request body; tokens are a few KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -1,4 +1,4 @@
-//! `/_/oidc/*` handlers: thin wrappers over [`super::exchange`].
+//! `/_/oidc/*`: PyPI's trusted-publishing endpoints, over [`crate::oidc::exchange`].
 
 use axum::Json;
 use axum::body::Bytes;
@@ -7,14 +7,11 @@ use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::error::MintError;
+use crate::state::AppState;
 use crate::store::TokenRow;
 use crate::tokens;
 use crate::util::now;
-
-/// Largest mint/burn request body; tokens are a few KiB.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub async fn audience(State(app): State<AppState>) -> Json<Value> {
     Json(json!({"audience": app.settings.audience}))

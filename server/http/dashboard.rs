@@ -12,8 +12,8 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::app::AppState;
 use crate::oidc::publisher::PublisherConfig;
+use crate::state::AppState;
 use crate::store::ExchangeFilter;
 use crate::util::iso_time;
 
@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
 async fn style() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("style.css"),
+        include_str!("../dashboard/style.css"),
     )
         .into_response()
 }
@@ -178,7 +178,7 @@ fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
 }
 
 async fn exchange(State(app): State<AppState>, Path(id): Path<i64>) -> Response {
-    let activity = match crate::control::exchange_activity(&app, id).await {
+    let activity = match crate::services::exchange_activity(&app, id).await {
         Ok(Some(v)) => v,
         Ok(None) => return (StatusCode::NOT_FOUND, format!("no exchange {id}")).into_response(),
         Err(e) => return failed(e),
@@ -353,7 +353,7 @@ async fn add_publisher(State(app): State<AppState>, Form(form): Form<NewPublishe
     body.insert("workflow_filename".into(), form.workflow_filename.into());
     body.insert("environment".into(), form.environment.into());
     body.insert("pending".into(), (form.pending == "true").into());
-    match crate::control::add_publisher(&app, &body).await {
+    match crate::services::add_publisher(&app, &body).await {
         Ok(row) => Redirect::to(&format!("{BASE}/publishers?added={}", row.id)).into_response(),
         Err(e) => publishers_page(&app, StatusCode::BAD_REQUEST, None, Some(e.to_string())).await,
     }

@@ -1,0 +1,181 @@
+//! What installers read: `/simple/` (PEP 503 HTML, PEP 691 JSON), `/pypi/…/json` and
+//! the files with their PEP 658 metadata. Simple pages are cached until the store's
+//! change counter moves.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use crate::error::IndexError;
+use crate::index::{json_api, moved, negotiate, simple, sort_files, version_key};
+use crate::packaging::normalize_name;
+use crate::state::{AppState, Scheme};
+use crate::store::{FileRow, ProjectRow, ReleaseRow};
+
+fn respond(media: &'static str, serial: i64, body: Bytes) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+    headers.insert("X-PyPI-Last-Serial", HeaderValue::from(serial));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+fn accept(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())
+}
+
+/// Serve from the page cache when the store has not changed since the page was
+/// rendered; otherwise render (the future is only polled on a miss) and keep it.
+async fn cached(
+    app: &AppState,
+    key: &str,
+    media: &'static str,
+    render: impl std::future::Future<Output = Result<(i64, String), IndexError>>,
+) -> Result<Response, IndexError> {
+    let generation = app.store.generation();
+    if let Some(page) = generation.and_then(|g| app.pages.get(key, media, g)) {
+        return Ok(respond(media, page.serial, page.body));
+    }
+    let (serial, body) = render.await?;
+    let body = Bytes::from(body);
+    if let Some(g) = generation {
+        app.pages.put(key, media, g, serial, body.clone());
+    }
+    Ok(respond(media, serial, body))
+}
+
+pub async fn simple_index(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, IndexError> {
+    let media = negotiate::choose(accept(&headers));
+    cached(&app, "", media, async {
+        Ok(simple::index_page(&app.store.list_projects().await?, media))
+    })
+    .await
+}
+
+/// `/simple/<name>` without the slash: PyPI redirects.
+pub async fn simple_detail_no_slash(Path(name): Path<String>) -> Response {
+    moved(&format!("/simple/{}/", normalize_name(&name)))
+}
+
+pub async fn simple_detail(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, IndexError> {
+    let normalized = normalize_name(&name);
+    if normalized != name {
+        return Ok(moved(&format!("/simple/{normalized}/")));
+    }
+    let media = negotiate::choose(accept(&headers));
+    cached(&app, &normalized, media, async {
+        let (project, releases, files) = load(&app, &normalized, IndexError::NotFound).await?;
+        let versions: Vec<String> = releases.into_iter().map(|r| r.version).collect();
+        let body = simple::detail_page(&project, &files, &versions, media);
+        Ok((project.last_serial, body))
+    })
+    .await
+}
+
+/// A project with its releases and files, both in PEP 440 order.
+async fn load(
+    app: &AppState,
+    normalized: &str,
+    missing: IndexError,
+) -> Result<(ProjectRow, Vec<ReleaseRow>, Vec<FileRow>), IndexError> {
+    let project = app
+        .store
+        .project_by_normalized_name(normalized)
+        .await?
+        .ok_or(missing)?;
+    let mut releases = app.store.project_releases(project.id).await?;
+    releases.sort_by_key(|a| version_key(&a.version));
+    let mut files = app.store.project_files(project.id).await?;
+    sort_files(&mut files);
+    Ok((project, releases, files))
+}
+
+/// The absolute origin clients used (`https://host:port`), for absolute URLs.
+fn origin(headers: &HeaderMap, app: &AppState, scheme: Option<Scheme>) -> String {
+    let scheme = scheme.map_or("http", |s| s.as_str());
+    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) => format!("{scheme}://{host}"),
+        None => app.public_url.clone(),
+    }
+}
+
+pub async fn json_project(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    scheme: Option<axum::Extension<Scheme>>,
+    headers: HeaderMap,
+) -> Result<Response, IndexError> {
+    let normalized = normalize_name(&name);
+    if normalized != name {
+        return Ok(moved(&format!("/pypi/{normalized}/json")));
+    }
+    let origin = origin(&headers, &app, scheme.map(|s| s.0));
+    let (project, releases, files) = load(&app, &normalized, IndexError::JsonNotFound).await?;
+    let document = json_api::project_document(&project, &releases, &files, &origin)
+        .ok_or(IndexError::JsonNotFound)?;
+    Ok(Json(document).into_response())
+}
+
+pub async fn json_release(
+    State(app): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+    scheme: Option<axum::Extension<Scheme>>,
+    headers: HeaderMap,
+) -> Result<Response, IndexError> {
+    let normalized = normalize_name(&name);
+    if normalized != name {
+        return Ok(moved(&format!("/pypi/{normalized}/{version}/json")));
+    }
+    let origin = origin(&headers, &app, scheme.map(|s| s.0));
+    let (project, releases, files) = load(&app, &normalized, IndexError::JsonNotFound).await?;
+    let document = json_api::release_document(&project, &releases, &files, &version, &origin)
+        .ok_or(IndexError::JsonNotFound)?;
+    Ok(Json(document).into_response())
+}
+
+/// `/files/<b2[..2]>/<b2[2..4]>/<b2[4..]>/<filename>` and its `.metadata` (PEP 658).
+pub async fn file(
+    State(app): State<AppState>,
+    Path(path): Path<String>,
+    request: Request,
+) -> Result<Response, IndexError> {
+    if let Some(wheel) = path.strip_suffix(".metadata") {
+        let bytes = app
+            .store
+            .file_metadata(wheel)
+            .await?
+            .ok_or(IndexError::NotFound)?;
+        let mut response = (StatusCode::OK, bytes).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        return Ok(response);
+    }
+    let blob = app.blobs.blob_for_url(&path).ok_or(IndexError::NotFound)?;
+    // ServeFile answers HEAD, Range and conditional requests.
+    let response = match ServeFile::new(blob).oneshot(request).await {
+        Ok(r) => r.map(Body::new),
+        Err(never) => match never {},
+    };
+    if response.status() == StatusCode::NOT_FOUND {
+        return Err(IndexError::NotFound);
+    }
+    Ok(response)
+}

@@ -1,0 +1,120 @@
+//! Transport: every route the server answers, in one place, grouped by who calls it,
+//! and the layers around them. Handlers live in the modules below and stay thin: they
+//! read the request, call the domain (oidc, upload, index, services) and shape the
+//! answer.
+
+mod control;
+mod dashboard;
+mod index;
+mod oidc;
+mod upload;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+/// Slack on top of the file limit for the other form fields of an upload.
+const FORM_OVERHEAD: usize = 16 << 20;
+/// Every route but the upload answers within this long (a hanging JWKS fetch is
+/// bounded at 5 s already); uploads may legitimately take minutes.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn build_router(state: AppState) -> Router {
+    let mut router = Router::new()
+        .merge(uploaders(&state))
+        .merge(installers())
+        .merge(operators(&state))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        // Uploads stream for as long as the client sends: no timeout.
+        .merge(uploads(&state));
+    if let Some(issuer) = &state.issuer {
+        router = router.nest_service("/issuer", crate::issuer::router(issuer.clone()));
+    }
+    router
+        .with_state(state)
+        .layer((TraceLayer::new_for_http(), CatchPanicLayer::new()))
+}
+
+/// Used by uploaders: PyPI's trusted-publishing endpoints.
+fn uploaders(_state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/_/oidc/audience", get(oidc::audience))
+        .route("/_/oidc/mint-token", post(oidc::mint_token))
+        .route("/_/oidc/github/mint-token", post(oidc::mint_token))
+        .route("/_/oidc/burn-token", post(oidc::burn_token))
+        .layer(DefaultBodyLimit::max(crate::oidc::MAX_BODY_BYTES))
+}
+
+/// Used by uploaders: the legacy upload API.
+fn uploads(state: &AppState) -> Router<AppState> {
+    let limit = usize::try_from(state.settings.max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(FORM_OVERHEAD);
+    Router::new()
+        .route(
+            "/legacy/",
+            post(upload::upload)
+                .get(upload::info)
+                .layer(DefaultBodyLimit::max(limit)),
+        )
+        .route(
+            "/legacy",
+            post(|| async { Redirect::permanent("/legacy/") }),
+        )
+}
+
+/// Used by installers (pip, uv): the simple API, the JSON API and the files.
+fn installers() -> Router<AppState> {
+    Router::new()
+        .route("/simple", get(|| async { crate::index::moved("/simple/") }))
+        .route("/simple/", get(index::simple_index))
+        .route("/simple/{project}/", get(index::simple_detail))
+        .route("/simple/{project}", get(index::simple_detail_no_slash))
+        .route("/pypi/{project}/json", get(index::json_project))
+        .route("/pypi/{project}/{version}/json", get(index::json_release))
+        .route("/files/{*path}", get(index::file))
+}
+
+/// Used by people and test suites: the home page, health, the control API and the
+/// dashboard.
+fn operators(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/_mock/health", get(health))
+        .nest("/_mock/api", control::router(state.clone()))
+        .nest("/_mock/dashboard", dashboard::router())
+}
+
+async fn home(State(app): State<AppState>) -> String {
+    format!(
+        "mock-pypi {}\n\nupload:        {}/legacy/  (https)\nsimple index:  {}/simple/\ncontrol API:   {}/_mock/api/\ndashboard:     {}/_mock/dashboard/\n",
+        env!("CARGO_PKG_VERSION"),
+        app.https_url(),
+        app.public_url,
+        app.public_url,
+        app.public_url
+    )
+}
+
+/// Healthy when the database answers (what a container health check should mean).
+async fn health(State(app): State<AppState>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => "ok".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `POST /legacy/`: authenticate, read the form (streaming the file to disk), run the
+//! upload checks and store. Any refusal leaves nothing behind: the staged file is
+//! deleted when dropped, and the project is created only for a valid upload.
+
+use std::collections::HashMap;
+
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::error::UploadError;
+use crate::state::AppState;
+use crate::store::{BlobStore, NewFile, TokenRow};
+use crate::upload::{self, HELP};
+
+pub async fn upload(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let json = wants_json(&headers);
+    match accept(&app, &query, &headers, multipart).await {
+        Ok(()) => (StatusCode::OK, "OK\n").into_response(),
+        Err(mut e) => {
+            e.json = json;
+            tracing::info!(status = %e.status, message = %e.message, "upload refused");
+            e.into_response()
+        }
+    }
+}
+
+async fn accept(
+    app: &AppState,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(), UploadError> {
+    // Authentication first: an unauthenticated upload is refused before its body is read.
+    let token = authenticate(app, headers).await?;
+    let multipart = multipart.map_err(|e| {
+        UploadError::bad_request(format!("Invalid upload request: {}", e.body_text()))
+    })?;
+    let mut form = upload::form::read(multipart, &app.blobs, app.settings.max_upload_bytes).await?;
+    let action = form
+        .get(":action")
+        .or(query.get(":action").map(String::as_str))
+        .unwrap_or("")
+        .to_owned();
+    let meta = upload::check_form(&action, &form)?;
+    let file = form
+        .file
+        .take()
+        .ok_or_else(|| UploadError::bad_request("Upload payload does not have a file."))?;
+    let normalized = crate::packaging::normalize_name(&meta.name);
+    let existing = app.store.project_by_normalized_name(&normalized).await?;
+    let plan = upload::check_target(&form, &file, meta, &token, existing.as_ref())?;
+    let metadata = upload::inspect(&file, &plan).await?;
+    // Only a fully validated upload may create its project (an all-projects API token).
+    let project = match existing {
+        Some(p) => p,
+        None => {
+            app.store
+                .ensure_project(&plan.meta.name, &plan.normalized)
+                .await?
+        }
+    };
+    let new_file = NewFile {
+        project_id: project.id,
+        version: plan.meta.version.clone(),
+        release_metadata: plan.meta.release_json(&form),
+        filename: file.filename.clone(),
+        packagetype: plan.meta.filetype.clone(),
+        python_version: plan.meta.pyversion.clone(),
+        requires_python: form.get("requires_python").map(str::to_owned),
+        path: BlobStore::relative_path(&file.staged.digests.blake2_256, &file.filename),
+        metadata,
+        token_id: Some(token.id.clone()),
+    };
+    let outcome = app.store.store_file(file.staged, new_file).await?;
+    upload::answer(outcome)?;
+    tracing::info!(file = %file.filename, project = %project.normalized_name, token = %token.id, "upload stored");
+    Ok(())
+}
+
+/// The token from `Authorization: Basic __token__:<t>` (or `token <t>` / `Bearer <t>`).
+fn presented_token(headers: &HeaderMap) -> Result<String, UploadError> {
+    let missing = || {
+        UploadError::forbidden(format!(
+            "Invalid or non-existent authentication information. {HELP}"
+        ))
+    };
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(missing)?;
+    let (scheme, rest) = value.split_once(' ').ok_or_else(missing)?;
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD.decode(rest.trim()).map_err(|_| missing())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| missing())?;
+        let (user, password) = decoded.split_once(':').ok_or_else(missing)?;
+        if user != "__token__" {
+            return Err(UploadError::forbidden(format!(
+                "Username/Password authentication is no longer supported. Migrate to API Tokens or Trusted Publishers instead. {HELP}"
+            )));
+        }
+        Ok(password.trim().to_owned())
+    } else if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer") {
+        Ok(rest.trim().to_owned())
+    } else {
+        Err(missing())
+    }
+}
+
+async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<TokenRow, UploadError> {
+    let presented = presented_token(headers)?;
+    crate::tokens::authenticate(&app.store, &presented)
+        .await?
+        .map_err(upload::refusal_for)
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.trim_start().starts_with("application/json"))
+}
+
+/// `GET /legacy/`: a short note instead of Warehouse's HTML page.
+pub async fn info() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "This is the mock-pypi upload endpoint. POST a multipart form with :action=file_upload.\n",
+    )
+}

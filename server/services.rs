@@ -1,0 +1,198 @@
+//! Operations the control API, the dashboard and startup share: registering
+//! publishers and issuers (with their validation), applying the configured fixtures,
+//! reading one exchange with what its token did, and resetting the index.
+
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::oidc::publisher::PublisherConfig;
+use crate::packaging;
+use crate::provider::Provider;
+use crate::state::App;
+use crate::store::{PublisherRow, StoreError};
+
+/// The issuer a GitLab publisher is bound to when it names none: the embedded
+/// issuer's, else the first trusted GitLab issuer.
+async fn default_gitlab_issuer(app: &App) -> Result<Option<String>, ApiError> {
+    if let Some(issuer) = &app.issuer {
+        return Ok(Some(issuer.issuer_url(Provider::GitLab)));
+    }
+    Ok(app
+        .store
+        .list_issuers()
+        .await?
+        .into_iter()
+        .find(|i| i.provider == Provider::GitLab.as_str())
+        .map(|i| i.url))
+}
+
+/// Validate a publisher object and store it. A normal publisher's project is created
+/// (empty) if it does not exist yet; a pending one requires that it does not.
+pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<PublisherRow, ApiError> {
+    let provider = body.get("provider").and_then(Value::as_str).unwrap_or("");
+    let project = body
+        .get("project")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
+    if !packaging::is_valid_name(project) {
+        return Err(ApiError::BadRequest(format!(
+            "'project' must be a valid project name, not '{project}'"
+        )));
+    }
+    let pending = match body.get("pending") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "'pending' must be true or false".into(),
+            ));
+        }
+    };
+    let parsed_provider: Provider = provider.parse().map_err(ApiError::BadRequest)?;
+    let gitlab_issuer = default_gitlab_issuer(app).await?;
+    let config = PublisherConfig::parse(parsed_provider, body, gitlab_issuer.as_deref())
+        .map_err(ApiError::BadRequest)?
+        .to_json();
+    let normalized = packaging::normalize_name(project);
+    if pending {
+        if app
+            .store
+            .project_by_normalized_name(&normalized)
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::Conflict(format!(
+                "project '{normalized}' already exists: register a normal publisher for it (a pending publisher creates a new project)"
+            )));
+        }
+        let clash = app
+            .store
+            .list_publishers(Some(provider))
+            .await?
+            .into_iter()
+            .any(|p| p.pending && p.config == config);
+        if clash {
+            return Err(ApiError::Conflict(
+                "A pending trusted publisher matching this configuration has already been registered for a different project name".into(),
+            ));
+        }
+    } else {
+        app.store.ensure_project(project, &normalized).await?;
+    }
+    // A pending publisher keeps the name as typed: it becomes the new project's name.
+    let stored_name = if pending { project } else { &normalized };
+    match app
+        .store
+        .insert_publisher(provider, stored_name, pending, &config)
+        .await
+    {
+        Ok(row) => Ok(row),
+        Err(StoreError::Conflict) => Err(ApiError::Conflict(format!(
+            "an identical {provider} publisher for '{normalized}' exists"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Add a trusted issuer after checking its fields.
+pub async fn add_issuer(
+    app: &App,
+    provider: &str,
+    url: &str,
+    jwks_url: Option<&str>,
+) -> Result<Value, ApiError> {
+    provider.parse::<Provider>().map_err(ApiError::BadRequest)?;
+    for u in std::iter::once(url).chain(jwks_url) {
+        let parsed = url::Url::parse(u)
+            .map_err(|e| ApiError::BadRequest(format!("'{u}' is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ApiError::BadRequest(format!(
+                "'{u}' must be an http or https URL"
+            )));
+        }
+    }
+    let row = app.store.upsert_issuer(provider, url, jwks_url).await?;
+    app.jwks.clear();
+    Ok(serde_json::to_value(row).unwrap_or(Value::Null))
+}
+
+/// The embedded issuer is trusted by default; configured issuers and publishers are
+/// (re)applied at start and after a reset.
+pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
+    if app.settings.trust_production_issuers {
+        for provider in Provider::ALL {
+            app.store
+                .upsert_issuer(provider.as_str(), provider.production_issuer(), None)
+                .await?;
+        }
+    }
+    if let Some(issuer) = &app.issuer {
+        for provider in Provider::ALL {
+            // An impersonated `iss` has its discovery document elsewhere: name the keys.
+            let jwks = issuer
+                .impersonates(provider)
+                .then(|| issuer.jwks_url(provider));
+            app.store
+                .upsert_issuer(
+                    provider.as_str(),
+                    &issuer.issuer_url(provider),
+                    jwks.as_deref(),
+                )
+                .await?;
+        }
+    }
+    for spec in &app.settings.trusted_issuers {
+        add_issuer(app, &spec.provider, &spec.url, spec.jwks_url.as_deref())
+            .await
+            .map_err(|e| anyhow::anyhow!("trusted issuer {}: {e}", spec.url))?;
+    }
+    for publisher in &app.settings.publishers {
+        match add_publisher(app, publisher).await {
+            Ok(_) | Err(ApiError::Conflict(_)) => {}
+            Err(e) => anyhow::bail!(
+                "publisher {}: {e}",
+                serde_json::Value::Object(publisher.clone())
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// One exchange with what its token did afterwards: the token's state (expiry, burn)
+/// and every upload made with it.
+pub async fn exchange_activity(app: &App, id: i64) -> Result<Option<Value>, ApiError> {
+    let Some(row) = app.store.exchange(id).await? else {
+        return Ok(None);
+    };
+    let mut out = serde_json::to_value(&row).unwrap_or(Value::Null);
+    if let Some(token_id) = &row.token_id {
+        let token = app.store.token_by_id(token_id).await?;
+        let uploads: Vec<Value> = app
+            .store
+            .files_by_token(token_id)
+            .await?
+            .into_iter()
+            .map(|(project, file)| {
+                let mut v = serde_json::to_value(file).unwrap_or(Value::Null);
+                v["project"] = Value::String(project);
+                v
+            })
+            .collect();
+        out["token"] = serde_json::to_value(token).unwrap_or(Value::Null);
+        out["uploads"] = Value::Array(uploads);
+    }
+    Ok(Some(out))
+}
+
+/// Forget everything users created, then apply the configured fixtures again.
+pub async fn reset(app: &App) -> Result<(), ApiError> {
+    app.store.reset().await?;
+    app.jwks.clear();
+    app.blobs
+        .clear()
+        .await
+        .map_err(|e| StoreError::Other(e.into()))?;
+    apply_fixtures(app).await.map_err(StoreError::Other)?;
+    Ok(())
+}

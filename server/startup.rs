@@ -1,0 +1,192 @@
+//! Building a server: bind, open the data directory and the database, prepare TLS and
+//! the embedded issuer, apply the configured fixtures, write `server.json`; then serve
+//! until told to stop.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Settings;
+use crate::issuer::Issuer;
+use crate::issuer::keys::SigningKey;
+use crate::oidc::jwks::JwksCache;
+use crate::provider::Provider;
+use crate::server_info::ServerInfo;
+use crate::state::{App, AppState};
+use crate::store::{BlobStore, Store};
+use crate::{listener, services, tls};
+
+pub struct Server {
+    pub state: AppState,
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    pub local_addr: SocketAddr,
+}
+
+impl Server {
+    /// Bind, open the data directory and database, prepare TLS and the issuer.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        tls::install_crypto_provider();
+        let data_dir = settings.data_dir.clone();
+        tokio::fs::create_dir_all(&data_dir)
+            .await
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        let local_addr = listener.local_addr()?;
+        let public_url = public_url(&settings, local_addr);
+        let public =
+            url::Url::parse(&public_url).with_context(|| format!("public URL {public_url:?}"))?;
+        let mut names = settings.tls_names.clone();
+        names.extend(settings.impersonate_hosts.iter().cloned());
+        if let Some(host) = public.host_str() {
+            names.push(host.to_owned());
+        }
+        let user_cert = settings
+            .tls_cert
+            .as_deref()
+            .zip(settings.tls_key.as_deref());
+        let tls_material = tls::load(&data_dir, user_cert, &tls::leaf_names(&names)).await?;
+        let blobs = BlobStore::new(&data_dir).context("preparing the file store")?;
+        let store = Store::connect(
+            &settings.database_url,
+            blobs.clone(),
+            settings.database_pool_size,
+        )
+        .await?;
+        let admin_token = match &settings.admin_token {
+            Some(t) => t.clone(),
+            None => secret_file(&data_dir.join("admin-token")).await?,
+        };
+        let issuer = if settings.embedded_issuer {
+            let base = format!("{public_url}/issuer");
+            Some(Arc::new(build_issuer(&settings, &base).await?))
+        } else {
+            None
+        };
+        let app = App {
+            public_url,
+            admin_token,
+            store,
+            blobs,
+            jwks: JwksCache::new(settings.jwks_cooldown)?,
+            issuer,
+            ca_file: tls_material.ca_file,
+            pages: Default::default(),
+            settings,
+        };
+        services::apply_fixtures(&app).await?;
+        let state = AppState(Arc::new(app));
+        server_info(&state, tls_material.ca_bundle)
+            .write(&state.settings.data_dir.join(ServerInfo::FILE))
+            .await?;
+        Ok(Self {
+            state,
+            listener,
+            tls: TlsAcceptor::from(tls_material.config),
+            local_addr,
+        })
+    }
+
+    /// Serve until `shutdown` resolves, then finish in-flight requests (bounded).
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let router = crate::http::build_router(self.state.clone());
+        let purge = tokio::spawn(purge_loop(self.state.clone()));
+        let result = listener::serve(
+            self.listener,
+            self.local_addr,
+            router,
+            self.tls,
+            &self.state.settings.impersonate_hosts,
+            shutdown,
+        )
+        .await;
+        purge.abort();
+        result
+    }
+}
+
+/// `http://host:port` for clients: the configured URL, or the bound address (loopback
+/// when bound to every address).
+fn public_url(settings: &Settings, local_addr: SocketAddr) -> String {
+    settings.public_url.clone().unwrap_or_else(|| {
+        let ip = if local_addr.ip().is_unspecified() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            local_addr.ip()
+        };
+        format!("http://{}", SocketAddr::new(ip, local_addr.port()))
+    })
+}
+
+/// A secret kept in a file of the data directory, generated on first use.
+pub async fn secret_file(path: &Path) -> anyhow::Result<String> {
+    if let Ok(text) = tokio::fs::read_to_string(path).await {
+        let text = text.trim().to_owned();
+        if !text.is_empty() {
+            return Ok(text);
+        }
+    }
+    let secret = crate::util::random_hex(24);
+    crate::util::write_private(path, secret.as_bytes()).await?;
+    Ok(secret)
+}
+
+/// The fake issuer with its key (loaded or generated once) and request token.
+pub async fn build_issuer(settings: &Settings, base_url: &str) -> anyhow::Result<Issuer> {
+    let key_path = settings
+        .issuer_key
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join("issuer-key.pem"));
+    let key = SigningKey::load_or_generate(&key_path).await?;
+    let request_token = match &settings.issuer_request_token {
+        Some(t) => t.clone(),
+        None => secret_file(&settings.data_dir.join("issuer-request-token")).await?,
+    };
+    let identities = settings.issuer_identities.clone().into_iter().collect();
+    Ok(Issuer::new(base_url, request_token, key).with_identities(identities))
+}
+
+/// Forget replay records once their tokens are long expired.
+async fn purge_loop(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.store.purge_expired_jti().await {
+            tracing::warn!(error = %e, "purging expired jti records failed");
+        }
+    }
+}
+
+/// What other commands (`env`, `publisher`, tests) need to reach this server.
+fn server_info(app: &App, ca_bundle: Option<std::path::PathBuf>) -> ServerInfo {
+    let authority = app
+        .public_url
+        .split_once("://")
+        .map(|(_, a)| a)
+        .unwrap_or(&app.public_url);
+    ServerInfo {
+        pid: std::process::id(),
+        http_url: Some(format!("http://{authority}")),
+        https_url: Some(format!("https://{authority}")),
+        upload_url: Some(format!("https://{authority}/legacy/")),
+        simple_url: Some(format!("http://{authority}/simple/")),
+        issuer_url: app.issuer.as_ref().map(|i| i.base_url().to_owned()),
+        github_issuer: app.issuer.as_ref().map(|i| i.issuer_url(Provider::GitHub)),
+        issuers: app.issuer.as_ref().map(|i| i.issuer_urls()),
+        request_token: app.issuer.as_ref().map(|i| i.request_token().to_owned()),
+        admin_token: Some(app.admin_token.clone()),
+        ca_file: app.ca_file.clone(),
+        ca_bundle,
+        audience: Some(app.settings.audience.clone()),
+    }
+}

@@ -1,0 +1,53 @@
+//! What every request handler can reach: the settings, the store, the key cache, the
+//! embedded fake issuer and the page cache. Built once by `startup`; depends on no
+//! handler.
+
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::index::cache::PageCache;
+use crate::issuer::Issuer;
+use crate::oidc::jwks::JwksCache;
+use crate::store::{BlobStore, Store};
+
+/// Which protocol a connection arrived on; handlers that build absolute URLs read it.
+#[derive(Clone, Copy, Debug)]
+pub struct Scheme(pub &'static str);
+
+impl Scheme {
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+pub struct App {
+    pub settings: Settings,
+    /// `http://host:port` clients use.
+    pub public_url: String,
+    pub admin_token: String,
+    pub store: Store,
+    pub blobs: BlobStore,
+    pub jwks: JwksCache,
+    pub issuer: Option<Arc<Issuer>>,
+    pub ca_file: Option<PathBuf>,
+    pub pages: PageCache,
+}
+
+impl App {
+    /// The HTTPS form of the public URL (same host and port: one listener serves both).
+    pub fn https_url(&self) -> String {
+        self.public_url.replacen("http://", "https://", 1)
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}

@@ -1,0 +1,152 @@
+//! The upload decision: every check that needs no I/O, in Warehouse's order, then the
+//! archive inspection (blocking, off the reactor) and the answer for what the store did.
+
+use axum::http::StatusCode;
+
+use super::HELP;
+use super::form::{Form, UploadedFile};
+use super::validate::{self, FormMetadata, WheelParts};
+use crate::error::UploadError;
+use crate::packaging;
+use crate::store::{ProjectRow, StoreFileOutcome, TokenRow, WheelMetadata};
+use crate::tokens::Refusal;
+
+/// What a valid upload will store.
+#[derive(Debug)]
+pub struct Plan {
+    pub meta: FormMetadata,
+    pub normalized: String,
+    /// The wheel's name parts, to find its `.dist-info` (sdists: `None`).
+    pub wheel: Option<WheelParts>,
+}
+
+/// Why a presented token cannot upload, in Warehouse's words.
+pub fn refusal_for(refusal: Refusal) -> UploadError {
+    match refusal {
+        Refusal::Unknown => UploadError::forbidden(format!(
+            "Invalid or non-existent authentication information. {HELP}"
+        )),
+        Refusal::Expired => UploadError::forbidden("Invalid API Token: token is expired"),
+        Refusal::Burned(kind) if kind == "oidc" => UploadError::forbidden(
+            "Invalid API Token: token was revoked (burned with /_/oidc/burn-token); mint a new one",
+        ),
+        Refusal::Burned(_) => UploadError::forbidden(
+            "Invalid API Token: token was revoked (DELETE /_mock/api/tokens/ID); create a new one",
+        ),
+    }
+}
+
+/// The action and the form's metadata fields.
+pub fn check_form(action: &str, form: &Form) -> Result<FormMetadata, UploadError> {
+    match action {
+        "file_upload" => {}
+        "submit" | "submit_pkg_info" => {
+            return Err(UploadError {
+                status: StatusCode::GONE,
+                ..UploadError::bad_request(
+                    "Project pre-registration is no longer required or supported, upload your files instead.",
+                )
+            });
+        }
+        "doc_upload" => {
+            return Err(UploadError {
+                status: StatusCode::GONE,
+                ..UploadError::bad_request("Uploading documentation is no longer supported.")
+            });
+        }
+        "" => {
+            return Err(UploadError::bad_request(
+                "Missing ':action' field: legacy uploads send ':action=file_upload'.",
+            ));
+        }
+        other => {
+            return Err(UploadError::bad_request(format!(
+                "Unknown ':action' '{other}'."
+            )));
+        }
+    }
+    let meta = validate::form_metadata(form)?;
+    if form.file.is_none() {
+        return Err(UploadError::bad_request(
+            "Upload payload does not have a file.",
+        ));
+    }
+    Ok(meta)
+}
+
+/// Who may upload what: the project (existing or not), the token's scope, then the
+/// file's name, digests and name parts.
+pub fn check_target(
+    form: &Form,
+    file: &UploadedFile,
+    meta: FormMetadata,
+    token: &TokenRow,
+    existing: Option<&ProjectRow>,
+) -> Result<Plan, UploadError> {
+    let normalized = packaging::normalize_name(&meta.name);
+    if existing.is_none() && token.kind == "oidc" {
+        return Err(UploadError::bad_request(
+            "Non-user identities cannot create new projects. This was probably caused by successfully using a pending \
+             publisher but specifying the project name incorrectly (either in the publisher or in your project's metadata). \
+             Please ensure that both match.",
+        ));
+    }
+    // Scope first: a refused upload must not create the project it names.
+    if !crate::tokens::allows_project(token, &normalized) {
+        let what = if token.kind == "oidc" {
+            "OIDC scoped token"
+        } else {
+            "project-scoped token"
+        };
+        let name = existing.map_or(meta.name.as_str(), |p| p.name.as_str());
+        return Err(UploadError::forbidden(format!(
+            "Invalid API Token: {what} is not valid for project '{name}'"
+        )));
+    }
+    validate::filename(&file.filename, &meta.filetype, file.content_type.as_deref())?;
+    validate::digests(form, &file.staged.digests)?;
+    let wheel = validate::distribution(&file.filename, &meta, &normalized)?;
+    Ok(Plan {
+        meta,
+        normalized,
+        wheel,
+    })
+}
+
+/// Open the archive (blocking work, off the reactor); a wheel's METADATA must agree
+/// with its name and version.
+pub async fn inspect(
+    file: &UploadedFile,
+    plan: &Plan,
+) -> Result<Option<WheelMetadata>, UploadError> {
+    let path = file
+        .staged
+        .path()
+        .map(std::path::Path::to_path_buf)
+        .ok_or_else(|| UploadError::internal("staged file vanished"))?;
+    let (filetype, wheel) = (plan.meta.filetype.clone(), plan.wheel.clone());
+    let metadata =
+        tokio::task::spawn_blocking(move || validate::archive(&path, &filetype, wheel.as_ref()))
+            .await
+            .map_err(UploadError::internal)??;
+    if let Some(bytes) = &metadata {
+        validate::wheel_metadata_matches(bytes, &plan.normalized, &plan.meta.version)?;
+    }
+    Ok(metadata.map(validate::wheel_metadata_record))
+}
+
+/// The answer for what the store did with a valid upload.
+pub fn answer(outcome: StoreFileOutcome) -> Result<(), UploadError> {
+    match outcome {
+        StoreFileOutcome::Stored | StoreFileOutcome::Identical => Ok(()),
+        StoreFileOutcome::Exists {
+            filename,
+            blake2_256,
+        } => Err(UploadError::bad_request(format!(
+            "File already exists ('{filename}', with blake2_256 hash '{blake2_256}'). {HELP}"
+        ))),
+        StoreFileOutcome::SecondSdist => Err(UploadError::bad_request(
+            "Only one sdist may be uploaded per release.",
+        )),
+    }
+}
