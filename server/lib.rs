@@ -7,8 +7,10 @@
 //! content-addressed files) → `index` (what pip and uv read). `app` wires the router
 //! and the HTTP+HTTPS listener; `control` is the `/_mock/api` control plane.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod http;
 pub mod http_client;

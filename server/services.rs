@@ -2,14 +2,15 @@
 //! publishers and issuers (with their validation), applying the configured fixtures,
 //! reading one exchange with what its token did, and resetting the index.
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::oidc::publisher::PublisherConfig;
+use crate::oidc::publisher::{Publisher, PublisherConfig};
 use crate::packaging;
 use crate::provider::Provider;
 use crate::state::App;
-use crate::store::{PublisherRow, StoreError};
+use crate::store::{ExchangeRow, FileRow, StoreError, TokenRow};
 
 /// The issuer a GitLab publisher is bound to when it names none: the embedded
 /// issuer's, else the first trusted GitLab issuer.
@@ -28,7 +29,7 @@ async fn default_gitlab_issuer(app: &App) -> Result<Option<String>, ApiError> {
 
 /// Validate a publisher object and store it. A normal publisher's project is created
 /// (empty) if it does not exist yet; a pending one requires that it does not.
-pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<PublisherRow, ApiError> {
+pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publisher, ApiError> {
     let provider = body.get("provider").and_then(Value::as_str).unwrap_or("");
     let project = body
         .get("project")
@@ -51,9 +52,8 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
     };
     let parsed_provider: Provider = provider.parse().map_err(ApiError::BadRequest)?;
     let gitlab_issuer = default_gitlab_issuer(app).await?;
-    let config = PublisherConfig::parse(parsed_provider, body, gitlab_issuer.as_deref())
-        .map_err(ApiError::BadRequest)?
-        .to_json();
+    let config = PublisherConfig::from_input(parsed_provider, body, gitlab_issuer.as_deref())
+        .map_err(ApiError::BadRequest)?;
     let normalized = packaging::normalize_name(project);
     if pending {
         if app
@@ -66,9 +66,7 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
                 "project '{normalized}' already exists: register a normal publisher for it (a pending publisher creates a new project)"
             )));
         }
-        let clash = app
-            .store
-            .list_publishers(Some(provider))
+        let clash = publishers(app, Some(parsed_provider))
             .await?
             .into_iter()
             .any(|p| p.pending && p.config == config);
@@ -84,15 +82,26 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
     let stored_name = if pending { project } else { &normalized };
     match app
         .store
-        .insert_publisher(provider, stored_name, pending, &config)
+        .insert_publisher(provider, stored_name, pending, &config.to_stored())
         .await
     {
-        Ok(row) => Ok(row),
+        Ok(row) => {
+            Publisher::try_from(row).map_err(|e| StoreError::Other(anyhow::anyhow!(e)).into())
+        }
         Err(StoreError::Conflict) => Err(ApiError::Conflict(format!(
             "an identical {provider} publisher for '{normalized}' exists"
         ))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The publishers (of one provider), parsed.
+pub async fn publishers(app: &App, provider: Option<Provider>) -> Result<Vec<Publisher>, ApiError> {
+    let records = app
+        .store
+        .list_publishers(provider.map(Provider::as_str))
+        .await?;
+    Ok(Publisher::parse_all(records))
 }
 
 /// Add a trusted issuer after checking its fields.
@@ -159,30 +168,50 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One exchange with what its token did afterwards: the token's state (expiry, burn)
-/// and every upload made with it.
-pub async fn exchange_activity(app: &App, id: i64) -> Result<Option<Value>, ApiError> {
-    let Some(row) = app.store.exchange(id).await? else {
+/// A file uploaded with an exchange's token.
+#[derive(Debug, Serialize)]
+pub struct Upload {
+    pub project: String,
+    #[serde(flatten)]
+    pub file: FileRow,
+}
+
+/// What an accepted exchange's token did afterwards.
+#[derive(Debug, Serialize)]
+pub struct TokenActivity {
+    /// The token as it is now (expiry, burn); `None` once reset away.
+    pub token: Option<TokenRow>,
+    pub uploads: Vec<Upload>,
+}
+
+/// One exchange as the API and the dashboard show it: the audit row, and for an
+/// accepted one, its token's activity.
+#[derive(Debug, Serialize)]
+pub struct ExchangeActivity {
+    #[serde(flatten)]
+    pub exchange: ExchangeRow,
+    #[serde(flatten)]
+    pub activity: Option<TokenActivity>,
+}
+
+pub async fn exchange_activity(app: &App, id: i64) -> Result<Option<ExchangeActivity>, ApiError> {
+    let Some(exchange) = app.store.exchange(id).await? else {
         return Ok(None);
     };
-    let mut out = serde_json::to_value(&row).unwrap_or(Value::Null);
-    if let Some(token_id) = &row.token_id {
-        let token = app.store.token_by_id(token_id).await?;
-        let uploads: Vec<Value> = app
-            .store
-            .files_by_token(token_id)
-            .await?
-            .into_iter()
-            .map(|(project, file)| {
-                let mut v = serde_json::to_value(file).unwrap_or(Value::Null);
-                v["project"] = Value::String(project);
-                v
-            })
-            .collect();
-        out["token"] = serde_json::to_value(token).unwrap_or(Value::Null);
-        out["uploads"] = Value::Array(uploads);
-    }
-    Ok(Some(out))
+    let activity = match &exchange.token_id {
+        Some(token_id) => Some(TokenActivity {
+            token: app.store.token_by_id(token_id).await?,
+            uploads: app
+                .store
+                .files_by_token(token_id)
+                .await?
+                .into_iter()
+                .map(|(project, file)| Upload { project, file })
+                .collect(),
+        }),
+        None => None,
+    };
+    Ok(Some(ExchangeActivity { exchange, activity }))
 }
 
 /// Forget everything users created, then apply the configured fixtures again.

@@ -14,6 +14,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Settings;
 use crate::issuer::Issuer;
 use crate::issuer::keys::SigningKey;
+use crate::oidc::exchange::Policy;
 use crate::oidc::jwks::JwksCache;
 use crate::provider::Provider;
 use crate::server_info::ServerInfo;
@@ -76,6 +77,11 @@ impl Server {
             store,
             blobs,
             jwks: JwksCache::new(settings.jwks_cooldown)?,
+            trust: Default::default(),
+            policy: Policy {
+                audience: settings.audience.clone(),
+                token_lifetime: settings.token_lifetime,
+            },
             issuer,
             ca_file: tls_material.ca_file,
             pages: Default::default(),

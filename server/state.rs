@@ -9,7 +9,9 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::index::cache::PageCache;
 use crate::issuer::Issuer;
+use crate::oidc::exchange::{Exchanger, Policy};
 use crate::oidc::jwks::JwksCache;
+use crate::oidc::trust::TrustCache;
 use crate::store::{BlobStore, Store};
 
 /// Which protocol a connection arrived on; handlers that build absolute URLs read it.
@@ -30,12 +32,27 @@ pub struct App {
     pub store: Store,
     pub blobs: BlobStore,
     pub jwks: JwksCache,
+    /// Trusted issuers with their publishers, parsed, as the exchange reads them.
+    pub trust: TrustCache,
+    /// The exchange's rules from the settings.
+    pub policy: Policy,
     pub issuer: Option<Arc<Issuer>>,
     pub ca_file: Option<PathBuf>,
     pub pages: PageCache,
 }
 
 impl App {
+    /// The token exchange, over this server's store and caches.
+    pub fn exchanger(&self) -> Exchanger<'_> {
+        Exchanger {
+            store: &self.store,
+            jwks: &self.jwks,
+            trust: &self.trust,
+            policy: &self.policy,
+            warehouse_exact_errors: self.settings.warehouse_exact_errors,
+        }
+    }
+
     /// The HTTPS form of the public URL (same host and port: one listener serves both).
     pub fn https_url(&self) -> String {
         self.public_url.replacen("http://", "https://", 1)

@@ -55,11 +55,28 @@ async fn the_dashboard_in_headless_chromium() {
     };
     let (refused, accepted) = (id_of("invalid-publisher"), id_of("accepted"));
 
+    // The screenshots are kept for people to look at (CI keeps target/ as artifacts).
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
     let mut cmd = common::client("python", home.path());
     cmd.env("SE_AVOID_STATS", "true")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard/browser_check.py"))
-        .args([server.http(), server.admin_token(), refused, accepted]);
+        .args([server.http(), server.admin_token(), refused, accepted])
+        .arg(&shots);
     let (ok, out) = run(&mut cmd);
     assert!(ok, "{out}\nserver log:\n{}", server.log());
     assert!(out.contains("dashboard OK"), "{out}");
+    for page in ["overview", "exchanges", "refused", "accepted", "publishers"] {
+        for width in [1280u32, 390] {
+            let png = std::fs::read(shots.join(format!("{page}-{width}.png"))).unwrap();
+            assert_eq!(
+                &png[..8],
+                b"\x89PNG\r\n\x1a\n",
+                "{page}-{width} is not a PNG"
+            );
+            // The IHDR chunk holds the width: the window's, not a default.
+            let shot_width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+            assert_eq!(shot_width, width, "{page}-{width}.png");
+        }
+    }
 }

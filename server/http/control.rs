@@ -11,9 +11,10 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::packaging;
+use crate::provider::Provider;
 use crate::services;
 use crate::state::AppState;
-use crate::store::{ExchangeFilter, PublisherRow};
+use crate::store::ExchangeFilter;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -45,17 +46,6 @@ async fn require_admin(State(app): State<AppState>, request: Request, next: Next
     }
 }
 
-/// A publisher as the API shows it: Warehouse's field names at the top level.
-pub fn publisher_json(p: &PublisherRow) -> Value {
-    let mut map = p.config.clone();
-    map.insert("id".into(), p.id.into());
-    map.insert("provider".into(), p.provider.clone().into());
-    map.insert("project".into(), p.project.clone().into());
-    map.insert("pending".into(), p.pending.into());
-    map.insert("created_at".into(), p.created_at.into());
-    Value::Object(map)
-}
-
 #[derive(serde::Deserialize)]
 struct ProviderFilter {
     provider: Option<String>,
@@ -65,10 +55,14 @@ async fn list_publishers(
     State(app): State<AppState>,
     Query(f): Query<ProviderFilter>,
 ) -> Result<Json<Value>, ApiError> {
-    let rows = app.store.list_publishers(f.provider.as_deref()).await?;
-    Ok(Json(
-        json!({"publishers": rows.iter().map(publisher_json).collect::<Vec<_>>()}),
-    ))
+    let provider = match f.provider.as_deref().map(str::parse::<Provider>) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        // No publisher has a provider this index does not know.
+        Some(Err(_)) => return Ok(Json(json!({"publishers": []}))),
+    };
+    let publishers = services::publishers(&app, provider).await?;
+    Ok(Json(json!({ "publishers": publishers })))
 }
 
 fn object(
@@ -88,7 +82,7 @@ async fn create_publisher(
     body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let row = services::add_publisher(&app, &object(body)?).await?;
-    Ok((axum::http::StatusCode::CREATED, Json(publisher_json(&row))).into_response())
+    Ok((axum::http::StatusCode::CREATED, Json(row)).into_response())
 }
 
 async fn delete_publisher(
@@ -139,13 +133,7 @@ async fn refresh_issuer(
     State(app): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let Some(issuer) = app
-        .store
-        .list_issuers()
-        .await?
-        .into_iter()
-        .find(|i| i.id == id)
-    else {
+    let Some(issuer) = app.store.issuer_by_id(id).await? else {
         return Err(ApiError::NotFound(format!("no trusted issuer {id}")));
     };
     match app.jwks.refresh(&issuer).await {
@@ -170,7 +158,7 @@ async fn list_exchanges(
 async fn get_exchange(
     State(app): State<AppState>,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<services::ExchangeActivity>, ApiError> {
     match services::exchange_activity(&app, id).await? {
         Some(v) => Ok(Json(v)),
         None => Err(ApiError::NotFound(format!("no exchange {id}"))),

@@ -94,6 +94,7 @@ fn operators(state: &AppState) -> Router<AppState> {
         .route("/", get(home))
         .route("/_mock/health", get(health))
         .nest("/_mock/api", control::router(state.clone()))
+        .route("/_mock/dashboard/", get(dashboard::overview))
         .nest("/_mock/dashboard", dashboard::router())
 }
 

@@ -27,7 +27,7 @@ pub async fn mint_token(
             format!("could not read the request body: {}", e.body_text()),
         )
     })?;
-    let minted = crate::oidc::exchange::mint(&app, &body).await?;
+    let minted = app.exchanger().mint(&body).await?;
     Ok(
         Json(json!({"success": true, "token": minted.token, "expires": minted.expires}))
             .into_response(),

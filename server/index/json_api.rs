@@ -34,7 +34,7 @@ fn file_json(file: &FileRow, origin: &str) -> Value {
 }
 
 fn info(project: &ProjectRow, release: &ReleaseRow, origin: &str) -> Value {
-    let meta = release.metadata.as_object().cloned().unwrap_or_default();
+    let meta = release.metadata.0.as_object().cloned().unwrap_or_default();
     let text = |k: &str| meta.get(k).cloned().unwrap_or(Value::Null);
     let list = |k: &str| meta.get(k).cloned().unwrap_or(Value::Null);
     let project_urls: Map<String, Value> = meta

@@ -2,12 +2,13 @@
 //! project and actor id; `sub` must start `org:<org>:project:<project>`; the builder
 //! must be `pypi-publisher`.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::matching::{Evaluation, Verdict, claim_str, field};
+use super::rules::{Evaluation, Verdict, claim_str, field};
 use crate::provider::{DEFAULT_ACTOR, derived_id};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActiveStateConfig {
     pub organization: String,
     pub activestate_project_name: String,
@@ -18,7 +19,7 @@ pub struct ActiveStateConfig {
 
 impl ActiveStateConfig {
     /// `actor_id` defaults to the id the fake issuer derives for `actor`.
-    pub fn from_json(map: &Map<String, Value>) -> Result<Self, String> {
+    pub fn from_input(map: &Map<String, Value>) -> Result<Self, String> {
         let organization = field(map, "organization")?;
         let name = field(map, "activestate_project_name")?;
         if organization.is_empty() || name.is_empty() {
@@ -41,18 +42,6 @@ impl ActiveStateConfig {
             actor,
             actor_id,
         })
-    }
-
-    pub fn to_json(&self) -> Map<String, Value> {
-        let mut map = Map::new();
-        map.insert("organization".into(), self.organization.clone().into());
-        map.insert(
-            "activestate_project_name".into(),
-            self.activestate_project_name.clone().into(),
-        );
-        map.insert("actor".into(), self.actor.clone().into());
-        map.insert("actor_id".into(), self.actor_id.clone().into());
-        map
     }
 
     pub fn describe(&self) -> String {

@@ -3,15 +3,18 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::matching::{Evaluation, Verdict, claim_str, environment_phrase, field};
+use super::rules::{
+    Evaluation, Verdict, claim_str, environment_phrase, environment_verdict, field,
+};
 
 static WORKFLOW_FILENAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"([^/]+\.(?:yml|yaml))@").expect("static regex"));
 
-/// A GitHub publisher's configuration, with Warehouse's field names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A GitHub publisher's configuration, with Warehouse's field names (also its stored form).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GitHubConfig {
     pub repository_owner: String,
     pub repository_name: String,
@@ -24,7 +27,7 @@ pub struct GitHubConfig {
 impl GitHubConfig {
     /// Validate and normalise a publisher object. `repository_owner_id` defaults to the
     /// id the fake issuer derives for the owner.
-    pub fn from_json(map: &Map<String, Value>) -> Result<Self, String> {
+    pub fn from_input(map: &Map<String, Value>) -> Result<Self, String> {
         let mut owner = field(map, "repository_owner")?;
         let mut name = field(map, "repository_name")?;
         // Accept the familiar `repository: OWNER/REPO` shorthand too.
@@ -62,28 +65,6 @@ impl GitHubConfig {
             workflow_filename,
             environment: field(map, "environment")?.to_lowercase(),
         })
-    }
-
-    pub fn to_json(&self) -> Map<String, Value> {
-        let mut map = Map::new();
-        map.insert(
-            "repository_owner".into(),
-            self.repository_owner.clone().into(),
-        );
-        map.insert(
-            "repository_name".into(),
-            self.repository_name.clone().into(),
-        );
-        map.insert(
-            "repository_owner_id".into(),
-            self.repository_owner_id.clone().into(),
-        );
-        map.insert(
-            "workflow_filename".into(),
-            self.workflow_filename.clone().into(),
-        );
-        map.insert("environment".into(), self.environment.clone().into());
-        map
     }
 
     pub fn describe(&self) -> String {
@@ -188,19 +169,11 @@ pub fn evaluate(config: &GitHubConfig, claims: &Map<String, Value>) -> Evaluatio
         event_name.is_some_and(|e| e != "pull_request_target"),
         "Publishing from a workflow invoked via 'pull_request_target' is not supported.",
     ));
-    let env_ok = config.environment.is_empty()
-        || environment.is_some_and(|e| !e.is_empty() && e.to_lowercase() == config.environment);
-    v.push(Verdict::check(
-        "environment",
-        if config.environment.is_empty() {
-            "(any)"
-        } else {
-            &config.environment
-        },
+    v.push(environment_verdict(
+        &config.environment,
         environment,
+        false,
         "equal, case-insensitive; empty publisher environment accepts any",
-        env_ok,
-        "Check failed for optional claim 'environment'",
     ));
 
     let specific = !config.environment.is_empty()
@@ -253,7 +226,7 @@ mod tests {
 
     #[test]
     fn config_validation_and_defaults() {
-        let c = GitHubConfig::from_json(json!({"repository": "Octo/demo", "workflow_filename": "release.yml", "environment": "PyPI"}).as_object().unwrap()).unwrap();
+        let c = GitHubConfig::from_input(json!({"repository": "Octo/demo", "workflow_filename": "release.yml", "environment": "PyPI"}).as_object().unwrap()).unwrap();
         assert_eq!(c.repository_owner, "Octo");
         assert_eq!(c.environment, "pypi");
         assert_eq!(
@@ -261,7 +234,7 @@ mod tests {
             crate::provider::derived_id("owner", "Octo")
         );
         assert!(
-            GitHubConfig::from_json(
+            GitHubConfig::from_input(
                 json!({"repository": "o/r", "workflow_filename": "dir/x.yml"})
                     .as_object()
                     .unwrap()
@@ -269,7 +242,7 @@ mod tests {
             .is_err()
         );
         assert!(
-            GitHubConfig::from_json(
+            GitHubConfig::from_input(
                 json!({"repository": "o/r", "workflow_filename": "x.txt"})
                     .as_object()
                     .unwrap()
@@ -277,7 +250,7 @@ mod tests {
             .is_err()
         );
         assert!(
-            GitHubConfig::from_json(json!({"workflow_filename": "x.yml"}).as_object().unwrap())
+            GitHubConfig::from_input(json!({"workflow_filename": "x.yml"}).as_object().unwrap())
                 .is_err()
         );
     }

@@ -5,19 +5,25 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::matching::{Evaluation, Verdict, claim_str, environment_phrase, field};
+use super::rules::{
+    Evaluation, Verdict, claim_str, environment_phrase, environment_verdict, field,
+};
 use crate::provider::{DEFAULT_CI_FILE, issuer_host};
 
 /// After the first `//`, the longest run ending in `.yml`/`.yaml` that is followed by `@`.
 static WORKFLOW_FILEPATH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(.*\.(?:yml|yaml))@").expect("static regex"));
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A GitLab publisher's configuration (also its stored form, where the GitLab project
+/// is `gitlab_project`: `project` is the PyPI project).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GitLabConfig {
     /// May contain `/` (subgroups).
     pub namespace: String,
+    #[serde(rename = "gitlab_project")]
     pub project: String,
     pub workflow_filepath: String,
     /// Stored as typed; empty means any environment.
@@ -28,7 +34,7 @@ pub struct GitLabConfig {
 impl GitLabConfig {
     /// `project_path: NAMESPACE/PROJECT` or `namespace` + `gitlab_project`. The PyPI
     /// project is the API's `project`, so GitLab's own project field is renamed.
-    pub fn from_json(
+    pub fn from_input(
         map: &Map<String, Value>,
         default_issuer: Option<&str>,
     ) -> Result<Self, String> {
@@ -70,19 +76,6 @@ impl GitLabConfig {
             environment: field(map, "environment")?,
             issuer_url,
         })
-    }
-
-    pub fn to_json(&self) -> Map<String, Value> {
-        let mut map = Map::new();
-        map.insert("namespace".into(), self.namespace.clone().into());
-        map.insert("gitlab_project".into(), self.project.clone().into());
-        map.insert(
-            "workflow_filepath".into(),
-            self.workflow_filepath.clone().into(),
-        );
-        map.insert("environment".into(), self.environment.clone().into());
-        map.insert("issuer_url".into(), self.issuer_url.clone().into());
-        map
     }
 
     pub fn describe(&self) -> String {
@@ -214,19 +207,11 @@ pub fn evaluate(config: &GitLabConfig, claims: &Map<String, Value>, iss: &str) -
         uri_ok,
         &uri_msg,
     ));
-    let env_ok = config.environment.is_empty()
-        || environment.is_some_and(|e| !e.is_empty() && e == config.environment);
-    v.push(Verdict::check(
-        "environment",
-        if config.environment.is_empty() {
-            "(any)"
-        } else {
-            &config.environment
-        },
+    v.push(environment_verdict(
+        &config.environment,
         environment,
+        true,
         "equal, case-sensitive; empty publisher environment accepts any",
-        env_ok,
-        "Check failed for optional claim 'environment'",
     ));
     Evaluation {
         verdicts: v,

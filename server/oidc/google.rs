@@ -1,11 +1,12 @@
 //! Google publisher rules (reference/warehouse.md §3): exact e-mail, `email_verified`
 //! exactly `true`, and an optional exact `sub`.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::matching::{Evaluation, Verdict, claim_str, field};
+use super::rules::{Evaluation, Verdict, claim_str, field};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GoogleConfig {
     pub email: String,
     /// Empty means any subject.
@@ -13,7 +14,7 @@ pub struct GoogleConfig {
 }
 
 impl GoogleConfig {
-    pub fn from_json(map: &Map<String, Value>) -> Result<Self, String> {
+    pub fn from_input(map: &Map<String, Value>) -> Result<Self, String> {
         let email = field(map, "email")?;
         if !email.contains('@') {
             return Err(format!(
@@ -24,13 +25,6 @@ impl GoogleConfig {
             email,
             sub: field(map, "sub")?,
         })
-    }
-
-    pub fn to_json(&self) -> Map<String, Value> {
-        let mut map = Map::new();
-        map.insert("email".into(), self.email.clone().into());
-        map.insert("sub".into(), self.sub.clone().into());
-        map
     }
 
     pub fn describe(&self) -> String {

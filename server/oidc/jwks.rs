@@ -10,6 +10,7 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::Value;
 
+pub use crate::audit::KeySource;
 use crate::store::TrustedIssuerRow;
 
 /// PyPI refetches a key set at most once a minute per issuer.
@@ -50,14 +51,6 @@ pub struct JwksCache {
     http: reqwest::Client,
     entries: Mutex<HashMap<CacheKey, Entry>>,
     cooldown: Duration,
-}
-
-/// Where the key came from, for the audit log.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct KeySource {
-    pub kid: String,
-    pub jwks_url: String,
-    pub fetched_now: bool,
 }
 
 impl JwksCache {

@@ -6,6 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
+use crate::audit::Step;
+
 /// Longest token accepted; real CI tokens are 1–2 KiB.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// PyPI's leeway for `exp`, `nbf` and `iat`.
@@ -88,31 +90,6 @@ pub fn verify_signature(token: &str, key: &DecodingKey) -> Result<(), String> {
     jsonwebtoken::decode::<Value>(token, key, &validation)
         .map(|_| ())
         .map_err(|e| format!("signature check failed: {e}"))
-}
-
-/// One verification step as shown in the audit log.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Step {
-    pub step: &'static str,
-    pub ok: bool,
-    pub detail: String,
-}
-
-impl Step {
-    pub fn pass(step: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            step,
-            ok: true,
-            detail: detail.into(),
-        }
-    }
-    pub fn fail(step: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            step,
-            ok: false,
-            detail: detail.into(),
-        }
-    }
 }
 
 fn int_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, String> {

@@ -1,132 +1,16 @@
 //! Matching verified claims against trusted publishers, recording a verdict for every
 //! claim of every candidate so a refusal can say exactly what differed.
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::publisher::{self, PublisherConfig};
+use super::publisher::{self, Publisher};
+use super::rules::Evaluation;
+use crate::audit::Candidate;
 use crate::provider::Provider;
-use crate::store::PublisherRow;
-
-/// A text field of a publisher object: trimmed; numbers accepted as text.
-pub fn field(map: &Map<String, Value>, name: &str) -> Result<String, String> {
-    match map.get(name) {
-        Some(Value::String(s)) => Ok(s.trim().to_owned()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(_) => Err(format!("'{name}' must be a string")),
-    }
-}
-
-/// How a publisher's environment constraint reads in summaries.
-pub fn environment_phrase(environment: &str) -> String {
-    if environment.is_empty() {
-        "any environment".to_owned()
-    } else {
-        format!("environment '{environment}'")
-    }
-}
-
-pub fn claim_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    claims.get(name).and_then(Value::as_str)
-}
-
-/// One claim judged against one publisher.
-#[derive(Clone, Debug, Serialize)]
-pub struct Verdict {
-    pub claim: &'static str,
-    pub expected: String,
-    pub actual: Option<String>,
-    pub rule: &'static str,
-    pub ok: bool,
-    /// `lookup` verdicts select candidates; `check` verdicts are then required to pass.
-    pub stage: &'static str,
-    #[serde(skip)]
-    pub failure: String,
-}
-
-impl Verdict {
-    pub fn lookup(
-        claim: &'static str,
-        expected: &str,
-        actual: Option<&str>,
-        rule: &'static str,
-        ok: bool,
-    ) -> Self {
-        Self {
-            claim,
-            expected: expected.to_owned(),
-            actual: actual.map(str::to_owned),
-            rule,
-            ok,
-            stage: "lookup",
-            failure: "Publisher with matching claims was not found".into(),
-        }
-    }
-
-    pub fn check(
-        claim: &'static str,
-        expected: &str,
-        actual: Option<&str>,
-        rule: &'static str,
-        ok: bool,
-        failure: &str,
-    ) -> Self {
-        Self {
-            stage: "check",
-            failure: failure.to_owned(),
-            ..Self::lookup(claim, expected, actual, rule, ok)
-        }
-    }
-
-    fn explain(&self) -> String {
-        match &self.actual {
-            Some(actual) => format!(
-                "{} is '{actual}' but the publisher expects '{}'",
-                self.claim, self.expected
-            ),
-            None => format!(
-                "the token has no '{}' (the publisher expects '{}')",
-                self.claim, self.expected
-            ),
-        }
-    }
-}
-
-/// Every verdict for one publisher, plus what Warehouse's selection needs.
-pub struct Evaluation {
-    pub verdicts: Vec<Verdict>,
-    /// The publisher's optional constraint (environment, Google `sub`) is set and the
-    /// token meets it: Warehouse prefers such a publisher.
-    pub specific: bool,
-    /// The publisher has no such constraint.
-    pub wildcard: bool,
-}
-
-impl Evaluation {
-    fn lookup_ok(&self) -> bool {
-        self.verdicts
-            .iter()
-            .filter(|v| v.stage == "lookup")
-            .all(|v| v.ok)
-    }
-    fn passed(&self) -> usize {
-        self.verdicts.iter().filter(|v| v.ok).count()
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Candidate {
-    pub publisher_id: i64,
-    pub project: String,
-    pub summary: String,
-    pub selected: bool,
-    pub verdicts: Vec<Verdict>,
-}
 
 pub enum MatchOutcome {
     Matched {
-        publisher: PublisherRow,
+        publisher: Publisher,
         candidates: Vec<Candidate>,
     },
     /// `reason` is Warehouse's text; `explanation` says what to change.
@@ -137,43 +21,36 @@ pub enum MatchOutcome {
     },
 }
 
-type Evaluated<'a> = (&'a PublisherRow, PublisherConfig, Evaluation);
+type Evaluated<'a> = (&'a Publisher, Evaluation);
+
+fn report(evaluated: &[Evaluated<'_>], selected: Option<i64>) -> Vec<Candidate> {
+    evaluated
+        .iter()
+        .map(|(p, e)| Candidate {
+            publisher_id: p.id,
+            project: p.project.clone(),
+            summary: p.config.describe(),
+            selected: Some(p.id) == selected,
+            verdicts: e.verdicts.clone(),
+        })
+        .collect()
+}
 
 /// Choose the publisher for these claims, Warehouse's way: required claims present;
 /// candidates by the provider's exact lookup; the one whose optional constraint
 /// (environment, sub) matches wins over the unconstrained one; then every check must
 /// pass. `publishers` are the provider's publishers of one kind (pending or not).
-pub fn match_publishers(
+pub fn match_publishers<'a>(
     provider: Provider,
-    publishers: &[PublisherRow],
+    publishers: impl IntoIterator<Item = &'a Publisher>,
     claims: &Map<String, Value>,
     iss: &str,
 ) -> MatchOutcome {
-    let mut evaluated: Vec<Evaluated<'_>> = publishers
-        .iter()
-        .filter(|p| p.provider == provider.as_str())
-        .filter_map(|p| {
-            PublisherConfig::parse(provider, &p.config, None)
-                .ok()
-                .map(|c| (p, c))
-        })
-        .map(|(p, c)| {
-            let e = c.evaluate(claims, iss);
-            (p, c, e)
-        })
+    let mut evaluated: Vec<Evaluated<'a>> = publishers
+        .into_iter()
+        .filter(|p| p.provider == provider)
+        .map(|p| (p, p.config.evaluate(claims, iss)))
         .collect();
-    let report = |evaluated: &[Evaluated<'_>], selected: Option<i64>| -> Vec<Candidate> {
-        evaluated
-            .iter()
-            .map(|(p, c, e)| Candidate {
-                publisher_id: p.id,
-                project: p.project.clone(),
-                summary: c.describe(),
-                selected: Some(p.id) == selected,
-                verdicts: e.verdicts.clone(),
-            })
-            .collect()
-    };
 
     for claim in provider.required_claims() {
         if matches!(claims.get(*claim), None | Some(Value::Null)) {
@@ -196,11 +73,11 @@ pub fn match_publishers(
     }
 
     let chosen = {
-        let in_lookup = || evaluated.iter().filter(|(_, _, e)| e.lookup_ok());
+        let in_lookup = || evaluated.iter().filter(|(_, e)| e.lookup_ok());
         in_lookup()
-            .find(|(_, _, e)| e.specific)
-            .or_else(|| in_lookup().find(|(_, _, e)| e.wildcard))
-            .map(|(p, _, _)| p.id)
+            .find(|(_, e)| e.specific)
+            .or_else(|| in_lookup().find(|(_, e)| e.wildcard))
+            .map(|(p, _)| p.id)
     };
     let Some(chosen_id) = chosen else {
         let explanation = closest_explanation(provider, &evaluated);
@@ -210,8 +87,8 @@ pub fn match_publishers(
             candidates: report(&evaluated, None),
         };
     };
-    evaluated.sort_by_key(|(p, _, _)| p.id != chosen_id);
-    let (publisher, config, evaluation) = &evaluated[0];
+    evaluated.sort_by_key(|(p, _)| p.id != chosen_id);
+    let (publisher, evaluation) = &evaluated[0];
     if let Some(failed) = evaluation.verdicts.iter().find(|v| !v.ok) {
         return MatchOutcome::NoMatch {
             reason: failed.failure.clone(),
@@ -219,44 +96,33 @@ pub fn match_publishers(
                 "Publisher {} for project '{}' ({}): {}.",
                 publisher.id,
                 publisher.project,
-                config.describe(),
-                failing(evaluation)
+                publisher.config.describe(),
+                evaluation.failing()
             ),
             candidates: report(&evaluated, Some(chosen_id)),
         };
     }
-    let publisher = (*publisher).clone();
     MatchOutcome::Matched {
         candidates: report(&evaluated, Some(chosen_id)),
-        publisher,
+        publisher: (*publisher).clone(),
     }
-}
-
-fn failing(evaluation: &Evaluation) -> String {
-    evaluation
-        .verdicts
-        .iter()
-        .filter(|v| !v.ok)
-        .map(Verdict::explain)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 fn closest_explanation(provider: Provider, evaluated: &[Evaluated<'_>]) -> String {
     let closest = evaluated
         .iter()
-        .max_by_key(|(p, _, e)| (e.passed(), std::cmp::Reverse(p.id)));
+        .max_by_key(|(p, e)| (e.passed(), std::cmp::Reverse(p.id)));
     match closest {
         None => format!(
             "No {} publisher is registered; add one (mock-pypi publisher add {provider} …).",
             provider.display()
         ),
-        Some((p, c, e)) => format!(
+        Some((p, e)) => format!(
             "Closest is publisher {} for project '{}' ({}): {}.",
             p.id,
             p.project,
-            c.describe(),
-            failing(e)
+            p.config.describe(),
+            e.failing()
         ),
     }
 }
@@ -266,20 +132,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn publisher(id: i64, env: &str, workflow: &str) -> PublisherRow {
-        let config = super::super::github::GitHubConfig::from_json(
+    fn publisher(id: i64, env: &str, workflow: &str) -> Publisher {
+        let config = super::super::github::GitHubConfig::from_input(
             json!({"repository": "octo/demo", "workflow_filename": workflow, "environment": env, "repository_owner_id": "42"})
                 .as_object()
                 .unwrap(),
         )
-        .unwrap()
-        .to_json();
-        PublisherRow {
+        .unwrap();
+        Publisher {
             id,
-            provider: "github".into(),
+            provider: Provider::GitHub,
             project: "demo".into(),
             pending: false,
-            config,
+            config: super::super::publisher::PublisherConfig::GitHub(config),
             created_at: 0,
         }
     }
@@ -300,7 +165,7 @@ mod tests {
         c.as_object().unwrap().clone()
     }
 
-    fn m(pubs: &[PublisherRow], claims: &Map<String, Value>) -> MatchOutcome {
+    fn m(pubs: &[Publisher], claims: &Map<String, Value>) -> MatchOutcome {
         match_publishers(Provider::GitHub, pubs, claims, "https://iss")
     }
 

@@ -10,6 +10,8 @@ pub mod jwks;
 pub mod jwt;
 pub mod matching;
 pub mod publisher;
+pub mod rules;
+pub mod trust;
 
 /// Largest mint/burn request body; tokens are a few KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

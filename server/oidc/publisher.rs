@@ -1,14 +1,18 @@
-//! One type for every provider's publisher configuration, so matching, the control API
-//! and the audit log treat all four alike.
+//! Trusted publishers in one typed form: parsed once from what the API is given (with
+//! Warehouse's field names and the familiar shorthands) or from what the store keeps,
+//! then matched, rendered by the API and the dashboard, and compared, as values.
 
+use serde::Serialize;
+use serde::ser::Serializer;
 use serde_json::{Map, Value};
 
 use super::activestate::{self, ActiveStateConfig};
 use super::github::{self, GitHubConfig};
 use super::gitlab::{self, GitLabConfig};
 use super::google::{self, GoogleConfig};
-use super::matching::{Evaluation, claim_str};
+use super::rules::{Evaluation, claim_str};
 use crate::provider::Provider;
+use crate::store::PublisherRecord;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublisherConfig {
@@ -19,27 +23,45 @@ pub enum PublisherConfig {
 }
 
 impl PublisherConfig {
-    /// Validate a publisher object with Warehouse's field names. `gitlab_issuer` is the
-    /// `issuer_url` a GitLab publisher gets when it names none.
-    pub fn parse(
+    /// Validate a publisher object from the API or the config file. `gitlab_issuer` is
+    /// the `issuer_url` a GitLab publisher gets when it names none.
+    pub fn from_input(
         provider: Provider,
         map: &Map<String, Value>,
         gitlab_issuer: Option<&str>,
     ) -> Result<Self, String> {
         Ok(match provider {
-            Provider::GitHub => Self::GitHub(GitHubConfig::from_json(map)?),
-            Provider::GitLab => Self::GitLab(GitLabConfig::from_json(map, gitlab_issuer)?),
-            Provider::Google => Self::Google(GoogleConfig::from_json(map)?),
-            Provider::ActiveState => Self::ActiveState(ActiveStateConfig::from_json(map)?),
+            Provider::GitHub => Self::GitHub(GitHubConfig::from_input(map)?),
+            Provider::GitLab => Self::GitLab(GitLabConfig::from_input(map, gitlab_issuer)?),
+            Provider::Google => Self::Google(GoogleConfig::from_input(map)?),
+            Provider::ActiveState => Self::ActiveState(ActiveStateConfig::from_input(map)?),
         })
     }
 
-    pub fn to_json(&self) -> Map<String, Value> {
+    /// Read the stored form (the provider is its own column).
+    pub fn from_stored(provider: Provider, text: &str) -> Result<Self, serde_json::Error> {
+        Ok(match provider {
+            Provider::GitHub => Self::GitHub(serde_json::from_str(text)?),
+            Provider::GitLab => Self::GitLab(serde_json::from_str(text)?),
+            Provider::Google => Self::Google(serde_json::from_str(text)?),
+            Provider::ActiveState => Self::ActiveState(serde_json::from_str(text)?),
+        })
+    }
+
+    /// The stored form: JSON with sorted keys, so equal configurations are equal text
+    /// (the table's uniqueness and the replicas rely on it).
+    pub fn to_stored(&self) -> String {
+        serde_json::to_value(self)
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn provider(&self) -> Provider {
         match self {
-            Self::GitHub(c) => c.to_json(),
-            Self::GitLab(c) => c.to_json(),
-            Self::Google(c) => c.to_json(),
-            Self::ActiveState(c) => c.to_json(),
+            Self::GitHub(_) => Provider::GitHub,
+            Self::GitLab(_) => Provider::GitLab,
+            Self::Google(_) => Provider::Google,
+            Self::ActiveState(_) => Provider::ActiveState,
         }
     }
 
@@ -62,6 +84,66 @@ impl PublisherConfig {
     }
 }
 
+/// The provider's fields, flat (as Warehouse names them).
+impl Serialize for PublisherConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::GitHub(c) => c.serialize(serializer),
+            Self::GitLab(c) => c.serialize(serializer),
+            Self::Google(c) => c.serialize(serializer),
+            Self::ActiveState(c) => c.serialize(serializer),
+        }
+    }
+}
+
+/// A stored publisher, parsed. Serialises as the API shows it: Warehouse's field names
+/// at the top level.
+#[derive(Clone, Debug, Serialize)]
+pub struct Publisher {
+    pub id: i64,
+    pub provider: Provider,
+    pub project: String,
+    pub pending: bool,
+    #[serde(flatten)]
+    pub config: PublisherConfig,
+    pub created_at: i64,
+}
+
+impl TryFrom<PublisherRecord> for Publisher {
+    type Error = String;
+
+    fn try_from(r: PublisherRecord) -> Result<Self, String> {
+        let provider: Provider = r.provider.parse()?;
+        let config = PublisherConfig::from_stored(provider, &r.config)
+            .map_err(|e| format!("publisher {}: unreadable configuration: {e}", r.id))?;
+        Ok(Self {
+            id: r.id,
+            provider,
+            project: r.project,
+            pending: r.pending != 0,
+            config,
+            created_at: r.created_at,
+        })
+    }
+}
+
+impl Publisher {
+    /// Parse stored publishers, skipping (and logging) any that cannot be read, so one
+    /// bad row never hides the others.
+    pub fn parse_all(records: Vec<PublisherRecord>) -> Vec<Publisher> {
+        records
+            .into_iter()
+            .filter_map(|r| match Publisher::try_from(r) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping a stored publisher");
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
 /// A lookup that cannot start: Warehouse's reason and what to change.
 pub fn precondition(
     provider: Provider,
@@ -79,5 +161,36 @@ pub fn precondition(
         }),
         Provider::GitLab => gitlab::precondition(claims),
         Provider::Google | Provider::ActiveState => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stored_form_is_sorted_json_and_round_trips() {
+        let input = json!({"repository": "octo/demo", "workflow_filename": "release.yml", "environment": "PyPI"});
+        let config =
+            PublisherConfig::from_input(Provider::GitHub, input.as_object().unwrap(), None)
+                .unwrap();
+        let stored = config.to_stored();
+        assert!(
+            stored.starts_with(r#"{"environment":"pypi","repository_name":"demo","repository_owner":"octo","repository_owner_id":""#),
+            "{stored}"
+        );
+        assert_eq!(
+            PublisherConfig::from_stored(Provider::GitHub, &stored).unwrap(),
+            config
+        );
+        let gitlab = PublisherConfig::from_input(
+            Provider::GitLab,
+            json!({"project_path": "g/p"}).as_object().unwrap(),
+            Some("https://gitlab.example"),
+        )
+        .unwrap();
+        assert!(gitlab.to_stored().contains(r#""gitlab_project":"p""#));
+        assert!(PublisherConfig::from_stored(Provider::Google, "{}").is_err());
     }
 }

@@ -1,9 +1,18 @@
-//! The audit log: one row per mint attempt, accepted or refused.
+//! The audit log (one row per mint attempt, accepted or refused), written by the
+//! exchange path's group commit together with the `jti` claim and the minted token.
+//! The `jti` claim stays a database decision (`ON CONFLICT DO NOTHING`), so a replay is
+//! refused exactly once on any number of replicas.
 
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use std::collections::HashSet;
 
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+
+use super::batcher::{Batcher, fail_all};
+use super::sql::placeholders;
+use super::tokens::NewToken;
 use super::{Store, StoreResult};
+use crate::audit::Detail;
+use crate::util::now;
 
 #[derive(Clone, Debug, Default)]
 pub struct NewExchange {
@@ -15,11 +24,22 @@ pub struct NewExchange {
     pub project: Option<String>,
     pub token_id: Option<String>,
     pub token_expires: Option<i64>,
-    /// JSON text: serialised once, by the caller, from borrowed data.
+    /// The audit detail's stored form (serialised once, by the caller).
     pub detail: String,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+/// The stored text of a detail: read leniently (see [`Detail::from_stored`]).
+#[derive(Debug, serde::Serialize)]
+#[serde(transparent)]
+pub struct StoredDetail(pub Detail);
+
+impl From<String> for StoredDetail {
+    fn from(text: String) -> Self {
+        Self(Detail::from_stored(&text))
+    }
+}
+
+#[derive(Debug, sqlx::FromRow, serde::Serialize)]
 pub struct ExchangeRow {
     pub id: i64,
     pub created_at: i64,
@@ -31,8 +51,11 @@ pub struct ExchangeRow {
     pub project: Option<String>,
     pub token_id: Option<String>,
     pub token_expires: Option<i64>,
-    pub detail: serde_json::Value,
+    #[sqlx(try_from = "String")]
+    pub detail: StoredDetail,
 }
+
+const EXCHANGE_COLUMNS: &str = "id, created_at, issuer, provider, outcome, description, publisher_id, project, token_id, token_expires, detail";
 
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 pub struct ExchangeFilter {
@@ -44,30 +67,10 @@ pub struct ExchangeFilter {
     pub limit: Option<i64>,
 }
 
-fn exchange_row(row: &AnyRow) -> Result<ExchangeRow, sqlx::Error> {
-    let detail: String = row.try_get(10)?;
-    Ok(ExchangeRow {
-        id: row.try_get(0)?,
-        created_at: row.try_get(1)?,
-        issuer: row.try_get(2)?,
-        provider: row.try_get(3)?,
-        outcome: row.try_get(4)?,
-        description: row.try_get(5)?,
-        publisher_id: row.try_get(6)?,
-        project: row.try_get(7)?,
-        token_id: row.try_get(8)?,
-        token_expires: row.try_get(9)?,
-        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-    })
-}
-
 impl Store {
     /// Newest first.
     pub async fn list_exchanges(&self, filter: &ExchangeFilter) -> StoreResult<Vec<ExchangeRow>> {
-        let mut sql = String::from(
-            "SELECT id, created_at, issuer, provider, outcome, description, publisher_id, project, token_id, token_expires, detail \
-             FROM exchanges WHERE 1 = 1",
-        );
+        let mut sql = format!("SELECT {EXCHANGE_COLUMNS} FROM exchanges WHERE 1 = 1");
         let mut n = 0;
         let mut next = || {
             n += 1;
@@ -89,7 +92,7 @@ impl Store {
             sql += &format!(" AND created_at <= ${}", next());
         }
         sql += &format!(" ORDER BY id DESC LIMIT ${}", next());
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, ExchangeRow>(AssertSqlSafe(sql));
         if let Some(p) = &filter.project {
             query = query.bind(p.clone());
         }
@@ -106,18 +109,154 @@ impl Store {
             query = query.bind(u);
         }
         query = query.bind(filter.limit.unwrap_or(100).clamp(1, 1000));
-        let rows = query.fetch_all(&self.read).await?;
-        Ok(rows.iter().map(exchange_row).collect::<Result<_, _>>()?)
+        Ok(query.fetch_all(&self.read).await?)
     }
 
     pub async fn exchange(&self, id: i64) -> StoreResult<Option<ExchangeRow>> {
-        let row = sqlx::query(
-            "SELECT id, created_at, issuer, provider, outcome, description, publisher_id, project, token_id, token_expires, detail \
-             FROM exchanges WHERE id = $1",
-        )
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {EXCHANGE_COLUMNS} FROM exchanges WHERE id = $1"
+        )))
         .bind(id)
         .fetch_optional(&self.read)
-        .await?;
-        Ok(row.as_ref().map(exchange_row).transpose()?)
+        .await?)
     }
+}
+
+/// A `jti` to claim, remembered until `expires_at`.
+#[derive(Clone, Debug)]
+pub struct JtiClaim {
+    pub issuer: String,
+    pub jti: String,
+    pub expires_at: i64,
+}
+
+/// What one exchange leaves behind.
+pub enum ExchangeRecord {
+    Refused(NewExchange),
+    /// Claim the `jti`; if that succeeds record `exchange` and store `token`. A lost
+    /// claim writes nothing: the caller records the refusal (replays are rare).
+    Accepted {
+        jti: Option<JtiClaim>,
+        exchange: NewExchange,
+        token: NewToken,
+    },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recorded {
+    Refusal,
+    Minted,
+    Replayed,
+}
+
+pub(super) fn writer(pool: AnyPool) -> Batcher<ExchangeRecord, Recorded> {
+    Batcher::spawn("exchanges", 4096, move |records: Vec<ExchangeRecord>| {
+        let pool = pool.clone();
+        async move {
+            match write_batch(&pool, &records).await {
+                Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+                Err(e) => fail_all("exchanges", records.len(), e),
+            }
+        }
+    })
+}
+
+async fn write_batch(
+    pool: &AnyPool,
+    records: &[ExchangeRecord],
+) -> Result<Vec<Recorded>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+
+    // 1. Claim every jti at once; RETURNING names the ones this batch won.
+    let claims: Vec<&JtiClaim> = records
+        .iter()
+        .filter_map(|r| match r {
+            ExchangeRecord::Accepted { jti: Some(c), .. } => Some(c),
+            _ => None,
+        })
+        .collect();
+    let mut won: HashSet<(String, String)> = HashSet::new();
+    if !claims.is_empty() {
+        let sql = format!(
+            "INSERT INTO oidc_jti (issuer, jti, expires_at) VALUES {} ON CONFLICT (issuer, jti) DO NOTHING RETURNING issuer, jti",
+            placeholders(claims.len(), 3)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for c in &claims {
+            query = query
+                .bind(c.issuer.clone())
+                .bind(c.jti.clone())
+                .bind(c.expires_at);
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            won.insert((row.try_get("issuer")?, row.try_get("jti")?));
+        }
+    }
+
+    // 2. Decide each record; within a batch the first claimant of a jti wins.
+    let mut outcomes = Vec::with_capacity(records.len());
+    let mut exchanges: Vec<&NewExchange> = Vec::with_capacity(records.len());
+    let mut tokens: Vec<&NewToken> = Vec::new();
+    for record in records {
+        match record {
+            ExchangeRecord::Refused(e) => {
+                outcomes.push(Recorded::Refusal);
+                exchanges.push(e);
+            }
+            ExchangeRecord::Accepted {
+                jti,
+                exchange,
+                token,
+            } => {
+                let fresh = match jti {
+                    Some(c) => won.remove(&(c.issuer.clone(), c.jti.clone())),
+                    None => true,
+                };
+                if fresh {
+                    outcomes.push(Recorded::Minted);
+                    exchanges.push(exchange);
+                    tokens.push(token);
+                } else {
+                    outcomes.push(Recorded::Replayed);
+                }
+            }
+        }
+    }
+
+    // 3. One INSERT for the audit rows, one for the tokens.
+    if !exchanges.is_empty() {
+        insert_exchanges(&mut tx, &exchanges).await?;
+    }
+    if !tokens.is_empty() {
+        super::tokens::insert_tokens(&mut tx, &tokens).await?;
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+async fn insert_exchanges(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    exchanges: &[&NewExchange],
+) -> Result<(), sqlx::Error> {
+    let created_at = now();
+    let sql = format!(
+        "INSERT INTO exchanges (created_at, issuer, provider, outcome, description, publisher_id, project, token_id, token_expires, detail) VALUES {}",
+        placeholders(exchanges.len(), 10)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for e in exchanges {
+        query = query
+            .bind(created_at)
+            .bind(e.issuer.clone())
+            .bind(e.provider.clone())
+            .bind(e.outcome.clone())
+            .bind(e.description.clone())
+            .bind(e.publisher_id)
+            .bind(e.project.clone())
+            .bind(e.token_id.clone())
+            .bind(e.token_expires)
+            .bind(e.detail.clone());
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }

@@ -1,23 +1,24 @@
 //! Everything persistent: SQL (SQLite or PostgreSQL through `sqlx::Any`) and the
-//! content-addressed file store. SQL strings live only under this module.
+//! content-addressed file store. SQL strings live only under this module; rows are
+//! mapped by column name.
 
+mod batcher;
 mod blobs;
 mod changes;
-mod exchange_writer;
 mod exchanges;
-mod file_writer;
+mod files;
 mod issuers;
 mod projects;
 mod publishers;
+mod sql;
 mod tokens;
 
 pub use blobs::{BlobStore, Digests, StagedFile, StagingWriter};
 pub use changes::Changes;
-pub use exchange_writer::{ExchangeRecord, JtiClaim, Recorded};
-pub use exchanges::{ExchangeFilter, ExchangeRow, NewExchange};
+pub use exchanges::{ExchangeFilter, ExchangeRecord, ExchangeRow, JtiClaim, NewExchange, Recorded};
 pub use issuers::TrustedIssuerRow;
 pub use projects::{FileRow, NewFile, ProjectRow, ReleaseRow, StoreFileOutcome, WheelMetadata};
-pub use publishers::{PublisherRow, Reified};
+pub use publishers::{PublisherRecord, Reified};
 pub use tokens::{NewToken, TokenRow};
 
 use std::str::FromStr;
@@ -27,6 +28,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions};
+
+use self::batcher::Batcher;
+use self::files::FileJob;
 
 /// Which SQL engine the store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,14 +46,10 @@ pub enum Backend {
 pub struct Store {
     read: AnyPool,
     write: AnyPool,
-    backend: Backend,
-    exchanges: exchange_writer::ExchangeWriter,
-    files: file_writer::FileWriter,
-    blobs: BlobStore,
+    exchanges: Batcher<ExchangeRecord, Recorded>,
+    files: Batcher<FileJob, StoreFileOutcome>,
     /// Bumped by every write that changes what the index shows (in this process).
     changes: Arc<Changes>,
-    /// The mint path's one read, kept per issuer until the change counter moves.
-    issuer_cache: Arc<IssuerCache>,
 }
 
 /// A storage failure. Unique-key conflicts are told apart because callers turn
@@ -127,44 +127,32 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
-        let exchanges = exchange_writer::ExchangeWriter::spawn(write.clone());
         let changes = match backend {
             Backend::Sqlite => Changes::single_process(),
             Backend::Postgres => Changes::replicated(url, write.clone())
                 .await
                 .context("listening for other replicas' changes")?,
         };
-        let files = file_writer::FileWriter::spawn(write.clone(), blobs.clone(), changes.clone());
+        let exchanges = exchanges::writer(write.clone());
+        let files = files::writer(write.clone(), blobs, changes.clone());
         Ok(Store {
             read,
             write,
-            backend,
             exchanges,
             files,
-            blobs,
             changes,
-            issuer_cache: Arc::default(),
         })
     }
 
-    /// Record one token exchange (batched with concurrent ones; see `exchange_writer`).
+    /// Record one token exchange (batched with concurrent ones; see `exchanges`).
     pub async fn record_exchange(&self, record: ExchangeRecord) -> StoreResult<Recorded> {
-        self.exchanges.record(record).await
+        self.exchanges.submit(record).await
     }
 
-    /// The content-addressed file store.
     /// One round trip to the database.
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
-    }
-
-    pub fn blobs(&self) -> &BlobStore {
-        &self.blobs
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
     }
 
     /// Moves whenever any process changes projects, files, publishers or issuers;
@@ -197,13 +185,6 @@ impl Store {
         self.changed().await;
         Ok(())
     }
-}
-
-type IssuerEntry = Arc<Option<(TrustedIssuerRow, Vec<PublisherRow>)>>;
-
-#[derive(Default)]
-struct IssuerCache {
-    entries: std::sync::RwLock<std::collections::HashMap<String, (u64, IssuerEntry)>>,
 }
 
 async fn migrate(backend: Backend, pool: &AnyPool) -> anyhow::Result<()> {

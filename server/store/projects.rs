@@ -1,13 +1,13 @@
-//! Projects, releases and files.
+//! Projects, releases and files (the rows; the upload path's writer is in `files`).
 
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::blobs::StagedFile;
+use super::files::FileJob;
 use super::{Store, StoreResult};
 use crate::util::now;
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct ProjectRow {
     pub id: i64,
     pub name: String,
@@ -16,15 +16,28 @@ pub struct ProjectRow {
     pub last_serial: i64,
 }
 
+const PROJECT_COLUMNS: &str = "id, name, normalized_name, created_at, last_serial";
+
+/// Release metadata as stored (JSON text), read leniently: unreadable text is `null`.
 #[derive(Clone, Debug)]
+pub struct ReleaseMetadata(pub serde_json::Value);
+
+impl From<String> for ReleaseMetadata {
+    fn from(text: String) -> Self {
+        Self(serde_json::from_str(&text).unwrap_or_default())
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ReleaseRow {
     pub id: i64,
     pub version: String,
-    pub metadata: serde_json::Value,
+    #[sqlx(try_from = "String")]
+    pub metadata: ReleaseMetadata,
     pub created_at: i64,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct FileRow {
     pub id: i64,
     pub version: String,
@@ -41,6 +54,18 @@ pub struct FileRow {
     pub metadata_blake2_256: Option<String>,
     pub upload_time: i64,
     pub token_id: Option<String>,
+}
+
+const FILE_COLUMNS: &str = "f.id, r.version, f.filename, f.packagetype, f.python_version, f.requires_python, f.size, \
+     f.md5_digest, f.sha256_digest, f.blake2_256_digest, f.path, f.metadata_sha256, f.metadata_blake2_256, \
+     f.upload_time, f.token_id";
+
+/// A file with its project's normalized name.
+#[derive(sqlx::FromRow)]
+struct ProjectFile {
+    #[sqlx(flatten)]
+    file: FileRow,
+    normalized_name: String,
 }
 
 /// A validated upload, ready to be recorded.
@@ -77,134 +102,100 @@ pub enum StoreFileOutcome {
     SecondSdist,
 }
 
-fn project_row(row: &AnyRow) -> Result<ProjectRow, sqlx::Error> {
-    Ok(ProjectRow {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        normalized_name: row.try_get(2)?,
-        created_at: row.try_get(3)?,
-        last_serial: row.try_get(4)?,
-    })
-}
-
-const FILE_COLUMNS: &str = "f.id, r.version, f.filename, f.packagetype, f.python_version, f.requires_python, f.size, \
-     f.md5_digest, f.sha256_digest, f.blake2_256_digest, f.path, f.metadata_sha256, f.metadata_blake2_256, \
-     f.upload_time, f.token_id";
-
-fn file_row(row: &AnyRow) -> Result<FileRow, sqlx::Error> {
-    Ok(FileRow {
-        id: row.try_get(0)?,
-        version: row.try_get(1)?,
-        filename: row.try_get(2)?,
-        packagetype: row.try_get(3)?,
-        python_version: row.try_get(4)?,
-        requires_python: row.try_get(5)?,
-        size: row.try_get(6)?,
-        md5_digest: row.try_get(7)?,
-        sha256_digest: row.try_get(8)?,
-        blake2_256_digest: row.try_get(9)?,
-        path: row.try_get(10)?,
-        metadata_sha256: row.try_get(11)?,
-        metadata_blake2_256: row.try_get(12)?,
-        upload_time: row.try_get(13)?,
-        token_id: row.try_get(14)?,
-    })
-}
-
 impl Store {
     pub async fn project_by_normalized_name(
         &self,
         normalized: &str,
     ) -> StoreResult<Option<ProjectRow>> {
-        let row = sqlx::query("SELECT id, name, normalized_name, created_at, last_serial FROM projects WHERE normalized_name = $1")
-            .bind(normalized)
-            .fetch_optional(&self.read)
-            .await?;
-        Ok(row.as_ref().map(project_row).transpose()?)
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE normalized_name = $1"
+        )))
+        .bind(normalized)
+        .fetch_optional(&self.read)
+        .await?)
     }
 
     /// Create the project unless it exists; either way return it.
     pub async fn ensure_project(&self, name: &str, normalized: &str) -> StoreResult<ProjectRow> {
-        let inserted = sqlx::query(
+        // The no-op update makes RETURNING answer for an existing row too.
+        let row = sqlx::query_as(AssertSqlSafe(format!(
             "INSERT INTO projects (name, normalized_name, created_at, last_serial) VALUES ($1, $2, $3, 0) \
-             ON CONFLICT (normalized_name) DO NOTHING",
-        )
+             ON CONFLICT (normalized_name) DO UPDATE SET normalized_name = excluded.normalized_name \
+             RETURNING {PROJECT_COLUMNS}"
+        )))
         .bind(name)
         .bind(normalized)
         .bind(now())
-        .execute(&self.write)
+        .fetch_one(&self.write)
         .await?;
-        if inserted.rows_affected() > 0 {
-            self.changed().await;
-        }
-        let row = sqlx::query("SELECT id, name, normalized_name, created_at, last_serial FROM projects WHERE normalized_name = $1")
-            .bind(normalized)
-            .fetch_one(&self.write)
-            .await?;
-        Ok(project_row(&row)?)
+        self.changed().await;
+        Ok(row)
     }
 
     pub async fn list_projects(&self) -> StoreResult<Vec<ProjectRow>> {
-        let rows = sqlx::query("SELECT id, name, normalized_name, created_at, last_serial FROM projects ORDER BY normalized_name")
-            .fetch_all(&self.read)
-            .await?;
-        Ok(rows.iter().map(project_row).collect::<Result<_, _>>()?)
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY normalized_name"
+        )))
+        .fetch_all(&self.read)
+        .await?)
     }
 
     pub async fn project_files(&self, project_id: i64) -> StoreResult<Vec<FileRow>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {FILE_COLUMNS} FROM files f JOIN releases r ON r.id = f.release_id \
              WHERE r.project_id = $1 ORDER BY f.filename"
         )))
         .bind(project_id)
         .fetch_all(&self.read)
-        .await?;
-        Ok(rows.iter().map(file_row).collect::<Result<_, _>>()?)
+        .await?)
     }
 
     /// The files uploaded with one token, with their project's normalized name.
     pub async fn files_by_token(&self, token_id: &str) -> StoreResult<Vec<(String, FileRow)>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        let rows: Vec<ProjectFile> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {FILE_COLUMNS}, p.normalized_name FROM files f JOIN releases r ON r.id = f.release_id \
              JOIN projects p ON p.id = r.project_id WHERE f.token_id = $1 ORDER BY f.upload_time, f.filename"
         )))
         .bind(token_id)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get(15)?, file_row(row)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.normalized_name, r.file))
+            .collect())
+    }
+
+    /// The newest uploads across projects, with their project's normalized name.
+    pub async fn recent_files(&self, limit: i64) -> StoreResult<Vec<(String, FileRow)>> {
+        let rows: Vec<ProjectFile> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {FILE_COLUMNS}, p.normalized_name FROM files f JOIN releases r ON r.id = f.release_id              JOIN projects p ON p.id = r.project_id ORDER BY f.upload_time DESC, f.id DESC LIMIT $1"
+        )))
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.normalized_name, r.file))
+            .collect())
     }
 
     pub async fn project_releases(&self, project_id: i64) -> StoreResult<Vec<ReleaseRow>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, version, metadata, created_at FROM releases WHERE project_id = $1",
         )
         .bind(project_id)
         .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let metadata: String = row.try_get(2)?;
-                Ok(ReleaseRow {
-                    id: row.try_get(0)?,
-                    version: row.try_get(1)?,
-                    metadata: serde_json::from_str(&metadata).unwrap_or(serde_json::Value::Null),
-                    created_at: row.try_get(3)?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Record an upload and move its bytes into place, all or nothing (group-committed
-    /// with concurrent uploads; see `file_writer`).
+    /// with concurrent uploads; see `files`).
     pub async fn store_file(
         &self,
         staged: StagedFile,
         file: NewFile,
     ) -> StoreResult<StoreFileOutcome> {
-        self.files.store(file, staged).await
+        self.files.submit(FileJob { file, staged }).await
     }
 
     /// The core metadata (PEP 658) of the wheel served at `path`.

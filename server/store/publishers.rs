@@ -1,33 +1,26 @@
-//! Trusted publishers. Provider-specific fields are kept as canonical JSON so every
-//! provider shares one table and replicas compare configurations byte for byte.
+//! Trusted publishers. Provider-specific fields are kept as canonical JSON text (keys
+//! sorted), so every provider shares one table and replicas compare configurations byte
+//! for byte; the verifier parses them (`oidc::publisher`).
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::AssertSqlSafe;
 
 use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::util::now;
 
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct PublisherRow {
+/// A publisher as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PublisherRecord {
     pub id: i64,
     pub provider: String,
     pub project: String,
-    pub pending: bool,
-    pub config: serde_json::Map<String, serde_json::Value>,
+    /// 1 while pending (BIGINT, as both backends read it).
+    pub pending: i64,
+    /// Canonical JSON of the provider's fields.
+    pub config: String,
     pub created_at: i64,
 }
 
-fn publisher_row(row: &AnyRow) -> Result<PublisherRow, sqlx::Error> {
-    let config: String = row.try_get(4)?;
-    Ok(PublisherRow {
-        id: row.try_get(0)?,
-        provider: row.try_get(1)?,
-        project: row.try_get(2)?,
-        pending: row.try_get::<i64, _>(3)? != 0,
-        config: serde_json::from_str(&config).unwrap_or_default(),
-        created_at: row.try_get(5)?,
-    })
-}
+pub(super) const PUBLISHER_COLUMNS: &str = "id, provider, project, pending, config, created_at";
 
 impl Store {
     pub async fn insert_publisher(
@@ -35,53 +28,51 @@ impl Store {
         provider: &str,
         project: &str,
         pending: bool,
-        config: &serde_json::Map<String, serde_json::Value>,
-    ) -> StoreResult<PublisherRow> {
-        // serde_json's Map is ordered by key, so equal configs serialise identically.
-        let config_text = serde_json::Value::Object(config.clone()).to_string();
-        let created_at = now();
-        let id: Result<i64, sqlx::Error> = sqlx::query_scalar(
-            "INSERT INTO publishers (provider, project, pending, config, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
+        config: &str,
+    ) -> StoreResult<PublisherRecord> {
+        let inserted = sqlx::query_as(AssertSqlSafe(format!(
+            "INSERT INTO publishers (provider, project, pending, config, created_at) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING {PUBLISHER_COLUMNS}"
+        )))
         .bind(provider)
         .bind(project)
         .bind(i64::from(pending))
-        .bind(&config_text)
-        .bind(created_at)
+        .bind(config)
+        .bind(now())
         .fetch_one(&self.write)
         .await;
-        if id.is_ok() {
-            self.changed().await;
-        }
-        match id {
-            Ok(id) => Ok(PublisherRow {
-                id,
-                provider: provider.to_owned(),
-                project: project.to_owned(),
-                pending,
-                config: config.clone(),
-                created_at,
-            }),
+        match inserted {
+            Ok(row) => {
+                self.changed().await;
+                Ok(row)
+            }
             Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
             Err(e) => Err(e.into()),
         }
     }
 
-    pub async fn list_publishers(&self, provider: Option<&str>) -> StoreResult<Vec<PublisherRow>> {
+    pub async fn list_publishers(
+        &self,
+        provider: Option<&str>,
+    ) -> StoreResult<Vec<PublisherRecord>> {
         let rows = match provider {
             Some(p) => {
-                sqlx::query("SELECT id, provider, project, pending, config, created_at FROM publishers WHERE provider = $1 ORDER BY id")
-                    .bind(p)
-                    .fetch_all(&self.read)
-                    .await?
+                sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {PUBLISHER_COLUMNS} FROM publishers WHERE provider = $1 ORDER BY id"
+                )))
+                .bind(p)
+                .fetch_all(&self.read)
+                .await?
             }
             None => {
-                sqlx::query("SELECT id, provider, project, pending, config, created_at FROM publishers ORDER BY id")
-                    .fetch_all(&self.read)
-                    .await?
+                sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT {PUBLISHER_COLUMNS} FROM publishers ORDER BY id"
+                )))
+                .fetch_all(&self.read)
+                .await?
             }
         };
-        Ok(rows.iter().map(publisher_row).collect::<Result<_, _>>()?)
+        Ok(rows)
     }
 
     pub async fn delete_publisher(&self, id: i64) -> StoreResult<bool> {
@@ -91,24 +82,6 @@ impl Store {
             .await?;
         self.changed().await;
         Ok(done.rows_affected() > 0)
-    }
-
-    /// Every project served by a publisher with this exact configuration: PyPI scopes a
-    /// minted token to all of them.
-    pub async fn projects_for_config(
-        &self,
-        provider: &str,
-        config: &serde_json::Map<String, serde_json::Value>,
-    ) -> StoreResult<Vec<String>> {
-        let config_text = serde_json::Value::Object(config.clone()).to_string();
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT project FROM publishers WHERE provider = $1 AND config = $2 AND pending = 0 ORDER BY project",
-        )
-        .bind(provider)
-        .bind(config_text)
-        .fetch_all(&self.read)
-        .await?;
-        Ok(rows)
     }
 }
 

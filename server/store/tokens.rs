@@ -1,8 +1,9 @@
-//! Short-lived API tokens (only their SHA-256 is stored) and OIDC `jti` replay records.
+//! API tokens (only their SHA-256 is stored): the short-lived ones minted by an
+//! exchange and the long-lived ones of the control API; and the `jti` replay records.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::AssertSqlSafe;
 
+use super::sql::placeholders;
 use super::{Store, StoreResult};
 use crate::util::now;
 
@@ -17,44 +18,69 @@ pub struct NewToken {
     pub expires_at: Option<i64>,
 }
 
+/// A token's project list as stored: JSON text, or NULL for every project.
 #[derive(Clone, Debug, serde::Serialize)]
+#[serde(transparent)]
+pub struct Projects(pub Option<Vec<String>>);
+
+impl TryFrom<Option<String>> for Projects {
+    type Error = serde_json::Error;
+    fn try_from(text: Option<String>) -> Result<Self, Self::Error> {
+        text.map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map(Projects)
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct TokenRow {
     pub id: String,
     pub kind: String,
     pub publisher_id: Option<i64>,
-    pub projects: Option<Vec<String>>,
+    #[sqlx(try_from = "Option<String>")]
+    pub projects: Projects,
     pub description: String,
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub burned_at: Option<i64>,
 }
 
-fn token_row(row: &AnyRow) -> Result<TokenRow, sqlx::Error> {
-    let projects: Option<String> = row.try_get(3)?;
-    Ok(TokenRow {
-        id: row.try_get(0)?,
-        kind: row.try_get(1)?,
-        publisher_id: row.try_get(2)?,
-        projects: projects.and_then(|p| serde_json::from_str(&p).ok()),
-        description: row.try_get(4)?,
-        created_at: row.try_get(5)?,
-        expires_at: row.try_get(6)?,
-        burned_at: row.try_get(7)?,
-    })
+const TOKEN_COLUMNS: &str =
+    "id, kind, publisher_id, projects, description, created_at, expires_at, burned_at";
+
+fn projects_text(projects: &Option<Vec<String>>) -> Option<String> {
+    projects
+        .as_ref()
+        .map(|p| serde_json::to_string(p).unwrap_or_default())
+}
+
+/// Insert minted tokens inside the exchange batch's transaction.
+pub(super) async fn insert_tokens(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tokens: &[&NewToken],
+) -> Result<(), sqlx::Error> {
+    let created_at = now();
+    let sql = format!(
+        "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at) VALUES {}",
+        placeholders(tokens.len(), 8)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for t in tokens {
+        query = query
+            .bind(t.id.clone())
+            .bind(t.token_hash.clone())
+            .bind(t.kind)
+            .bind(t.publisher_id)
+            .bind(projects_text(&t.projects))
+            .bind(t.description.clone())
+            .bind(created_at)
+            .bind(t.expires_at);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }
 
 impl Store {
-    /// Has this `jti` been used (and not yet expired from memory)?
-    pub async fn jti_seen(&self, issuer: &str, jti: &str) -> StoreResult<bool> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM oidc_jti WHERE issuer = $1 AND jti = $2")
-                .bind(issuer)
-                .bind(jti)
-                .fetch_one(&self.read)
-                .await?;
-        Ok(n > 0)
-    }
-
     pub async fn purge_expired_jti(&self) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM oidc_jti WHERE expires_at < $1")
             .bind(now())
@@ -64,98 +90,71 @@ impl Store {
     }
 
     pub async fn token_by_hash(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
-        let row = sqlx::query(
-            "SELECT id, kind, publisher_id, projects, description, created_at, expires_at, burned_at \
-             FROM api_tokens WHERE token_hash = $1",
-        )
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
+        )))
         .bind(token_hash)
         .fetch_optional(&self.read)
-        .await?;
-        Ok(row.as_ref().map(token_row).transpose()?)
+        .await?)
     }
 
-    /// Revoke a token. Returns the token as it is now, or `None` if unknown.
+    /// Revoke a token (a second burn keeps the first time). The token as it is now, or
+    /// `None` if unknown.
     pub async fn burn_token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
-        sqlx::query(
-            "UPDATE api_tokens SET burned_at = $1 WHERE token_hash = $2 AND burned_at IS NULL",
-        )
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "UPDATE api_tokens SET burned_at = COALESCE(burned_at, $1) WHERE token_hash = $2 RETURNING {TOKEN_COLUMNS}"
+        )))
         .bind(now())
         .bind(token_hash)
-        .execute(&self.write)
-        .await?;
-        let row = sqlx::query(
-            "SELECT id, kind, publisher_id, projects, description, created_at, expires_at, burned_at \
-             FROM api_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash)
         .fetch_optional(&self.write)
-        .await?;
-        Ok(row.as_ref().map(token_row).transpose()?)
+        .await?)
     }
-}
 
-const TOKEN_COLUMNS: &str =
-    "id, kind, publisher_id, projects, description, created_at, expires_at, burned_at";
-
-impl Store {
     /// Store a token created outside an exchange (a long-lived API token).
-    pub async fn insert_token(&self, token: &NewToken) -> StoreResult<()> {
-        sqlx::query(
+    pub async fn insert_token(&self, token: &NewToken) -> StoreResult<TokenRow> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
             "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {TOKEN_COLUMNS}"
+        )))
         .bind(&token.id)
         .bind(&token.token_hash)
         .bind(token.kind)
         .bind(token.publisher_id)
-        .bind(
-            token
-                .projects
-                .as_ref()
-                .map(|p| serde_json::to_string(p).unwrap_or_default()),
-        )
+        .bind(projects_text(&token.projects))
         .bind(&token.description)
         .bind(now())
         .bind(token.expires_at)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        .fetch_one(&self.write)
+        .await?)
     }
 
     /// Tokens of one kind (`api` or `oidc`), newest first.
     pub async fn list_tokens(&self, kind: &str) -> StoreResult<Vec<TokenRow>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE kind = $1 ORDER BY created_at DESC, id"
         )))
         .bind(kind)
         .fetch_all(&self.read)
-        .await?;
-        Ok(rows.iter().map(token_row).collect::<Result<_, _>>()?)
+        .await?)
     }
 
     pub async fn token_by_id(&self, id: &str) -> StoreResult<Option<TokenRow>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"
         )))
         .bind(id)
         .fetch_optional(&self.read)
-        .await?;
-        Ok(row.as_ref().map(token_row).transpose()?)
+        .await?)
     }
 
     /// Revoke a token by its public id; the token as it is now, or `None` if unknown.
     pub async fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRow>> {
-        sqlx::query("UPDATE api_tokens SET burned_at = $1 WHERE id = $2 AND burned_at IS NULL")
-            .bind(now())
-            .bind(id)
-            .execute(&self.write)
-            .await?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "UPDATE api_tokens SET burned_at = COALESCE(burned_at, $1) WHERE id = $2 RETURNING {TOKEN_COLUMNS}"
         )))
+        .bind(now())
         .bind(id)
         .fetch_optional(&self.write)
-        .await?;
-        Ok(row.as_ref().map(token_row).transpose()?)
+        .await?)
     }
 }

@@ -82,16 +82,13 @@ pub async fn create_api_token(
         description: description.to_owned(),
         expires_at: lifetime.map(|l| now() + l),
     };
-    store.insert_token(&token).await?;
-    let row = store.token_by_hash(&generated.hash).await?.ok_or_else(|| {
-        crate::store::StoreError::Other(anyhow::anyhow!("the new token vanished"))
-    })?;
+    let row = store.insert_token(&token).await?;
     Ok((generated, row))
 }
 
 /// Whether the token may upload to this (normalized) project.
 pub fn allows_project(token: &TokenRow, normalized: &str) -> bool {
-    match &token.projects {
+    match &token.projects.0 {
         None => true,
         Some(projects) => projects.iter().any(|p| p == normalized),
     }

@@ -1,9 +1,11 @@
 """Drive the dashboard in headless Chromium (selenium + the Debian chromium-driver) and
 check what a learner sees: pages render, are valid HTML (html5lib, strict), pass basic
-accessibility checks, work on a phone-sized screen, the add-publisher form works, and
-exchange pages show the mismatching claim and the uploads.
+accessibility checks, work on a phone-sized screen, short table columns never wrap,
+times read like times, the add-publisher forms work for every provider, and exchange
+pages show the mismatching claim and the uploads. Screenshots of the main pages at
+1280 and 390 px wide go to SCREENSHOT_DIR.
 
-usage: browser_check.py BASE_URL ADMIN_TOKEN REFUSED_EXCHANGE_ID ACCEPTED_EXCHANGE_ID
+usage: browser_check.py BASE_URL ADMIN_TOKEN REFUSED_EXCHANGE_ID ACCEPTED_EXCHANGE_ID SCREENSHOT_DIR
 """
 
 import sys
@@ -16,7 +18,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-base, admin, refused, accepted = sys.argv[1:5]
+import os
+import re
+
+base, admin, refused, accepted, shots = sys.argv[1:6]
+os.makedirs(shots, exist_ok=True)
 dash = f"{base}/_mock/dashboard"
 problems = []
 checks = 0
@@ -65,6 +71,19 @@ return worst;
 """
 
 
+NO_WRAP = """
+const wrapped = [];
+for (const el of document.querySelectorAll('.short')) {
+  if (!el.textContent.trim() || el.offsetParent === null) continue;
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const tops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+  if (tops.size > 1) wrapped.push(el.textContent.trim().slice(0, 30));
+}
+return wrapped;
+"""
+
+
 def load(driver, url):
     """Open a page and wait until it and its stylesheet are loaded."""
     driver.get(url)
@@ -80,7 +99,7 @@ def accessible(driver, url):
     check(len(driver.find_elements(By.TAG_NAME, "main")) == 1, f"{url}: no main landmark")
     check(len(driver.find_elements(By.CSS_SELECTOR, "nav[aria-label]")) == 1, f"{url}: no labelled nav")
     check(driver.title.endswith("· mock-pypi"), f"{url}: title {driver.title!r}")
-    for field in driver.find_elements(By.CSS_SELECTOR, "input, select, textarea"):
+    for field in driver.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]), select, textarea"):
         fid = field.get_attribute("id")
         labelled = fid and driver.find_elements(By.CSS_SELECTOR, f"label[for='{fid}']")
         check(bool(labelled or field.get_attribute("aria-label")), f"{url}: unlabelled field {fid}")
@@ -90,6 +109,12 @@ def accessible(driver, url):
         check(bool(table.find_elements(By.TAG_NAME, "th")), f"{url}: table without headers")
     low = driver.execute_script(CONTRAST)
     check(not low, f"{url}: contrast below 4.5:1: {low[:5]}")
+    # Short columns (ids, times, providers, verdicts) are never broken across lines.
+    wrapped = driver.execute_script(NO_WRAP)
+    check(not wrapped, f"{url}: short cells wrap: {wrapped[:5]}")
+    # Times read like times, not like log lines.
+    text = driver.find_element(By.TAG_NAME, "main").text
+    check(not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", text), f"{url}: raw timestamps shown")
     # Keyboard: the first Tab lands on the skip link, which leads to the content.
     driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
     focused = driver.switch_to.active_element
@@ -109,7 +134,7 @@ for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--wind
     options.add_argument(arg)
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 try:
-    pages = ["exchanges", f"exchanges/{refused}", f"exchanges/{accepted}", "publishers", "projects", "issuers"]
+    pages = ["", "exchanges", f"exchanges/{refused}", f"exchanges/{accepted}", "publishers", "projects", "issuers"]
     for p in pages:
         url = f"{dash}/{p}"
         load(driver, url)
@@ -151,6 +176,45 @@ try:
     check(bool(status) and "added" in status[0].text, "no confirmation after adding")
     check("octo-org/from-form" in driver.find_element(By.TAG_NAME, "table").text, "new publisher not listed")
 
+    # The other providers' forms, pending ones included.
+    def submit_other(summary, fields, token):
+        load(driver, f"{dash}/publishers")
+        section = [d for d in driver.find_elements(By.TAG_NAME, "details")
+                   if d.find_element(By.TAG_NAME, "summary").text == summary][0]
+        section.find_element(By.TAG_NAME, "summary").click()
+        for field, value in fields:
+            element = driver.find_element(By.ID, field)
+            if element.tag_name == "select":
+                element.send_keys(value)
+            else:
+                element.send_keys(value)
+        section.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for(lambda d: "added=" in d.current_url, f"{summary}: form did not redirect: {driver.current_url}")
+
+    submit_other("GitLab CI/CD pipeline", [("gitlab-project", "gl-form"), ("gitlab-path", "octo-group/gl-form"),
+                                           ("gitlab-admin", admin)], admin)
+    submit_other("Google service account", [("google-project", "g-form"), ("google-email", "sa@p.iam.gserviceaccount.com"),
+                                            ("google-pending", "pending"), ("google-admin", admin)], admin)
+    submit_other("ActiveState Platform project", [("as-project", "as-form"), ("as-org", "octo"), ("as-name", "as-form"),
+                                                  ("as-admin", admin)], admin)
+    listed = driver.find_element(By.TAG_NAME, "table").text
+    for expected in ("octo-group/gl-form", "sa@p.iam.gserviceaccount.com", "octo/as-form"):
+        check(expected in listed, f"{expected} not listed after its form: {listed}")
+    check("pending" in [r.text.split()[-1] for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr")
+                        if "sa@p.iam" in r.text][0], "the Google publisher is not pending")
+
+    # Screenshots for people: a projector-sized and a phone-sized window.
+    def shoot(width, height):
+        driver.set_window_size(width, height)
+        for name, p in (("overview", ""), ("exchanges", "exchanges"), ("refused", f"exchanges/{refused}"),
+                        ("accepted", f"exchanges/{accepted}"), ("publishers", "publishers")):
+            load(driver, f"{dash}/{p}")
+            full = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(width, max(height, min(full + 120, 6000)))
+            driver.save_screenshot(os.path.join(shots, f"{name}-{width}.png"))
+            driver.set_window_size(width, height)
+
+    shoot(1280, 900)
     # A phone: nothing wider than the screen but scrollable tables.
     driver.set_window_size(390, 844)
     for p in pages:
@@ -158,6 +222,9 @@ try:
         overflow = driver.execute_script(
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         check(overflow <= 1, f"{p}: {overflow}px wider than a phone screen")
+        wrapped = driver.execute_script(NO_WRAP)
+        check(not wrapped, f"{p} on a phone: short cells wrap: {wrapped[:5]}")
+    shoot(390, 844)
 finally:
     driver.quit()
 

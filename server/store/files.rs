@@ -1,32 +1,24 @@
-//! Group commit for uploads, like `exchange_writer`: concurrent uploads share one
-//! transaction of multi-row statements and one blocking call that moves all their
-//! blobs into place. A database or thread round trip costs more than the work itself.
-//! Uniqueness is still decided by the database (filename and content are unique), so
-//! PostgreSQL replicas racing on one filename still leave exactly one file.
+//! Group commit for uploads: concurrent uploads share one transaction of multi-row
+//! statements and one blocking call that moves all their blobs into place (a database
+//! or thread round trip costs more than the work itself). Uniqueness is still decided
+//! by the database (filename and content are unique), so PostgreSQL replicas racing on
+//! one filename still leave exactly one file.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sqlx::{AnyPool, AssertSqlSafe, Row};
-use tokio::sync::{mpsc, oneshot};
 
+use super::batcher::{Batcher, fail_all};
 use super::blobs::{BlobStore, StagedFile};
 use super::projects::{NewFile, StoreFileOutcome};
+use super::sql::{in_list, placeholders};
 use super::{Changes, StoreError, StoreResult};
 use crate::util::now;
 
-const MAX_BATCH: usize = 64;
-const QUEUE_DEPTH: usize = 1024;
-
-struct Job {
-    file: NewFile,
-    staged: StagedFile,
-    reply: oneshot::Sender<StoreResult<StoreFileOutcome>>,
-}
-
-#[derive(Clone)]
-pub struct FileWriter {
-    queue: mpsc::Sender<Job>,
+pub(crate) struct FileJob {
+    pub file: NewFile,
+    pub staged: StagedFile,
 }
 
 /// What a batch decided for one job; conflicts are classified after the commit.
@@ -36,63 +28,37 @@ enum Decision {
     Conflict,
 }
 
-impl FileWriter {
-    pub fn spawn(pool: AnyPool, blobs: BlobStore, changes: Arc<Changes>) -> Self {
-        let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(pool, blobs, rx, changes));
-        Self { queue }
-    }
-
-    /// Record `file` and move `staged` into the store, all or nothing.
-    pub async fn store(&self, file: NewFile, staged: StagedFile) -> StoreResult<StoreFileOutcome> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Job {
-                file,
-                staged,
-                reply,
-            })
-            .await
-            .map_err(|_| StoreError::Other(anyhow::anyhow!("the file writer has stopped")))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Other(anyhow::anyhow!("the file writer dropped a request")))?
-    }
-}
-
-async fn run(pool: AnyPool, blobs: BlobStore, mut rx: mpsc::Receiver<Job>, changes: Arc<Changes>) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
-    // Wait for one request, then take whatever else is queued: one transaction for all.
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        match write_batch(&pool, &blobs, &mut jobs).await {
-            Ok(decisions) => {
-                if decisions.iter().any(|d| matches!(d, Decision::Stored)) {
-                    changes.changed().await;
-                }
-                for (job, decision) in jobs.drain(..).zip(decisions) {
-                    let outcome = match decision {
-                        Decision::Stored => Ok(StoreFileOutcome::Stored),
-                        Decision::SecondSdist => Ok(StoreFileOutcome::SecondSdist),
-                        Decision::Conflict => classify(&pool, &job).await,
-                    };
-                    let _ = job.reply.send(outcome);
-                }
+pub(super) fn writer(
+    pool: AnyPool,
+    blobs: BlobStore,
+    changes: Arc<Changes>,
+) -> Batcher<FileJob, StoreFileOutcome> {
+    Batcher::spawn("uploads", 1024, move |mut jobs: Vec<FileJob>| {
+        let (pool, blobs, changes) = (pool.clone(), blobs.clone(), changes.clone());
+        async move {
+            let decisions = match write_batch(&pool, &blobs, &mut jobs).await {
+                Ok(d) => d,
+                Err(e) => return fail_all("uploads", jobs.len(), e),
+            };
+            if decisions.iter().any(|d| matches!(d, Decision::Stored)) {
+                changes.changed().await;
             }
-            Err(e) => {
-                tracing::error!(error = %e, batch = jobs.len(), "storing a batch of uploads failed");
-                for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(StoreError::Other(anyhow::anyhow!(
-                        "storing the upload failed: {e}"
-                    ))));
-                }
+            let mut outcomes = Vec::with_capacity(jobs.len());
+            for (job, decision) in jobs.iter().zip(decisions) {
+                outcomes.push(match decision {
+                    Decision::Stored => Ok(StoreFileOutcome::Stored),
+                    Decision::SecondSdist => Ok(StoreFileOutcome::SecondSdist),
+                    Decision::Conflict => classify(&pool, job).await,
+                });
             }
+            outcomes
         }
-    }
+    })
 }
 
 /// Once a file with this name or content exists: PyPI's silent 200 for the very same
 /// file, "already exists" otherwise.
-async fn classify(pool: &AnyPool, job: &Job) -> StoreResult<StoreFileOutcome> {
+async fn classify(pool: &AnyPool, job: &FileJob) -> StoreResult<StoreFileOutcome> {
     let d = &job.staged.digests;
     let row = sqlx::query("SELECT filename, sha256_digest, blake2_256_digest FROM files WHERE filename = $1 OR blake2_256_digest = $2")
         .bind(&job.file.filename)
@@ -100,8 +66,9 @@ async fn classify(pool: &AnyPool, job: &Job) -> StoreResult<StoreFileOutcome> {
         .fetch_optional(pool)
         .await?
         .ok_or(StoreError::Conflict)?;
-    let (filename, sha256, blake2): (String, String, String) =
-        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    let filename: String = row.try_get("filename")?;
+    let sha256: String = row.try_get("sha256_digest")?;
+    let blake2: String = row.try_get("blake2_256_digest")?;
     Ok(
         if filename == job.file.filename && sha256 == d.sha256 && blake2 == d.blake2_256 {
             StoreFileOutcome::Identical
@@ -114,14 +81,10 @@ async fn classify(pool: &AnyPool, job: &Job) -> StoreResult<StoreFileOutcome> {
     )
 }
 
-fn placeholders(rows: usize, columns: usize) -> String {
-    super::exchange_writer::placeholders(rows, columns)
-}
-
 async fn write_batch(
     pool: &AnyPool,
     blobs: &BlobStore,
-    jobs: &mut [Job],
+    jobs: &mut [FileJob],
 ) -> anyhow::Result<Vec<Decision>> {
     let mut tx = pool.begin().await?;
 
@@ -154,7 +117,10 @@ async fn write_batch(
     }
     let mut release_ids: HashMap<(i64, String), i64> = HashMap::new();
     for row in query.fetch_all(&mut *tx).await? {
-        release_ids.insert((row.try_get(1)?, row.try_get(2)?), row.try_get(0)?);
+        release_ids.insert(
+            (row.try_get("project_id")?, row.try_get("version")?),
+            row.try_get("id")?,
+        );
     }
     let release_of = |f: &NewFile| release_ids.get(&(f.project_id, f.version.clone())).copied();
 
@@ -169,17 +135,14 @@ async fn write_batch(
     if !sdist_releases.is_empty() {
         let sql = format!(
             "SELECT release_id, filename FROM files WHERE packagetype = 'sdist' AND release_id IN ({})",
-            (1..=sdist_releases.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            in_list(sdist_releases.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for r in &sdist_releases {
             query = query.bind(*r);
         }
         for row in query.fetch_all(&mut *tx).await? {
-            with_sdist.insert(row.try_get(0)?, row.try_get(1)?);
+            with_sdist.insert(row.try_get("release_id")?, row.try_get("filename")?);
         }
     }
     for (i, job) in jobs.iter().enumerate() {
@@ -234,7 +197,7 @@ async fn write_batch(
                 .bind(f.metadata.as_ref().map(|m| m.bytes.clone()));
         }
         for row in query.fetch_all(&mut *tx).await? {
-            inserted.insert((row.try_get(0)?, row.try_get(1)?));
+            inserted.insert((row.try_get("filename")?, row.try_get("blake2_256_digest")?));
         }
     }
     // Only the first job naming an inserted row stored it; the others (same name
@@ -264,10 +227,7 @@ async fn write_batch(
             .collect();
         let sql = format!(
             "UPDATE projects SET last_serial = last_serial + 1 WHERE id IN ({})",
-            (1..=projects.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            in_list(projects.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for p in &projects {

@@ -1,0 +1,198 @@
+//! The audit record of one token exchange, in one typed form: built by the exchange,
+//! stored as JSON by the store, read back and rendered by the control API and the
+//! dashboard. A leaf: the verifier and the store both depend on it, it on neither.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Everything an exchange learned, for explaining it (never the raw token or its
+/// signature).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Detail {
+    /// The JWT header, once the token could be decoded.
+    pub header: Option<Map<String, Value>>,
+    /// The claims, once the token could be decoded.
+    pub claims: Option<Map<String, Value>>,
+    /// Where the verification key came from.
+    pub key: Option<KeySource>,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    /// Every publisher considered, with a verdict per claim.
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+}
+
+impl Detail {
+    /// The stored text, or an empty detail when it cannot be read (a row from a
+    /// future version, say): the rest of the row is still worth showing.
+    pub fn from_stored(text: &str) -> Self {
+        serde_json::from_str(text).unwrap_or_default()
+    }
+
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+}
+
+/// Where a verification key came from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeySource {
+    pub kid: String,
+    pub jwks_url: String,
+    pub fetched_now: bool,
+}
+
+/// One verification step: what was checked and what was found.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Step {
+    pub step: Cow<'static, str>,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl Step {
+    pub fn pass(step: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            step: Cow::Borrowed(step),
+            ok: true,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn fail(step: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            step: Cow::Borrowed(step),
+            ok: false,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A publisher the exchange considered.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Candidate {
+    pub publisher_id: i64,
+    pub project: String,
+    /// The publisher's configuration in one line.
+    pub summary: String,
+    /// The one the exchange chose (its failures, if any, decided the refusal).
+    pub selected: bool,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// Whether a verdict selects candidates (Warehouse's database lookup) or is required
+/// of the chosen one (its `verify_claims`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Lookup,
+    Check,
+}
+
+/// One claim judged against one publisher.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Verdict {
+    pub claim: Cow<'static, str>,
+    pub expected: String,
+    pub actual: Option<String>,
+    pub rule: Cow<'static, str>,
+    pub ok: bool,
+    pub stage: Stage,
+    /// Warehouse's text when this verdict decides a refusal.
+    #[serde(skip)]
+    pub failure: String,
+}
+
+impl Verdict {
+    pub fn lookup(
+        claim: &'static str,
+        expected: &str,
+        actual: Option<&str>,
+        rule: &'static str,
+        ok: bool,
+    ) -> Self {
+        Self {
+            claim: Cow::Borrowed(claim),
+            expected: expected.to_owned(),
+            actual: actual.map(str::to_owned),
+            rule: Cow::Borrowed(rule),
+            ok,
+            stage: Stage::Lookup,
+            failure: "Publisher with matching claims was not found".into(),
+        }
+    }
+
+    pub fn check(
+        claim: &'static str,
+        expected: &str,
+        actual: Option<&str>,
+        rule: &'static str,
+        ok: bool,
+        failure: &str,
+    ) -> Self {
+        Self {
+            stage: Stage::Check,
+            failure: failure.to_owned(),
+            ..Self::lookup(claim, expected, actual, rule, ok)
+        }
+    }
+
+    /// What differed, in a sentence.
+    pub fn explain(&self) -> String {
+        match &self.actual {
+            Some(actual) => format!(
+                "{} is '{actual}' but the publisher expects '{}'",
+                self.claim, self.expected
+            ),
+            None => format!(
+                "the token has no '{}' (the publisher expects '{}')",
+                self.claim, self.expected
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_round_trips_through_its_stored_form() {
+        let mut detail = Detail {
+            steps: vec![Step::pass("issuer", "trusted github issuer")],
+            ..Default::default()
+        };
+        detail.candidates.push(Candidate {
+            publisher_id: 3,
+            project: "demo".into(),
+            summary: "octo/demo · release.yml · any environment".into(),
+            selected: true,
+            verdicts: vec![Verdict::check(
+                "environment",
+                "pypi",
+                Some("staging"),
+                "equal",
+                false,
+                "Check failed for optional claim 'environment'",
+            )],
+        });
+        let back = Detail::from_stored(&detail.to_stored());
+        assert_eq!(back.steps[0].step, "issuer");
+        assert_eq!(back.candidates[0].verdicts[0].stage, Stage::Check);
+        assert_eq!(
+            back.candidates[0].verdicts[0].explain(),
+            "environment is 'staging' but the publisher expects 'pypi'"
+        );
+        // The stored JSON keeps the shape the API has always shown.
+        let json: Value = serde_json::from_str(&detail.to_stored()).unwrap();
+        assert_eq!(json["candidates"][0]["verdicts"][0]["stage"], "check");
+        assert!(
+            json["candidates"][0]["verdicts"][0]
+                .get("failure")
+                .is_none()
+        );
+        assert!(Detail::from_stored("not json").steps.is_empty());
+    }
+}

@@ -1,0 +1,13 @@
+//! The dashboard's pages, built from the same typed data the control API serialises
+//! (audit details, publishers, rows): server-rendered, no JavaScript, readable on a
+//! workshop projector and on a phone. The handlers that load the data are in
+//! `http::dashboard`.
+
+mod time;
+mod views;
+
+pub use time::When;
+pub use views::*;
+
+/// Where the dashboard is mounted.
+pub const BASE: &str = "/_mock/dashboard";

@@ -1,0 +1,323 @@
+//! Each page as a template and the view it renders, built from typed rows.
+
+use askama::Template;
+use serde_json::Value;
+
+use super::{BASE, When};
+use crate::audit::{Candidate, Step, Verdict};
+use crate::oidc::publisher::Publisher;
+use crate::services::ExchangeActivity;
+use crate::store::{ExchangeRow, FileRow, ProjectRow, TrustedIssuerRow};
+
+/// What every page's frame needs.
+pub struct Frame {
+    pub base: &'static str,
+    pub section: &'static str,
+    pub refresh: bool,
+}
+
+impl Frame {
+    pub fn new(section: &'static str) -> Self {
+        Self {
+            base: BASE,
+            section,
+            refresh: false,
+        }
+    }
+}
+
+/// One line of the exchange list.
+pub struct ExchangeLine {
+    pub id: i64,
+    pub when: When,
+    pub provider: String,
+    pub outcome: String,
+    pub accepted: bool,
+    pub project: String,
+    pub description: String,
+}
+
+impl ExchangeLine {
+    pub fn new(e: &ExchangeRow, now: i64) -> Self {
+        Self {
+            id: e.id,
+            when: When::at(e.created_at, now),
+            provider: e.provider.clone().unwrap_or_default(),
+            outcome: e.outcome.clone(),
+            accepted: e.outcome == "accepted",
+            project: e.project.clone().unwrap_or_default(),
+            description: e.description.clone(),
+        }
+    }
+}
+
+/// One line of a file list.
+pub struct FileLine {
+    pub project: String,
+    pub filename: String,
+    pub version: String,
+    pub size: String,
+    pub when: When,
+    pub token: String,
+}
+
+impl FileLine {
+    pub fn new(project: &str, f: &FileRow, now: i64) -> Self {
+        Self {
+            project: project.to_owned(),
+            filename: f.filename.clone(),
+            version: f.version.clone(),
+            size: human_size(f.size),
+            when: When::at(f.upload_time, now),
+            token: f.token_id.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// `1.2 KiB`, `3.4 MiB`.
+fn human_size(bytes: i64) -> String {
+    let b = bytes.max(0) as f64;
+    match bytes {
+        i64::MIN..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.1} KiB", b / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", b / 1_048_576.0),
+        _ => format!("{:.1} GiB", b / 1_073_741_824.0),
+    }
+}
+
+/// One line of the publisher list.
+pub struct PublisherLine {
+    pub id: i64,
+    pub provider: &'static str,
+    pub project: String,
+    pub summary: String,
+    pub pending: bool,
+}
+
+impl From<&Publisher> for PublisherLine {
+    fn from(p: &Publisher) -> Self {
+        Self {
+            id: p.id,
+            provider: p.provider.display(),
+            project: p.project.clone(),
+            summary: p.config.describe(),
+            pending: p.pending,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/overview.html")]
+pub struct OverviewPage {
+    pub frame: Frame,
+    pub upload_url: String,
+    pub simple_url: String,
+    pub accepted: usize,
+    pub refused: usize,
+    pub exchanges: Vec<ExchangeLine>,
+    pub uploads: Vec<FileLine>,
+    pub publishers: Vec<PublisherLine>,
+    pub projects: usize,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/exchanges.html")]
+pub struct ExchangesPage {
+    pub frame: Frame,
+    pub exchanges: Vec<ExchangeLine>,
+}
+
+/// A claim of the token, as text.
+pub struct ClaimLine {
+    pub name: String,
+    pub value: String,
+}
+
+/// One verdict row: strings ready for the table.
+pub struct VerdictLine {
+    pub claim: String,
+    pub expected: String,
+    pub actual: String,
+    pub rule: String,
+    pub ok: bool,
+}
+
+impl From<&Verdict> for VerdictLine {
+    fn from(v: &Verdict) -> Self {
+        Self {
+            claim: v.claim.to_string(),
+            expected: v.expected.clone(),
+            actual: v.actual.clone().unwrap_or_else(|| "(absent)".into()),
+            rule: v.rule.to_string(),
+            ok: v.ok,
+        }
+    }
+}
+
+pub struct CandidateBlock {
+    pub id: i64,
+    pub project: String,
+    pub summary: String,
+    pub selected: bool,
+    pub verdicts: Vec<VerdictLine>,
+}
+
+impl From<&Candidate> for CandidateBlock {
+    fn from(c: &Candidate) -> Self {
+        Self {
+            id: c.publisher_id,
+            project: c.project.clone(),
+            summary: c.summary.clone(),
+            selected: c.selected,
+            verdicts: c.verdicts.iter().map(VerdictLine::from).collect(),
+        }
+    }
+}
+
+pub struct TokenLine {
+    pub id: String,
+    pub expires: When,
+    pub burned: Option<When>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/exchange.html")]
+pub struct ExchangePage {
+    pub frame: Frame,
+    pub e: ExchangeLine,
+    pub header: Option<String>,
+    pub claims: Vec<ClaimLine>,
+    pub steps: Vec<Step>,
+    pub key: Option<String>,
+    pub candidates: Vec<CandidateBlock>,
+    pub token: Option<TokenLine>,
+    pub uploads: Vec<FileLine>,
+    pub api: String,
+}
+
+/// A JSON value as display text (strings without quotes).
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+impl ExchangePage {
+    pub fn new(activity: &ExchangeActivity, now: i64) -> Self {
+        let row = &activity.exchange;
+        let detail = &row.detail.0;
+        let token = activity.activity.as_ref();
+        Self {
+            frame: Frame::new("exchanges"),
+            e: ExchangeLine::new(row, now),
+            header: detail
+                .header
+                .as_ref()
+                .map(|h| serde_json::to_string_pretty(h).unwrap_or_default()),
+            claims: detail
+                .claims
+                .iter()
+                .flatten()
+                .map(|(name, v)| ClaimLine {
+                    name: name.clone(),
+                    value: text(v),
+                })
+                .collect(),
+            steps: detail.steps.clone(),
+            key: detail
+                .key
+                .as_ref()
+                .map(|k| format!("{} from {}", k.kid, k.jwks_url)),
+            candidates: detail.candidates.iter().map(CandidateBlock::from).collect(),
+            token: token.and_then(|t| t.token.as_ref()).map(|t| TokenLine {
+                id: t.id.clone(),
+                expires: When::at(t.expires_at.unwrap_or_default(), now),
+                burned: t.burned_at.map(|b| When::at(b, now)),
+            }),
+            uploads: token
+                .map(|t| {
+                    t.uploads
+                        .iter()
+                        .map(|u| FileLine::new(&u.project, &u.file, now))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            api: format!("/_mock/api/exchanges/{}", row.id),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/publishers.html")]
+pub struct PublishersPage {
+    pub frame: Frame,
+    pub publishers: Vec<PublisherLine>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
+
+pub struct ProjectBlock {
+    pub name: String,
+    pub normalized: String,
+    pub files: Vec<FileLine>,
+}
+
+impl ProjectBlock {
+    pub fn new(p: &ProjectRow, files: &[FileRow], now: i64) -> Self {
+        Self {
+            name: p.name.clone(),
+            normalized: p.normalized_name.clone(),
+            files: files
+                .iter()
+                .map(|f| FileLine::new(&p.normalized_name, f, now))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/projects.html")]
+pub struct ProjectsPage {
+    pub frame: Frame,
+    pub projects: Vec<ProjectBlock>,
+}
+
+pub struct IssuerLine {
+    pub provider: String,
+    pub url: String,
+    pub keys_from: String,
+    pub kids: Vec<String>,
+}
+
+impl IssuerLine {
+    pub fn new(i: &TrustedIssuerRow, kids: Vec<String>) -> Self {
+        Self {
+            provider: i.provider.clone(),
+            url: i.url.clone(),
+            keys_from: i
+                .jwks_url
+                .clone()
+                .unwrap_or_else(|| format!("{}/.well-known/openid-configuration", i.url)),
+            kids,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/issuers.html")]
+pub struct IssuersPage {
+    pub frame: Frame,
+    pub issuers: Vec<IssuerLine>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(super::human_size(304), "304 B");
+        assert_eq!(super::human_size(1030), "1.0 KiB");
+        assert_eq!(super::human_size(5 << 20), "5.0 MiB");
+    }
+}

@@ -1,0 +1,334 @@
+//! The token exchange as a decision, in PyPI's order, with no I/O: what the request
+//! holds, whether its issuer is trusted and its header usable (before any key is
+//! fetched), then, given the key, the signature, the standard claims and the
+//! provider's rules against the publishers. Every step is recorded in the audit.
+
+use jsonwebtoken::DecodingKey;
+use serde_json::{Map, Value};
+
+use super::super::jwt::{self, LEEWAY_SECONDS, Unverified};
+use super::super::matching::{MatchOutcome, match_publishers};
+use super::super::publisher::Publisher;
+use super::super::trust::Trusted;
+use crate::audit::{Detail, Step};
+
+/// The rules that come from configuration.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub audience: String,
+    /// Seconds a minted upload token lives.
+    pub token_lifetime: i64,
+}
+
+/// What the exchange learned, for the audit log.
+#[derive(Clone, Debug, Default)]
+pub struct Audit {
+    pub issuer: Option<String>,
+    pub provider: Option<String>,
+    pub detail: Detail,
+}
+
+impl Audit {
+    fn pass(&mut self, step: &'static str, detail: impl Into<String>) {
+        self.detail.steps.push(Step::pass(step, detail));
+    }
+
+    fn fail(&mut self, step: &'static str, detail: impl Into<String>) {
+        self.detail.steps.push(Step::fail(step, detail));
+    }
+}
+
+/// A refusal: PyPI's error code and the description the client gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub description: String,
+}
+
+fn refuse(code: &'static str, description: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        description: description.into(),
+    }
+}
+
+/// A decoded but unverified token with its raw text (the signature covers it).
+#[derive(Clone, Debug)]
+pub struct Token {
+    pub raw: String,
+    pub unverified: Unverified,
+}
+
+impl Token {
+    pub fn iss(&self) -> &str {
+        self.unverified.iss()
+    }
+
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.unverified.claims
+    }
+}
+
+/// Where pending publishers stand in this exchange.
+#[derive(Clone, Debug)]
+pub enum Pending {
+    /// Not looked at yet: a matching pending publisher comes first.
+    Unsettled,
+    /// The shell created the pending publisher's project (this step says so); the
+    /// publishers given are as they are now.
+    Settled(Step),
+}
+
+/// What to do with a verified token.
+#[derive(Debug)]
+pub enum Outcome {
+    Refused(Refusal),
+    /// A pending publisher matched: create its project, then decide again.
+    Reify {
+        publisher_id: i64,
+    },
+    Mint(Grant),
+}
+
+/// An accepted exchange: who minted, for which projects, until when.
+#[derive(Debug)]
+pub struct Grant {
+    pub publisher: Publisher,
+    /// Every project whose publisher has this exact configuration (PyPI scopes the
+    /// token to all of them).
+    pub projects: Vec<String>,
+    pub expires: i64,
+    /// The token's `jti`, to be claimed once, and until when it is remembered.
+    pub jti: Option<(String, i64)>,
+}
+
+/// The request body: `{"token": "<OIDC token>"}`, decoded (not verified).
+pub fn read_token(body: &[u8], audit: &mut Audit) -> Result<Token, Refusal> {
+    let raw = token_from_body(body).map_err(|e| refuse("invalid-payload", e))?;
+    let unverified = Unverified::parse(&raw)
+        .map_err(|e| refuse("invalid-payload", format!("malformed JWT: {e}")))?;
+    audit.issuer = Some(unverified.iss().to_owned());
+    audit.detail.header = Some(unverified.header.clone());
+    audit.detail.claims = Some(unverified.claims.clone());
+    Ok(Token { raw, unverified })
+}
+
+/// The allowlist (before any network access: an unknown `iss` is never fetched),
+/// then the header: RS256 with a `kid`. Returns the `kid` to look up.
+pub fn admit<'t, 'a>(
+    token: &'t Token,
+    trusted: Option<&'a Trusted>,
+    audit: &mut Audit,
+) -> Result<(&'t str, &'a Trusted), Refusal> {
+    let iss = token.iss();
+    let Some(trusted) = trusted else {
+        audit.fail("issuer", format!("'{iss}' is not a trusted issuer"));
+        return Err(refuse(
+            "invalid-payload",
+            format!(
+                "unknown trusted publishing issuer: '{iss}' is not trusted by this index (see GET /_mock/api/issuers)"
+            ),
+        ));
+    };
+    audit.provider = Some(trusted.issuer.provider.clone());
+    audit.pass(
+        "issuer",
+        format!("trusted {} issuer", trusted.issuer.provider),
+    );
+    match token.unverified.rs256_kid() {
+        Ok(kid) => {
+            audit.pass("header", format!("RS256, kid '{kid}'"));
+            Ok((kid, trusted))
+        }
+        Err(e) => {
+            audit.fail("header", e.clone());
+            Err(invalid_token(&e))
+        }
+    }
+}
+
+fn invalid_token(detail: &str) -> Refusal {
+    refuse(
+        "invalid-token",
+        format!("malformed or invalid token: {detail}"),
+    )
+}
+
+/// A key that could not be found, as the client is told.
+pub fn key_refusal(error: &str, audit: &mut Audit) -> Refusal {
+    audit.fail("key", error.to_owned());
+    invalid_token(error)
+}
+
+/// Given the key: the signature, the standard claims (PyPI's leeway, exact audience),
+/// the provider's rules, pending publishers first, then the others.
+pub fn decide(
+    token: &Token,
+    trusted: &Trusted,
+    key: &DecodingKey,
+    now: i64,
+    policy: &Policy,
+    pending: Pending,
+    audit: &mut Audit,
+) -> Outcome {
+    if let Err(e) = jwt::verify_signature(&token.raw, key) {
+        audit.fail("signature", e.clone());
+        return Outcome::Refused(invalid_token(&e));
+    }
+    audit.pass("signature", "valid RS256 signature");
+    let claims = token.claims();
+    let steps = jwt::check_standard_claims(claims, &trusted.issuer.url, &policy.audience, now);
+    let first_failure = steps
+        .iter()
+        .find(|s| !s.ok)
+        .map(|s| format!("{}: {}", s.step, s.detail));
+    audit.detail.steps.extend(steps);
+    if let Some(failure) = first_failure {
+        return Outcome::Refused(invalid_token(&failure));
+    }
+    let Some(provider) = trusted.provider else {
+        return Outcome::Refused(refuse(
+            "not-enabled",
+            format!(
+                "{} trusted publishing functionality not enabled in this mock-pypi",
+                trusted.issuer.provider
+            ),
+        ));
+    };
+    let iss = token.iss();
+    let (pending_publishers, normal): (Vec<&Publisher>, Vec<&Publisher>) =
+        trusted.publishers.iter().partition(|p| p.pending);
+    match pending {
+        Pending::Settled(step) => audit.detail.steps.push(step),
+        // A refusal among pending publishers is not an error (PyPI swallows it).
+        Pending::Unsettled => {
+            if let MatchOutcome::Matched {
+                publisher,
+                candidates,
+            } = match_publishers(provider, pending_publishers, claims, iss)
+            {
+                audit.detail.candidates = candidates;
+                return Outcome::Reify {
+                    publisher_id: publisher.id,
+                };
+            }
+        }
+    }
+    let publisher = match match_publishers(provider, normal.iter().copied(), claims, iss) {
+        MatchOutcome::Matched {
+            publisher,
+            candidates,
+        } => {
+            audit.detail.candidates = candidates;
+            publisher
+        }
+        MatchOutcome::NoMatch {
+            reason,
+            explanation,
+            candidates,
+        } => {
+            audit.detail.candidates = candidates;
+            return Outcome::Refused(refuse(
+                "invalid-publisher",
+                format!("valid token, but no corresponding publisher ({reason}). {explanation}"),
+            ));
+        }
+    };
+    let projects = normal
+        .iter()
+        .filter(|p| p.provider == publisher.provider && p.config == publisher.config)
+        .map(|p| p.project.clone())
+        .collect();
+    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+    // PyPI remembers a jti until 35 s after the token expires.
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .map(|jti| (jti.to_owned(), exp + LEEWAY_SECONDS + 5));
+    Outcome::Mint(Grant {
+        publisher,
+        projects,
+        expires: now + policy.token_lifetime,
+        jti,
+    })
+}
+
+/// The refusal when a pending publisher's project appeared meanwhile.
+pub fn project_exists(publisher_id: i64, project: &str, audit: &mut Audit) -> Refusal {
+    audit.fail(
+        "pending",
+        format!("project '{project}' already exists; pending publisher {publisher_id} removed"),
+    );
+    refuse(
+        "invalid-pending-publisher",
+        format!(
+            "valid token, but project already exists ('{project}' was created after pending publisher {publisher_id} was registered; the pending publisher has been removed: add a normal publisher to '{project}' instead)"
+        ),
+    )
+}
+
+pub const REPLAYED: &str = "invalid token: already used (each OIDC token can be exchanged once)";
+
+/// The refusal when the `jti` was claimed by another exchange.
+pub fn replayed(jti: &str, audit: &mut Audit) -> Refusal {
+    audit.fail("jti", format!("jti '{jti}' was already exchanged"));
+    refuse("invalid-reuse-token", REPLAYED)
+}
+
+/// PyPI's own description for a refusal, without mock-pypi's explanation (for users who
+/// assert on Warehouse's exact texts; the audit log keeps the explanation).
+pub fn warehouse_exact(code: &str, ours: &str) -> String {
+    let prefix = |p: &str| {
+        if ours.starts_with(p) {
+            Some(p.to_owned())
+        } else {
+            None
+        }
+    };
+    let exact = match code {
+        "invalid-token" => Some("malformed or invalid token".to_owned()),
+        "invalid-reuse-token" => Some("invalid token: already used".to_owned()),
+        "invalid-pending-publisher" => Some("valid token, but project already exists".to_owned()),
+        // "valid token, but no corresponding publisher (<reason>). <explanation>"
+        "invalid-publisher" => ours.find("). ").map(|end| ours[..=end].to_owned()),
+        "invalid-payload" => {
+            prefix("malformed JWT").or_else(|| prefix("unknown trusted publishing issuer"))
+        }
+        _ => None,
+    };
+    exact.unwrap_or_else(|| ours.to_owned())
+}
+
+fn token_from_body(body: &[u8]) -> Result<String, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        format!("the request body is not JSON ({e}); send {{\"token\": \"<OIDC token>\"}}")
+    })?;
+    match value.get("token") {
+        Some(Value::String(token)) => Ok(token.clone()),
+        Some(other) if value.is_object() => Err(format!(
+            "'token' must be a string, not {}",
+            json_kind(other)
+        )),
+        _ if value.is_object() => {
+            Err("the request body has no 'token' field; send {\"token\": \"<OIDC token>\"}".into())
+        }
+        _ => Err(format!(
+            "the request body must be a JSON object, not {}",
+            json_kind(&value)
+        )),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,193 @@
+//! One token exchange (`POST /_/oidc/mint-token`): the pure decision in `decide`, and
+//! this thin shell around it that does the I/O in between, in PyPI's order: the
+//! issuer and its publishers (cached), the key (cached, fetched on an unknown `kid`),
+//! the pending publisher's project, and recording the attempt. Every attempt, accepted
+//! or refused, is recorded with its header, claims, step verdicts and candidate
+//! publishers (never the raw token or its signature).
+
+mod decide;
+
+pub use decide::{
+    Audit, Grant, Outcome, Pending, Policy, REPLAYED, Refusal, Token, warehouse_exact,
+};
+
+use super::jwks::JwksCache;
+use super::trust::{TrustCache, Trusted};
+use crate::audit::Step;
+use crate::error::MintError;
+use crate::store::{ExchangeRecord, JtiClaim, NewExchange, NewToken, Recorded, Reified, Store};
+use crate::tokens;
+use crate::util::now;
+
+/// A minted upload token, as returned to the client.
+pub struct Minted {
+    pub token: String,
+    pub expires: i64,
+}
+
+/// What an exchange needs from the server.
+pub struct Exchanger<'a> {
+    pub store: &'a Store,
+    pub jwks: &'a JwksCache,
+    pub trust: &'a TrustCache,
+    pub policy: &'a Policy,
+    /// Refusals carry Warehouse's exact texts (the audit keeps ours).
+    pub warehouse_exact_errors: bool,
+}
+
+impl Exchanger<'_> {
+    /// The whole exchange for one request body.
+    pub async fn mint(&self, body: &[u8]) -> Result<Minted, MintError> {
+        let mut audit = Audit::default();
+        let token = match decide::read_token(body, &mut audit) {
+            Ok(t) => t,
+            Err(refusal) => return Err(self.refuse(audit, refusal).await),
+        };
+        let known = self.trust.lookup(self.store, token.iss()).await?;
+        let (kid, trusted) = match decide::admit(&token, known.as_ref().as_ref(), &mut audit) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return Err(self.refuse(audit, refusal).await),
+        };
+        let key = match self.jwks.key(&trusted.issuer, kid).await {
+            Ok((key, source)) => {
+                audit.detail.steps.push(Step::pass(
+                    "key",
+                    format!("'{kid}' from {}", source.jwks_url),
+                ));
+                audit.detail.key = Some(source);
+                key
+            }
+            Err(e) => {
+                let refusal = decide::key_refusal(&e, &mut audit);
+                return Err(self.refuse(audit, refusal).await);
+            }
+        };
+        let before = audit.clone();
+        let now = now();
+        let mut outcome = decide::decide(
+            &token,
+            trusted,
+            &key,
+            now,
+            self.policy,
+            Pending::Unsettled,
+            &mut audit,
+        );
+        if let Outcome::Reify { publisher_id } = outcome {
+            let step = match self.store.reify_pending(publisher_id).await? {
+                Reified::Created { project } => Step::pass(
+                    "pending",
+                    format!("pending publisher {publisher_id} created project '{project}'"),
+                ),
+                // Another exchange got there first: its project is there now.
+                Reified::AlreadyDone => Step::pass(
+                    "pending",
+                    format!(
+                        "pending publisher {publisher_id} was already turned into a normal one"
+                    ),
+                ),
+                Reified::ProjectExists { project } => {
+                    let refusal = decide::project_exists(publisher_id, &project, &mut audit);
+                    return Err(self.refuse(audit, refusal).await);
+                }
+            };
+            // Decide again on the publishers as they are now.
+            let fresh = TrustCache::read(self.store, token.iss()).await?;
+            let fresh: &Trusted = fresh.as_ref().unwrap_or(trusted);
+            audit = before;
+            outcome = decide::decide(
+                &token,
+                fresh,
+                &key,
+                now,
+                self.policy,
+                Pending::Settled(step),
+                &mut audit,
+            );
+        }
+        match outcome {
+            Outcome::Mint(grant) => self.record(audit, grant, token.iss()).await,
+            Outcome::Refused(refusal) => Err(self.refuse(audit, refusal).await),
+            Outcome::Reify { .. } => Err(MintError::new(
+                "server-error",
+                "a pending publisher could not be settled; try again",
+            )),
+        }
+    }
+
+    /// Record the accepted exchange with its token and `jti` claim in one transaction.
+    async fn record(&self, mut audit: Audit, grant: Grant, iss: &str) -> Result<Minted, MintError> {
+        let generated = tokens::generate();
+        let publisher = &grant.publisher;
+        let exchange = NewExchange {
+            issuer: Some(iss.to_owned()),
+            provider: Some(publisher.provider.to_string()),
+            outcome: "accepted".into(),
+            description: format!(
+                "token for {} minted by publisher {}",
+                grant.projects.join(", "),
+                publisher.id
+            ),
+            publisher_id: Some(publisher.id),
+            project: Some(publisher.project.clone()),
+            token_id: Some(generated.id.clone()),
+            token_expires: Some(grant.expires),
+            detail: audit.detail.to_stored(),
+        };
+        let token = NewToken {
+            id: generated.id.clone(),
+            token_hash: generated.hash.clone(),
+            kind: "oidc",
+            publisher_id: Some(publisher.id),
+            projects: Some(grant.projects),
+            description: format!(
+                "OpenID token: publisher {} ({})",
+                publisher.id, publisher.provider
+            ),
+            expires_at: Some(grant.expires),
+        };
+        let jti = grant.jti.map(|(jti, expires_at)| JtiClaim {
+            issuer: iss.to_owned(),
+            jti,
+            expires_at,
+        });
+        let claimed = jti.as_ref().map(|c| c.jti.clone());
+        let record = ExchangeRecord::Accepted {
+            jti,
+            exchange,
+            token,
+        };
+        if self.store.record_exchange(record).await? == Recorded::Replayed {
+            let refusal = decide::replayed(&claimed.unwrap_or_default(), &mut audit);
+            return Err(self.refuse(audit, refusal).await);
+        }
+        tracing::info!(publisher = publisher.id, token = %generated.id, "token exchange accepted");
+        Ok(Minted {
+            token: generated.token,
+            expires: grant.expires,
+        })
+    }
+
+    /// Record the refusal with the full explanation; the client gets it too, or only
+    /// Warehouse's text with `--warehouse-exact-errors`.
+    async fn refuse(&self, audit: Audit, refusal: Refusal) -> MintError {
+        let Refusal { code, description } = refusal;
+        let record = ExchangeRecord::Refused(NewExchange {
+            issuer: audit.issuer,
+            provider: audit.provider,
+            outcome: code.to_owned(),
+            description: description.clone(),
+            detail: audit.detail.to_stored(),
+            ..Default::default()
+        });
+        if let Err(e) = self.store.record_exchange(record).await {
+            tracing::error!(error = %e, "could not record a refused exchange");
+        }
+        tracing::info!(code, %description, "token exchange refused");
+        if self.warehouse_exact_errors {
+            MintError::new(code, warehouse_exact(code, &description))
+        } else {
+            MintError::new(code, description)
+        }
+    }
+}
