@@ -6,40 +6,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::provider::Provider;
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "mock-pypi",
-    version,
-    about = "A local stand-in for PyPI's Trusted Publishing path, with a fake OIDC issuer"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Run the index and the embedded fake issuer (HTTP and HTTPS on one port).
-    Serve(ServeArgs),
-    /// Run only the fake OIDC issuer.
-    Issuer(IssuerArgs),
-    /// Print `export` lines that make this shell look like a CI job to every client.
-    Env(crate::cli::EnvArgs),
-    /// Add, list or remove trusted publishers on a running index.
-    Publisher(crate::cli::PublisherArgs),
-    /// Print an OIDC token from the fake issuer of a running server.
-    Token(crate::cli::TokenArgs),
-    /// Create, list or revoke long-lived API tokens on a running index.
-    ApiToken(crate::cli::ApiTokenArgs),
-    /// Exit 0 if a server answers its health URL (container health checks).
-    Health(crate::cli::HealthArgs),
-}
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ServeArgs {
@@ -137,34 +108,21 @@ pub struct ServeArgs {
     pub trust_production_issuers: bool,
 }
 
-#[derive(Args, Debug, Clone, Default)]
-pub struct IssuerArgs {
-    #[command(flatten)]
-    pub serve: ServeArgs,
-}
-
-/// Flags win over the file; `twine` expands to the hosts the installed twine knows.
-fn impersonate_hosts(flags: &[String], file: Vec<String>) -> anyhow::Result<Vec<String>> {
+/// Flags win over the file (`twine` stays a name here: `startup` asks the installed
+/// twine for its hosts).
+fn impersonate_hosts(flags: &[String], file: Vec<String>) -> Vec<String> {
     let given: Vec<String> = if flags.iter().any(|h| !h.is_empty()) {
         flags.to_vec()
     } else {
         file
     };
     let mut hosts: Vec<String> = Vec::new();
-    for host in given.iter().map(|h| h.trim()).filter(|h| !h.is_empty()) {
-        let expanded = if host == "twine" {
-            let python = std::env::var("MOCK_PYPI_PYTHON").unwrap_or_else(|_| "python3".into());
-            crate::proxy::twine_hosts(&python)?
-        } else {
-            vec![host.to_ascii_lowercase()]
-        };
-        for h in expanded {
-            if !hosts.contains(&h) {
-                hosts.push(h);
-            }
+    for host in given.iter().map(|h| h.trim().to_ascii_lowercase()) {
+        if !host.is_empty() && !hosts.contains(&host) {
+            hosts.push(host);
         }
     }
-    Ok(hosts)
+    hosts
 }
 
 /// `1048576`, `512KiB`, `100MiB`, `1GiB` (also KB/MB/GB as powers of 1000).
@@ -275,7 +233,8 @@ pub struct Settings {
     pub jwks_cooldown: std::time::Duration,
     pub database_pool_size: u32,
     pub warehouse_exact_errors: bool,
-    /// Host names the CONNECT proxy tunnels to this server.
+    /// Host names the CONNECT proxy tunnels to this server (`twine`: the hosts the
+    /// installed twine treats as PyPI).
     pub impersonate_hosts: Vec<String>,
     pub publishers: Vec<Map<String, Value>>,
 }
@@ -285,19 +244,7 @@ pub const DEFAULT_MAX_UPLOAD: u64 = 100 << 20;
 
 impl Settings {
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
-        let (file, base) = match &args.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading config {}", path.display()))?;
-                let file: FileConfig = toml::from_str(&text)
-                    .with_context(|| format!("parsing config {}", path.display()))?;
-                (
-                    file,
-                    path.parent().map(Path::to_path_buf).unwrap_or_default(),
-                )
-            }
-            None => (FileConfig::default(), PathBuf::new()),
-        };
+        let (file, base) = read_file(args.config.as_deref())?;
         // Paths in the file are relative to the file.
         let rel = |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { base.join(p) });
         let s = file.server;
@@ -316,56 +263,12 @@ impl Settings {
                     data_dir.join("mock-pypi.sqlite3").display()
                 )
             });
-        let max_upload_bytes = match (args.max_upload_size, s.max_upload_size) {
-            (Some(n), _) => n,
-            (None, Some(toml::Value::Integer(n))) => {
-                u64::try_from(n).context("max_upload_size must be positive")?
-            }
-            (None, Some(toml::Value::String(text))) => {
-                parse_size(&text).map_err(anyhow::Error::msg)?
-            }
-            (None, Some(other)) => anyhow::bail!(
-                "max_upload_size must be a number or a size like \"100MiB\", not {other}"
-            ),
-            (None, None) => DEFAULT_MAX_UPLOAD,
-        };
         let mut tls_names = s.tls_names;
         tls_names.extend(args.tls_names.iter().filter(|n| !n.is_empty()).cloned());
         let token_lifetime = args.token_lifetime.or(s.token_lifetime).unwrap_or(900);
-        let mut trusted_issuers = file.trusted_issuers;
-        for pair in args.trust_issuer.iter().filter(|p| !p.is_empty()) {
-            let (provider, url) = pair
-                .split_once('=')
-                .with_context(|| format!("--trust-issuer takes PROVIDER=ISS, not '{pair}'"))?;
-            trusted_issuers.push(IssuerSpec {
-                provider: provider.trim().to_owned(),
-                url: url.trim().to_owned(),
-                jwks_url: None,
-            });
-        }
-        let mut identities: Vec<(String, String)> = Vec::new();
-        if args.impersonate_issuers || file.issuer.impersonate_production.unwrap_or(false) {
-            for provider in Provider::ALL {
-                identities.push((provider.to_string(), provider.production_issuer().into()));
-            }
-        }
-        identities.extend(file.issuer.identities);
-        for pair in args.issuer_identity.iter().filter(|p| !p.is_empty()) {
-            let (provider, iss) = pair
-                .split_once('=')
-                .with_context(|| format!("--issuer-identity takes PROVIDER=ISS, not '{pair}'"))?;
-            identities.push((provider.trim().to_owned(), iss.trim().to_owned()));
-        }
-        let mut issuer_identities = BTreeMap::new();
-        for (provider, iss) in identities {
-            let provider: Provider = provider
-                .parse()
-                .map_err(|e| anyhow::anyhow!("issuer identity for {e}"))?;
-            url::Url::parse(&iss)
-                .with_context(|| format!("issuer identity '{iss}' is not a URL"))?;
-            issuer_identities.insert(provider, iss);
-        }
         anyhow::ensure!(token_lifetime > 0, "token_lifetime must be positive");
+        let impersonate_production =
+            args.impersonate_issuers || file.issuer.impersonate_production.unwrap_or(false);
         Ok(Self {
             data_dir,
             listen: match args.listen.or(s.listen) {
@@ -385,7 +288,7 @@ impl Settings {
                 .unwrap_or_else(|| "pypi".into()),
             admin_token: args.admin_token.clone().or(s.admin_token),
             token_lifetime,
-            max_upload_bytes,
+            max_upload_bytes: max_upload(args.max_upload_size, s.max_upload_size)?,
             tls_cert: args.tls_cert.clone().or(rel(s.tls_cert)),
             tls_key: args.tls_key.clone().or(rel(s.tls_key)),
             tls_names,
@@ -395,13 +298,17 @@ impl Settings {
                 .issuer_request_token
                 .clone()
                 .or(file.issuer.request_token),
-            trusted_issuers,
-            issuer_identities,
+            trusted_issuers: trusted_issuers(&args.trust_issuer, file.trusted_issuers)?,
+            issuer_identities: issuer_identities(
+                impersonate_production,
+                file.issuer.identities,
+                &args.issuer_identity,
+            )?,
             trust_production_issuers: args.trust_production_issuers
                 || s.trust_production_issuers.unwrap_or(false),
             warehouse_exact_errors: args.warehouse_exact_errors
                 || s.warehouse_exact_errors.unwrap_or(false),
-            impersonate_hosts: impersonate_hosts(&args.impersonate_host, s.impersonate_hosts)?,
+            impersonate_hosts: impersonate_hosts(&args.impersonate_host, s.impersonate_hosts),
             database_pool_size: args
                 .database_pool_size
                 .or(s.database_pool_size)
@@ -414,6 +321,83 @@ impl Settings {
             publishers: file.publishers,
         })
     }
+}
+
+/// The config file (or an empty one) and the directory its relative paths start from.
+fn read_file(path: Option<&Path>) -> anyhow::Result<(FileConfig, PathBuf)> {
+    let Some(path) = path else {
+        return Ok((FileConfig::default(), PathBuf::new()));
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    let file: FileConfig =
+        toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?;
+    Ok((
+        file,
+        path.parent().map(Path::to_path_buf).unwrap_or_default(),
+    ))
+}
+
+/// The flag's size, else the file's (a number or a size like "100MiB").
+fn max_upload(flag: Option<u64>, file: Option<toml::Value>) -> anyhow::Result<u64> {
+    Ok(match (flag, file) {
+        (Some(n), _) => n,
+        (None, Some(toml::Value::Integer(n))) => {
+            u64::try_from(n).context("max_upload_size must be positive")?
+        }
+        (None, Some(toml::Value::String(text))) => parse_size(&text).map_err(anyhow::Error::msg)?,
+        (None, Some(other)) => {
+            anyhow::bail!("max_upload_size must be a number or a size like \"100MiB\", not {other}")
+        }
+        (None, None) => DEFAULT_MAX_UPLOAD,
+    })
+}
+
+/// The file's `[[trusted_issuers]]` plus every `--trust-issuer PROVIDER=ISS`.
+fn trusted_issuers(flags: &[String], file: Vec<IssuerSpec>) -> anyhow::Result<Vec<IssuerSpec>> {
+    let mut issuers = file;
+    for pair in flags.iter().filter(|p| !p.is_empty()) {
+        let (provider, url) = pair
+            .split_once('=')
+            .with_context(|| format!("--trust-issuer takes PROVIDER=ISS, not '{pair}'"))?;
+        issuers.push(IssuerSpec {
+            provider: provider.trim().to_owned(),
+            url: url.trim().to_owned(),
+            jwks_url: None,
+        });
+    }
+    Ok(issuers)
+}
+
+/// Provider → the `iss` the fake issuer signs with: the production strings when asked,
+/// then the file's, then the flags' (later ones win).
+fn issuer_identities(
+    impersonate_production: bool,
+    file: BTreeMap<String, String>,
+    flags: &[String],
+) -> anyhow::Result<BTreeMap<Provider, String>> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if impersonate_production {
+        for provider in Provider::ALL {
+            pairs.push((provider.to_string(), provider.production_issuer().into()));
+        }
+    }
+    pairs.extend(file);
+    for pair in flags.iter().filter(|p| !p.is_empty()) {
+        let (provider, iss) = pair
+            .split_once('=')
+            .with_context(|| format!("--issuer-identity takes PROVIDER=ISS, not '{pair}'"))?;
+        pairs.push((provider.trim().to_owned(), iss.trim().to_owned()));
+    }
+    let mut identities = BTreeMap::new();
+    for (provider, iss) in pairs {
+        let provider: Provider = provider
+            .parse()
+            .map_err(|e| anyhow::anyhow!("issuer identity for {e}"))?;
+        url::Url::parse(&iss).with_context(|| format!("issuer identity '{iss}' is not a URL"))?;
+        identities.insert(provider, iss);
+    }
+    Ok(identities)
 }
 
 #[cfg(test)]

@@ -1,33 +1,38 @@
 //! mock-pypi: a local stand-in for PyPI's Trusted Publishing path.
 //!
 //! Follow one publish through the modules in this order: `issuer` (the fake CI
-//! provider signs an OIDC token) → `oidc` (the index checks the issuer, key,
-//! signature and claims, then matches a publisher) → `tokens` (a short-lived upload
-//! token) → `upload` (the legacy upload, streamed and validated) → `store` (rows and
-//! content-addressed files) → `index` (what pip and uv read). `app` wires the router
-//! and the HTTP+HTTPS listener; `control` is the `/_mock/api` control plane.
+//! provider signs an OIDC token) → `http` (every route, in one place) → `oidc` (the
+//! index checks the issuer, key, signature and claims, then matches a publisher: a pure
+//! decision in `oidc::exchange::decide`) → `tokens` (a short-lived upload token) →
+//! `upload` (the legacy upload, streamed and checked) → `store` (rows and
+//! content-addressed files) → `index` (what pip and uv read). `startup` builds a server
+//! from `config`; `state` is what handlers share; `services` are the operations the
+//! control API, the dashboard and startup share; `audit` and `provider` are leaves.
+//!
+//! Public: what the binary, the tests and the benches use; everything else is
+//! crate-private, so the compiler reports code nothing uses.
 
-pub mod audit;
 pub mod cli;
 pub mod config;
-pub mod dashboard;
-pub mod error;
-pub mod http;
-pub mod http_client;
-pub mod index;
 pub mod issuer;
-pub mod listener;
-pub mod oidc;
-pub mod packaging;
 pub mod provider;
-pub mod proxy;
-pub mod run;
 pub mod server_info;
-pub mod services;
 pub mod startup;
-pub mod state;
-pub mod store;
 pub mod tls;
-pub mod tokens;
-pub mod upload;
 pub mod util;
+
+pub(crate) mod audit;
+pub(crate) mod dashboard;
+pub(crate) mod error;
+pub(crate) mod http;
+pub(crate) mod http_client;
+pub(crate) mod index;
+pub(crate) mod listener;
+pub(crate) mod oidc;
+pub(crate) mod packaging;
+pub(crate) mod proxy;
+pub(crate) mod services;
+pub(crate) mod state;
+pub(crate) mod store;
+pub(crate) mod tokens;
+pub(crate) mod upload;

@@ -105,3 +105,23 @@ pub fn twine_hosts(python: &str) -> anyhow::Result<Vec<String>> {
     }
     Ok(hosts)
 }
+
+/// The impersonated hosts with `twine` replaced by the hosts the installed twine knows
+/// (`MOCK_PYPI_PYTHON` names the interpreter, default `python3`).
+pub fn expand_hosts(hosts: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for host in hosts {
+        let expanded = if host == "twine" {
+            let python = std::env::var("MOCK_PYPI_PYTHON").unwrap_or_else(|_| "python3".into());
+            twine_hosts(&python)?
+        } else {
+            vec![host.clone()]
+        };
+        for h in expanded {
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        }
+    }
+    Ok(out)
+}

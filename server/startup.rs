@@ -23,7 +23,7 @@ use crate::store::{BlobStore, Store};
 use crate::{listener, services, tls};
 
 pub struct Server {
-    pub state: AppState,
+    pub(crate) state: AppState,
     listener: TcpListener,
     tls: TlsAcceptor,
     pub local_addr: SocketAddr,
@@ -31,8 +31,13 @@ pub struct Server {
 
 impl Server {
     /// Bind, open the data directory and database, prepare TLS and the issuer.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         tls::install_crypto_provider();
+        if settings.impersonate_hosts.iter().any(|h| h == "twine") {
+            let hosts = settings.impersonate_hosts.clone();
+            settings.impersonate_hosts =
+                tokio::task::spawn_blocking(move || crate::proxy::expand_hosts(&hosts)).await??;
+        }
         let data_dir = settings.data_dir.clone();
         tokio::fs::create_dir_all(&data_dir)
             .await

@@ -27,7 +27,7 @@ async fn the_issuer_speaks_githubs_token_protocol() {
         assert_eq!(r.status(), 200);
         let body: Value = r.json().await.unwrap();
         let jwt = body["value"].as_str().unwrap();
-        let claims = mock_pypi::oidc::jwt::Unverified::parse(jwt).unwrap().claims;
+        let claims = payload(jwt);
         assert_eq!(claims["aud"], "pypi");
         assert_eq!(claims["repository"], "octo-org/demo");
         assert_eq!(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::rules::{
-    Evaluation, Verdict, claim_str, environment_phrase, environment_verdict, field,
+    Evaluation, Pinned, Verdict, claim_str, environment_phrase, environment_verdict, field,
 };
 
 static WORKFLOW_FILENAME: LazyLock<Regex> =
@@ -88,19 +88,25 @@ pub fn extract_workflow_filename(job_workflow_ref: &str) -> Option<&str> {
 /// Judge every claim against one publisher. Lookup verdicts decide whether the
 /// publisher is a candidate at all; check verdicts are run on the chosen one.
 pub fn evaluate(config: &GitHubConfig, claims: &Map<String, Value>) -> Evaluation {
+    let environment = claim_str(claims, "environment");
+    let mut verdicts = lookup(config, claims);
+    verdicts.extend(checks(config, claims));
+    Evaluation {
+        verdicts,
+        specific: !config.environment.is_empty()
+            && environment.is_some_and(|e| e.to_lowercase() == config.environment),
+        wildcard: config.environment.is_empty(),
+    }
+}
+
+/// Exact equality, as Warehouse's database query finds candidates.
+fn lookup(config: &GitHubConfig, claims: &Map<String, Value>) -> Vec<Verdict> {
     let repository = claim_str(claims, "repository");
-    let owner = claim_str(claims, "repository_owner");
     let owner_id = claim_str(claims, "repository_owner_id");
     let job_workflow_ref = claim_str(claims, "job_workflow_ref");
-    let git_ref = claim_str(claims, "ref").unwrap_or("");
-    let sha = claim_str(claims, "sha").unwrap_or("");
-    let event_name = claim_str(claims, "event_name");
-    let environment = claim_str(claims, "environment");
-    let expected_repo = format!("{}/{}", config.repository_owner, config.repository_name);
     let workflow = job_workflow_ref.and_then(extract_workflow_filename);
-
-    // Lookup stage: exact equality, as Warehouse's database query.
-    let mut v = vec![
+    let expected_repo = format!("{}/{}", config.repository_owner, config.repository_name);
+    vec![
         Verdict::lookup(
             "repository",
             &expected_repo,
@@ -122,67 +128,51 @@ pub fn evaluate(config: &GitHubConfig, claims: &Map<String, Value>) -> Evaluatio
             "file name taken from job_workflow_ref",
             workflow == Some(config.workflow_filename.as_str()),
         ),
-    ];
+    ]
+}
 
-    // Check stage (Warehouse's verify_claims), each with Warehouse's failure text.
-    v.push(Verdict::check(
-        "repository_owner",
-        &config.repository_owner,
-        owner,
-        "equal",
-        owner == Some(config.repository_owner.as_str()),
-        "Check failed for required claim 'repository_owner'",
-    ));
-    let base = format!(
-        "{expected_repo}/.github/workflows/{}",
-        config.workflow_filename
-    );
-    let (jwr_ok, jwr_msg) = match job_workflow_ref {
-        None | Some("") => (false, "The job_workflow_ref claim is empty".to_owned()),
-        Some(_) if git_ref.is_empty() && sha.is_empty() => {
-            (false, "The ref and sha claims are empty".to_owned())
-        }
-        Some(actual) => {
-            let allowed = [format!("{base}@{git_ref}"), format!("{base}@{sha}")];
-            (
-                allowed.iter().any(|a| a == actual),
-                format!(
-                    "The job_workflow_ref claim does not match, expecting one of ['{}', '{}'], got '{actual}'",
-                    allowed[0], allowed[1]
-                ),
-            )
-        }
+/// Warehouse's `verify_claims`, each with Warehouse's failure text.
+fn checks(config: &GitHubConfig, claims: &Map<String, Value>) -> Vec<Verdict> {
+    let owner = claim_str(claims, "repository_owner");
+    let event_name = claim_str(claims, "event_name");
+    let pinned = Pinned {
+        claim: "job_workflow_ref",
+        ref_claim: "ref",
+        base: format!(
+            "{}/{}/.github/workflows/{}",
+            config.repository_owner, config.repository_name, config.workflow_filename
+        ),
+        actual: claim_str(claims, "job_workflow_ref"),
+        git_ref: claim_str(claims, "ref").unwrap_or(""),
+        sha: claim_str(claims, "sha").unwrap_or(""),
+        both_required: false,
+        rule: "equal to OWNER/REPO/.github/workflows/FILE@ref or @sha",
     };
-    v.push(Verdict::check(
-        "job_workflow_ref",
-        &format!("{base}@<ref or sha>"),
-        job_workflow_ref,
-        "equal to OWNER/REPO/.github/workflows/FILE@ref or @sha",
-        jwr_ok,
-        &jwr_msg,
-    ));
-    v.push(Verdict::check(
-        "event_name",
-        "anything but pull_request_target",
-        event_name,
-        "not pull_request_target",
-        event_name.is_some_and(|e| e != "pull_request_target"),
-        "Publishing from a workflow invoked via 'pull_request_target' is not supported.",
-    ));
-    v.push(environment_verdict(
-        &config.environment,
-        environment,
-        false,
-        "equal, case-insensitive; empty publisher environment accepts any",
-    ));
-
-    let specific = !config.environment.is_empty()
-        && environment.is_some_and(|e| e.to_lowercase() == config.environment);
-    Evaluation {
-        verdicts: v,
-        specific,
-        wildcard: config.environment.is_empty(),
-    }
+    vec![
+        Verdict::check(
+            "repository_owner",
+            &config.repository_owner,
+            owner,
+            "equal",
+            owner == Some(config.repository_owner.as_str()),
+            "Check failed for required claim 'repository_owner'",
+        ),
+        pinned.verdict(),
+        Verdict::check(
+            "event_name",
+            "anything but pull_request_target",
+            event_name,
+            "not pull_request_target",
+            event_name.is_some_and(|e| e != "pull_request_target"),
+            "Publishing from a workflow invoked via 'pull_request_target' is not supported.",
+        ),
+        environment_verdict(
+            &config.environment,
+            claim_str(claims, "environment"),
+            false,
+            "equal, case-insensitive; empty publisher environment accepts any",
+        ),
+    ]
 }
 
 /// Warehouse's own message when the workflow cannot be read from the token.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::rules::{
-    Evaluation, Verdict, claim_str, environment_phrase, environment_verdict, field,
+    Evaluation, Pinned, Verdict, claim_str, environment_phrase, environment_verdict, field,
 };
 use crate::provider::{DEFAULT_CI_FILE, issuer_host};
 
@@ -120,18 +120,27 @@ fn sub_ok(sub: Option<&str>, expected_path: &str) -> bool {
 }
 
 pub fn evaluate(config: &GitLabConfig, claims: &Map<String, Value>, iss: &str) -> Evaluation {
+    let environment = claim_str(claims, "environment");
+    let mut verdicts = lookup(config, claims, iss);
+    verdicts.extend(checks(config, claims));
+    Evaluation {
+        verdicts,
+        specific: !config.environment.is_empty()
+            && environment == Some(config.environment.as_str()),
+        wildcard: config.environment.is_empty(),
+    }
+}
+
+/// Warehouse's lookup: namespace and project case-insensitively, the CI file from
+/// `ci_config_ref_uri`, and the publisher's issuer.
+fn lookup(config: &GitLabConfig, claims: &Map<String, Value>, iss: &str) -> Vec<Verdict> {
     let project_path = claim_str(claims, "project_path");
     let (ns, project) = project_path
         .and_then(|p| p.rsplit_once('/'))
         .unwrap_or(("", ""));
     let uri = claim_str(claims, "ci_config_ref_uri");
     let workflow = uri.and_then(extract_workflow_filepath);
-    let ref_path = claim_str(claims, "ref_path").unwrap_or("");
-    let sha = claim_str(claims, "sha").unwrap_or("");
-    let environment = claim_str(claims, "environment");
-    let expected_path = format!("{}/{}", config.namespace, config.project);
-
-    let mut v = vec![
+    vec![
         Verdict::lookup(
             "namespace",
             &config.namespace,
@@ -160,65 +169,53 @@ pub fn evaluate(config: &GitLabConfig, claims: &Map<String, Value>, iss: &str) -
             "equal to the publisher's issuer_url",
             iss == config.issuer_url,
         ),
-    ];
-    v.push(Verdict::check(
-        "sub",
-        &format!("project_path:{expected_path}[:…]"),
-        claim_str(claims, "sub"),
-        "first two ':' parts equal, case-insensitive",
-        sub_ok(claim_str(claims, "sub"), &expected_path),
-        "Check failed for required claim 'sub'",
-    ));
-    v.push(Verdict::check(
-        "project_path",
-        &expected_path,
-        project_path,
-        "equal, case-insensitive",
-        project_path
-            .is_some_and(|p| !p.is_empty() && p.to_lowercase() == expected_path.to_lowercase()),
-        "Check failed for required claim 'project_path'",
-    ));
-    let base = format!(
-        "{}/{expected_path}//{}",
-        issuer_host(&config.issuer_url),
-        config.workflow_filepath
-    );
-    let (uri_ok, uri_msg) = match uri {
-        None | Some("") => (false, "The ci_config_ref_uri claim is empty".to_owned()),
-        Some(_) if ref_path.is_empty() || sha.is_empty() => {
-            (false, "The ref_path and sha claims are empty".to_owned())
-        }
-        Some(actual) => {
-            let allowed = [format!("{base}@{ref_path}"), format!("{base}@{sha}")];
-            (
-                allowed.iter().any(|a| a == actual),
-                format!(
-                    "The ci_config_ref_uri claim does not match, expecting one of ['{}', '{}'], got '{actual}'",
-                    allowed[0], allowed[1]
-                ),
-            )
-        }
+    ]
+}
+
+/// Warehouse's `verify_claims` for GitLab, each with Warehouse's failure text.
+fn checks(config: &GitLabConfig, claims: &Map<String, Value>) -> Vec<Verdict> {
+    let project_path = claim_str(claims, "project_path");
+    let expected_path = format!("{}/{}", config.namespace, config.project);
+    let pinned = Pinned {
+        claim: "ci_config_ref_uri",
+        ref_claim: "ref_path",
+        base: format!(
+            "{}/{expected_path}//{}",
+            issuer_host(&config.issuer_url),
+            config.workflow_filepath
+        ),
+        actual: claim_str(claims, "ci_config_ref_uri"),
+        git_ref: claim_str(claims, "ref_path").unwrap_or(""),
+        sha: claim_str(claims, "sha").unwrap_or(""),
+        both_required: true,
+        rule: "exactly equal (stored casing); ref_path and sha both non-empty",
     };
-    v.push(Verdict::check(
-        "ci_config_ref_uri",
-        &format!("{base}@<ref_path or sha>"),
-        uri,
-        "exactly equal (stored casing); ref_path and sha both non-empty",
-        uri_ok,
-        &uri_msg,
-    ));
-    v.push(environment_verdict(
-        &config.environment,
-        environment,
-        true,
-        "equal, case-sensitive; empty publisher environment accepts any",
-    ));
-    Evaluation {
-        verdicts: v,
-        specific: !config.environment.is_empty()
-            && environment == Some(config.environment.as_str()),
-        wildcard: config.environment.is_empty(),
-    }
+    vec![
+        Verdict::check(
+            "sub",
+            &format!("project_path:{expected_path}[:…]"),
+            claim_str(claims, "sub"),
+            "first two ':' parts equal, case-insensitive",
+            sub_ok(claim_str(claims, "sub"), &expected_path),
+            "Check failed for required claim 'sub'",
+        ),
+        Verdict::check(
+            "project_path",
+            &expected_path,
+            project_path,
+            "equal, case-insensitive",
+            project_path
+                .is_some_and(|p| !p.is_empty() && p.to_lowercase() == expected_path.to_lowercase()),
+            "Check failed for required claim 'project_path'",
+        ),
+        pinned.verdict(),
+        environment_verdict(
+            &config.environment,
+            claim_str(claims, "environment"),
+            true,
+            "equal, case-sensitive; empty publisher environment accepts any",
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -56,15 +56,6 @@ impl PublisherConfig {
             .unwrap_or_default()
     }
 
-    pub fn provider(&self) -> Provider {
-        match self {
-            Self::GitHub(_) => Provider::GitHub,
-            Self::GitLab(_) => Provider::GitLab,
-            Self::Google(_) => Provider::Google,
-            Self::ActiveState(_) => Provider::ActiveState,
-        }
-    }
-
     pub fn describe(&self) -> String {
         match self {
             Self::GitHub(c) => c.describe(),

@@ -92,3 +92,56 @@ impl Evaluation {
             .join("; ")
     }
 }
+
+/// A claim pinned to a workflow file at a ref or a commit: it must equal `base@<ref>`
+/// or `base@<sha>` (GitHub's `job_workflow_ref`, GitLab's `ci_config_ref_uri`), with
+/// Warehouse's failure texts.
+pub struct Pinned<'a> {
+    /// The claim judged, e.g. `job_workflow_ref`.
+    pub claim: &'static str,
+    /// The claim holding the ref, e.g. `ref` or `ref_path`.
+    pub ref_claim: &'static str,
+    /// `OWNER/REPO/.github/workflows/FILE` or `HOST/NS/PROJECT//FILE`.
+    pub base: String,
+    pub actual: Option<&'a str>,
+    pub git_ref: &'a str,
+    pub sha: &'a str,
+    /// GitLab needs both the ref and the sha; GitHub is content with either.
+    pub both_required: bool,
+    pub rule: &'static str,
+}
+
+impl Pinned<'_> {
+    pub fn verdict(&self) -> Verdict {
+        let (ok, failure) = match self.actual {
+            None | Some("") => (false, format!("The {} claim is empty", self.claim)),
+            Some(_) if self.refs_missing() => (
+                false,
+                format!("The {} and sha claims are empty", self.ref_claim),
+            ),
+            Some(actual) => {
+                let allowed = [
+                    format!("{}@{}", self.base, self.git_ref),
+                    format!("{}@{}", self.base, self.sha),
+                ];
+                (
+                    allowed.iter().any(|a| a == actual),
+                    format!(
+                        "The {} claim does not match, expecting one of ['{}', '{}'], got '{actual}'",
+                        self.claim, allowed[0], allowed[1]
+                    ),
+                )
+            }
+        };
+        let expected = format!("{}@<{} or sha>", self.base, self.ref_claim);
+        Verdict::check(self.claim, &expected, self.actual, self.rule, ok, &failure)
+    }
+
+    fn refs_missing(&self) -> bool {
+        if self.both_required {
+            self.git_ref.is_empty() || self.sha.is_empty()
+        } else {
+            self.git_ref.is_empty() && self.sha.is_empty()
+        }
+    }
+}

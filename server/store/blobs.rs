@@ -96,10 +96,6 @@ impl BlobStore {
         Ok(Self { root, tmp })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Relative path (URL path below `/files/`) for a file with this blake2 digest.
     pub fn relative_path(blake2_256: &str, filename: &str) -> String {
         format!(

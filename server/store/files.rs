@@ -81,25 +81,60 @@ async fn classify(pool: &AnyPool, job: &FileJob) -> StoreResult<StoreFileOutcome
     )
 }
 
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+/// (project id, version) → release id.
+type Releases = HashMap<(i64, String), i64>;
+
 async fn write_batch(
     pool: &AnyPool,
     blobs: &BlobStore,
     jobs: &mut [FileJob],
 ) -> anyhow::Result<Vec<Decision>> {
     let mut tx = pool.begin().await?;
+    let releases = ensure_releases(&mut tx, jobs).await?;
+    let release_of = |f: &NewFile| releases.get(&(f.project_id, f.version.clone())).copied();
+    let mut decisions = second_sdists(&mut tx, jobs, &release_of).await?;
+    insert_files(&mut tx, jobs, &release_of, &mut decisions).await?;
+    let decisions: Vec<Decision> = decisions
+        .into_iter()
+        .map(|d| d.unwrap_or(Decision::Conflict))
+        .collect();
+    let stored: Vec<usize> = (0..jobs.len())
+        .filter(|&i| matches!(decisions[i], Decision::Stored))
+        .collect();
+    if stored.is_empty() {
+        tx.commit().await?;
+        return Ok(decisions);
+    }
+    // Serials, then the blobs, then the commit; a failed commit takes the new blobs back.
+    bump_serials(&mut tx, stored.iter().map(|&i| jobs[i].file.project_id)).await?;
+    let moves: Vec<(&mut StagedFile, &str)> = jobs
+        .iter_mut()
+        .enumerate()
+        .filter(|(i, _)| stored.contains(i))
+        .map(|(_, j)| (&mut j.staged, j.file.path.as_str()))
+        .collect();
+    let created = blobs.place_all(moves).await?;
+    if let Err(e) = tx.commit().await {
+        for path in created {
+            blobs.remove(&path).await;
+        }
+        return Err(e.into());
+    }
+    Ok(decisions)
+}
 
-    // 1. Every (project, version) once: get or create the releases in one statement.
+/// Every (project, version) of the batch once: get or create the releases in one
+/// statement.
+async fn ensure_releases(tx: &mut Tx<'_>, jobs: &[FileJob]) -> Result<Releases, sqlx::Error> {
     let mut releases: Vec<(i64, &str, &serde_json::Value)> = Vec::new();
-    for job in jobs.iter() {
+    for job in jobs {
+        let f = &job.file;
         if !releases
             .iter()
-            .any(|(p, v, _)| *p == job.file.project_id && *v == job.file.version)
+            .any(|(p, v, _)| *p == f.project_id && *v == f.version)
         {
-            releases.push((
-                job.file.project_id,
-                &job.file.version,
-                &job.file.release_metadata,
-            ));
+            releases.push((f.project_id, &f.version, &f.release_metadata));
         }
     }
     let sql = format!(
@@ -115,42 +150,48 @@ async fn write_batch(
             .bind(metadata.to_string())
             .bind(now());
     }
-    let mut release_ids: HashMap<(i64, String), i64> = HashMap::new();
-    for row in query.fetch_all(&mut *tx).await? {
-        release_ids.insert(
+    let mut ids = Releases::new();
+    for row in query.fetch_all(&mut **tx).await? {
+        ids.insert(
             (row.try_get("project_id")?, row.try_get("version")?),
             row.try_get("id")?,
         );
     }
-    let release_of = |f: &NewFile| release_ids.get(&(f.project_id, f.version.clone())).copied();
+    Ok(ids)
+}
 
-    // 2. One sdist per release: those already stored, then first come first served.
+/// One sdist per release: those already stored, then first come first served. The
+/// jobs that would be a second sdist are decided here; the others are `None`.
+async fn second_sdists(
+    tx: &mut Tx<'_>,
+    jobs: &[FileJob],
+    release_of: &impl Fn(&NewFile) -> Option<i64>,
+) -> Result<Vec<Option<Decision>>, sqlx::Error> {
     let mut decisions: Vec<Option<Decision>> = jobs.iter().map(|_| None).collect();
     let sdist_releases: Vec<i64> = jobs
         .iter()
         .filter(|j| j.file.packagetype == "sdist")
         .filter_map(|j| release_of(&j.file))
         .collect();
+    if sdist_releases.is_empty() {
+        return Ok(decisions);
+    }
+    let sql = format!(
+        "SELECT release_id, filename FROM files WHERE packagetype = 'sdist' AND release_id IN ({})",
+        in_list(sdist_releases.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for r in &sdist_releases {
+        query = query.bind(*r);
+    }
     let mut with_sdist: HashMap<i64, String> = HashMap::new();
-    if !sdist_releases.is_empty() {
-        let sql = format!(
-            "SELECT release_id, filename FROM files WHERE packagetype = 'sdist' AND release_id IN ({})",
-            in_list(sdist_releases.len())
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for r in &sdist_releases {
-            query = query.bind(*r);
-        }
-        for row in query.fetch_all(&mut *tx).await? {
-            with_sdist.insert(row.try_get("release_id")?, row.try_get("filename")?);
-        }
+    for row in query.fetch_all(&mut **tx).await? {
+        with_sdist.insert(row.try_get("release_id")?, row.try_get("filename")?);
     }
     for (i, job) in jobs.iter().enumerate() {
-        if job.file.packagetype != "sdist" {
-            continue;
-        }
-        let Some(release) = release_of(&job.file) else {
-            continue;
+        let release = match release_of(&job.file) {
+            Some(r) if job.file.packagetype == "sdist" => r,
+            _ => continue,
         };
         match with_sdist.get(&release) {
             Some(existing) if *existing != job.file.filename => {
@@ -162,46 +203,55 @@ async fn write_batch(
             }
         }
     }
+    Ok(decisions)
+}
 
-    // 3. The files, in one statement; RETURNING names the ones that were new.
+/// The files not yet decided, in one statement; RETURNING names the ones that were new.
+async fn insert_files(
+    tx: &mut Tx<'_>,
+    jobs: &[FileJob],
+    release_of: &impl Fn(&NewFile) -> Option<i64>,
+    decisions: &mut [Option<Decision>],
+) -> Result<(), sqlx::Error> {
     let candidates: Vec<usize> = (0..jobs.len())
         .filter(|&i| decisions[i].is_none())
         .collect();
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO files (release_id, filename, packagetype, python_version, requires_python, size, md5_digest, \
+         sha256_digest, blake2_256_digest, path, metadata_sha256, metadata_blake2_256, upload_time, token_id, metadata) \
+         VALUES {} ON CONFLICT DO NOTHING RETURNING filename, blake2_256_digest",
+        placeholders(candidates.len(), 15)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for &i in &candidates {
+        let (f, d) = (&jobs[i].file, &jobs[i].staged.digests);
+        query = query
+            .bind(release_of(f))
+            .bind(f.filename.clone())
+            .bind(f.packagetype.clone())
+            .bind(f.python_version.clone())
+            .bind(f.requires_python.clone())
+            .bind(d.size as i64)
+            .bind(d.md5.clone())
+            .bind(d.sha256.clone())
+            .bind(d.blake2_256.clone())
+            .bind(f.path.clone())
+            .bind(f.metadata.as_ref().map(|m| m.sha256.clone()))
+            .bind(f.metadata.as_ref().map(|m| m.blake2_256.clone()))
+            .bind(now())
+            .bind(f.token_id.clone())
+            .bind(f.metadata.as_ref().map(|m| m.bytes.clone()));
+    }
     // A row is named by (filename, content): several jobs may share a filename.
     let mut inserted: HashSet<(String, String)> = HashSet::new();
-    if !candidates.is_empty() {
-        let sql = format!(
-            "INSERT INTO files (release_id, filename, packagetype, python_version, requires_python, size, md5_digest, \
-             sha256_digest, blake2_256_digest, path, metadata_sha256, metadata_blake2_256, upload_time, token_id, metadata) \
-             VALUES {} ON CONFLICT DO NOTHING RETURNING filename, blake2_256_digest",
-            placeholders(candidates.len(), 15)
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for &i in &candidates {
-            let (f, d) = (&jobs[i].file, &jobs[i].staged.digests);
-            query = query
-                .bind(release_of(f))
-                .bind(f.filename.clone())
-                .bind(f.packagetype.clone())
-                .bind(f.python_version.clone())
-                .bind(f.requires_python.clone())
-                .bind(d.size as i64)
-                .bind(d.md5.clone())
-                .bind(d.sha256.clone())
-                .bind(d.blake2_256.clone())
-                .bind(f.path.clone())
-                .bind(f.metadata.as_ref().map(|m| m.sha256.clone()))
-                .bind(f.metadata.as_ref().map(|m| m.blake2_256.clone()))
-                .bind(now())
-                .bind(f.token_id.clone())
-                .bind(f.metadata.as_ref().map(|m| m.bytes.clone()));
-        }
-        for row in query.fetch_all(&mut *tx).await? {
-            inserted.insert((row.try_get("filename")?, row.try_get("blake2_256_digest")?));
-        }
+    for row in query.fetch_all(&mut **tx).await? {
+        inserted.insert((row.try_get("filename")?, row.try_get("blake2_256_digest")?));
     }
-    // Only the first job naming an inserted row stored it; the others (same name
-    // and bytes, sent twice at once) are classified after the commit.
+    // Only the first job naming an inserted row stored it; the others (same name and
+    // bytes, sent twice at once) are classified after the commit.
     for &i in &candidates {
         let key = (
             jobs[i].file.filename.clone(),
@@ -213,45 +263,23 @@ async fn write_batch(
             Decision::Conflict
         });
     }
-    let stored: Vec<usize> = (0..jobs.len())
-        .filter(|&i| matches!(decisions[i], Some(Decision::Stored)))
-        .collect();
+    Ok(())
+}
 
-    // 4. Serials, then the blobs, then the commit; a failed commit takes the new blobs back.
-    if !stored.is_empty() {
-        let projects: Vec<i64> = stored
-            .iter()
-            .map(|&i| jobs[i].file.project_id)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let sql = format!(
-            "UPDATE projects SET last_serial = last_serial + 1 WHERE id IN ({})",
-            in_list(projects.len())
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for p in &projects {
-            query = query.bind(*p);
-        }
-        query.execute(&mut *tx).await?;
-        let moves: Vec<(&mut StagedFile, &str)> = jobs
-            .iter_mut()
-            .enumerate()
-            .filter(|(i, _)| stored.contains(i))
-            .map(|(_, j)| (&mut j.staged, j.file.path.as_str()))
-            .collect();
-        let created = blobs.place_all(moves).await?;
-        if let Err(e) = tx.commit().await {
-            for path in created {
-                blobs.remove(&path).await;
-            }
-            return Err(e.into());
-        }
-    } else {
-        tx.commit().await?;
+/// A new file moves its project's serial on (once per project per batch).
+async fn bump_serials(
+    tx: &mut Tx<'_>,
+    projects: impl Iterator<Item = i64>,
+) -> Result<(), sqlx::Error> {
+    let projects: Vec<i64> = projects.collect::<HashSet<_>>().into_iter().collect();
+    let sql = format!(
+        "UPDATE projects SET last_serial = last_serial + 1 WHERE id IN ({})",
+        in_list(projects.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for p in &projects {
+        query = query.bind(*p);
     }
-    Ok(decisions
-        .into_iter()
-        .map(|d| d.unwrap_or(Decision::Conflict))
-        .collect())
+    query.execute(&mut **tx).await?;
+    Ok(())
 }

@@ -13,7 +13,7 @@ mod publishers;
 mod sql;
 mod tokens;
 
-pub use blobs::{BlobStore, Digests, StagedFile, StagingWriter};
+pub use blobs::{BlobStore, Digests, StagedFile};
 pub use changes::Changes;
 pub use exchanges::{ExchangeFilter, ExchangeRecord, ExchangeRow, JtiClaim, NewExchange, Recorded};
 pub use issuers::TrustedIssuerRow;

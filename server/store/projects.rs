@@ -30,11 +30,9 @@ impl From<String> for ReleaseMetadata {
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ReleaseRow {
-    pub id: i64,
     pub version: String,
     #[sqlx(try_from = "String")]
     pub metadata: ReleaseMetadata,
-    pub created_at: i64,
 }
 
 #[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
@@ -180,12 +178,12 @@ impl Store {
     }
 
     pub async fn project_releases(&self, project_id: i64) -> StoreResult<Vec<ReleaseRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, version, metadata, created_at FROM releases WHERE project_id = $1",
+        Ok(
+            sqlx::query_as("SELECT version, metadata FROM releases WHERE project_id = $1")
+                .bind(project_id)
+                .fetch_all(&self.read)
+                .await?,
         )
-        .bind(project_id)
-        .fetch_all(&self.read)
-        .await?)
     }
 
     /// Record an upload and move its bytes into place, all or nothing (group-committed

@@ -8,9 +8,7 @@ mod check;
 pub mod form;
 mod validate;
 
-pub use check::{Plan, answer, check_form, check_target, inspect, refusal_for};
-pub use form::{MAX_FIELD_BYTES, MAX_FIELDS, MAX_TEXT_BYTES};
-pub use validate::{FormMetadata, WheelParts};
+pub use check::{answer, check_form, check_target, inspect, refusal_for};
 
 /// Appended to refusals, as Warehouse points at its help page.
 pub const HELP: &str = "See the mock-pypi README (Troubleshooting) for more information.";

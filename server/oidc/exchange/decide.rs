@@ -11,6 +11,7 @@ use super::super::matching::{MatchOutcome, match_publishers};
 use super::super::publisher::Publisher;
 use super::super::trust::Trusted;
 use crate::audit::{Detail, Step};
+use crate::provider::Provider;
 
 /// The rules that come from configuration.
 #[derive(Clone, Debug)]
@@ -171,31 +172,60 @@ pub fn decide(
     pending: Pending,
     audit: &mut Audit,
 ) -> Outcome {
+    match verify(token, trusted, key, now, policy, audit) {
+        Ok(provider) => choose(token, trusted, provider, now, policy, pending, audit),
+        Err(refusal) => Outcome::Refused(refusal),
+    }
+}
+
+/// The signature and the standard claims; the provider, if this index knows it.
+fn verify(
+    token: &Token,
+    trusted: &Trusted,
+    key: &DecodingKey,
+    now: i64,
+    policy: &Policy,
+    audit: &mut Audit,
+) -> Result<Provider, Refusal> {
     if let Err(e) = jwt::verify_signature(&token.raw, key) {
         audit.fail("signature", e.clone());
-        return Outcome::Refused(invalid_token(&e));
+        return Err(invalid_token(&e));
     }
     audit.pass("signature", "valid RS256 signature");
-    let claims = token.claims();
-    let steps = jwt::check_standard_claims(claims, &trusted.issuer.url, &policy.audience, now);
+    let steps =
+        jwt::check_standard_claims(token.claims(), &trusted.issuer.url, &policy.audience, now);
     let first_failure = steps
         .iter()
         .find(|s| !s.ok)
         .map(|s| format!("{}: {}", s.step, s.detail));
     audit.detail.steps.extend(steps);
     if let Some(failure) = first_failure {
-        return Outcome::Refused(invalid_token(&failure));
+        return Err(invalid_token(&failure));
     }
-    let Some(provider) = trusted.provider else {
-        return Outcome::Refused(refuse(
+    trusted.provider.ok_or_else(|| {
+        refuse(
             "not-enabled",
             format!(
                 "{} trusted publishing functionality not enabled in this mock-pypi",
                 trusted.issuer.provider
             ),
-        ));
-    };
-    let iss = token.iss();
+        )
+    })
+}
+
+/// The publisher for verified claims: a matching pending one first (the shell creates
+/// its project), then the normal ones; the grant covers every project of the
+/// configuration that matched.
+fn choose(
+    token: &Token,
+    trusted: &Trusted,
+    provider: Provider,
+    now: i64,
+    policy: &Policy,
+    pending: Pending,
+    audit: &mut Audit,
+) -> Outcome {
+    let (claims, iss) = (token.claims(), token.iss());
     let (pending_publishers, normal): (Vec<&Publisher>, Vec<&Publisher>) =
         trusted.publishers.iter().partition(|p| p.pending);
     match pending {

@@ -7,9 +7,7 @@
 
 mod decide;
 
-pub use decide::{
-    Audit, Grant, Outcome, Pending, Policy, REPLAYED, Refusal, Token, warehouse_exact,
-};
+pub use decide::{Audit, Grant, Outcome, Pending, Policy, Refusal, warehouse_exact};
 
 use super::jwks::JwksCache;
 use super::trust::{TrustCache, Trusted};

@@ -105,6 +105,7 @@ fn refusal(outcome: Outcome) -> Refusal {
     }
 }
 
+/// One row per rule that refuses (a table: long by nature).
 #[test]
 fn refusals_by_rule() {
     let signer = key("issuer-test-key.pem");

@@ -1,13 +1,14 @@
-//! The long-running commands: `serve` and `issuer`.
+//! The long-running commands: `serve` (the index and the embedded issuer) and
+//! `issuer` (only the fake issuer, at the root of its own port).
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use clap::Args;
 
-use crate::config::Settings;
-use crate::issuer::Issuer;
-use crate::issuer::keys::SigningKey;
+use crate::config::{ServeArgs, Settings};
 use crate::provider::Provider;
+use crate::server_info::ServerInfo;
 use crate::startup::Server;
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -29,8 +30,15 @@ pub async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+#[derive(Args, Debug, Clone, Default)]
+pub struct IssuerArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    let settings = Settings::resolve(args)?;
     let server = Server::build(settings).await?;
     let app = server.state.clone();
     let https = app.public_url.replacen("http://", "https://", 1);
@@ -62,7 +70,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Only the fake issuer, at the root of its own port (plain HTTP, like a runner's).
-pub async fn issuer(mut settings: Settings) -> anyhow::Result<()> {
+pub async fn issuer(args: &IssuerArgs) -> anyhow::Result<()> {
+    let mut settings = Settings::resolve(&args.serve)?;
     if settings.listen == crate::config::DEFAULT_LISTEN.parse()? {
         settings.listen = "127.0.0.1:8001".parse()?;
     }
@@ -75,23 +84,17 @@ pub async fn issuer(mut settings: Settings) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let key_path = settings
-        .issuer_key
-        .clone()
-        .unwrap_or_else(|| settings.data_dir.join("issuer-key.pem"));
-    let key = SigningKey::load_or_generate(&key_path).await?;
-    let request_token = match settings.issuer_request_token.clone() {
-        Some(t) => t,
-        None => crate::util::random_hex(24),
-    };
-    let identities = settings.issuer_identities.clone().into_iter().collect();
-    let issuer =
-        Arc::new(Issuer::new(&base, request_token.clone(), key).with_identities(identities));
-    let info = serde_json::json!({"issuer_url": base, "github_issuer": issuer.issuer_url(Provider::GitHub), "issuers": issuer.issuer_urls(), "request_token": request_token});
-    crate::util::write_private(
-        &settings.data_dir.join("issuer.json"),
-        serde_json::to_string_pretty(&info)?.as_bytes(),
-    )
+    let issuer = Arc::new(crate::startup::build_issuer(&settings, &base).await?);
+    let request_token = issuer.request_token().to_owned();
+    ServerInfo {
+        pid: std::process::id(),
+        issuer_url: Some(base),
+        github_issuer: Some(issuer.issuer_url(Provider::GitHub)),
+        issuers: Some(issuer.issuer_urls()),
+        request_token: Some(request_token.clone()),
+        ..Default::default()
+    }
+    .write(&settings.data_dir.join("issuer.json"))
     .await?;
     println!(
         "mock-pypi fake issuer on {addr}\n  GitHub issuer (iss):      {}\n  GitLab issuer (iss):      {}\n  Google issuer (iss):      {}\n  ActiveState issuer (iss): {}\n  request token:            {request_token}\n",

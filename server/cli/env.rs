@@ -1,0 +1,360 @@
+//! `mock-pypi env …`: the `export` lines that make a shell look like a CI job to every
+//! client (GitHub's token-request variables, or a token in GitLab's variable), with the
+//! CA bundle to trust.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::target::{IssuerTarget, Resolved, Target};
+use super::token::mint_token;
+use crate::issuer::github::{self, GitHubIdentity};
+
+#[derive(Args, Debug)]
+pub struct EnvArgs {
+    #[command(subcommand)]
+    pub provider: EnvProvider,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EnvProvider {
+    /// A GitHub Actions job with `id-token: write`.
+    Github(GitHubJob),
+    /// A GitLab CI job with an `id_tokens:` entry for the index's audience.
+    Gitlab(GitLabJob),
+    /// A Google service account's ID token (delivered the way uv and `id` read GitLab's).
+    Google(GoogleJob),
+    /// An ActiveState Platform build (delivered the way uv and `id` read GitLab's).
+    Activestate(ActiveStateJob),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GitHubJob {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
+    /// OWNER/REPO the job runs in.
+    #[arg(long)]
+    pub repository: String,
+    /// Workflow file name under .github/workflows/.
+    #[arg(long, default_value = crate::provider::DEFAULT_WORKFLOW)]
+    pub workflow: String,
+    /// Deployment environment of the job, if any.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Git ref, e.g. refs/tags/v1.0 [default: refs/heads/main].
+    #[arg(long = "ref")]
+    pub git_ref: Option<String>,
+    #[arg(long)]
+    pub sha: Option<String>,
+    /// Triggering event [default: push].
+    #[arg(long)]
+    pub event_name: Option<String>,
+    /// Numeric owner id [default: derived from the owner name, as publishers do].
+    #[arg(long)]
+    pub repository_owner_id: Option<String>,
+    /// Simulate a reusable workflow: OWNER/REPO/.github/workflows/FILE@REF.
+    #[arg(long)]
+    pub job_workflow_ref: Option<String>,
+}
+
+impl GitHubJob {
+    pub(super) fn identity(&self) -> GitHubIdentity {
+        GitHubIdentity {
+            repository: self.repository.clone(),
+            workflow: Some(self.workflow.clone()),
+            git_ref: self.git_ref.clone(),
+            sha: self.sha.clone(),
+            environment: self.environment.clone(),
+            event_name: self.event_name.clone(),
+            repository_owner_id: self.repository_owner_id.clone(),
+            job_workflow_ref: self.job_workflow_ref.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The token-request URL a runner would be given (identity and fault in the query).
+    fn request_url(&self, issuer: &str) -> String {
+        let mut url = github::request_url(issuer, &self.identity());
+        if let Some(fault) = &self.issuer.fault {
+            url += "&fault=";
+            url.extend(url::form_urlencoded::byte_serialize(fault.as_bytes()));
+        }
+        url
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GitLabJob {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
+    /// NAMESPACE/PROJECT the pipeline runs in (subgroups allowed).
+    #[arg(long)]
+    pub project: String,
+    /// Path of the CI file in the repository.
+    #[arg(long, default_value = crate::provider::DEFAULT_CI_FILE)]
+    pub ci_file: String,
+    /// Deployment environment of the job, if any.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// e.g. refs/tags/v1.0 [default: refs/heads/main].
+    #[arg(long)]
+    pub ref_path: Option<String>,
+    #[arg(long)]
+    pub sha: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GoogleJob {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
+    /// The service account's e-mail address.
+    #[arg(long)]
+    pub email: String,
+    /// Subject [default: derived from the e-mail address].
+    #[arg(long)]
+    pub sub: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ActiveStateJob {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
+    #[arg(long)]
+    pub organization: String,
+    /// The ActiveState project.
+    #[arg(long)]
+    pub project: String,
+    #[arg(long)]
+    pub actor: Option<String>,
+    #[arg(long)]
+    pub actor_id: Option<String>,
+}
+
+/// The proxy variables for `--impersonate` (requests and uv read the upper- and
+/// lower-case forms); loopback stays direct.
+fn proxy_vars(target: &IssuerTarget, r: &Resolved) -> anyhow::Result<Vec<(&'static str, String)>> {
+    if !target.impersonate {
+        return Ok(Vec::new());
+    }
+    let proxy = r
+        .http_url
+        .clone()
+        .context("--impersonate needs the server's URL from server.json (pass --data-dir)")?;
+    let direct = "127.0.0.1,localhost,::1".to_owned();
+    Ok(vec![
+        ("HTTPS_PROXY", proxy.clone()),
+        ("https_proxy", proxy),
+        ("NO_PROXY", direct.clone()),
+        ("no_proxy", direct),
+    ])
+}
+
+/// Quote for POSIX shells.
+fn sh_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+fn exports(
+    header: &str,
+    unset: &str,
+    vars: &[(&str, String)],
+    ca_file: Option<&PathBuf>,
+) -> String {
+    let mut out = format!("# {header}\n");
+    // Other CI detectors run before this one in some clients: make sure none fires.
+    out += &format!("unset {unset}\n");
+    for (k, v) in vars {
+        out += &format!("export {k}={}\n", sh_quote(v));
+    }
+    if let Some(ca) = ca_file {
+        let ca = sh_quote(&ca.display().to_string());
+        out += &format!("export SSL_CERT_FILE={ca}\nexport REQUESTS_CA_BUNDLE={ca}\n");
+    }
+    out
+}
+
+/// The `export` lines for a GitHub job, as text.
+pub fn github_env(job: &GitHubJob) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        job.repository.contains('/'),
+        "--repository must be OWNER/REPO"
+    );
+    let r = job.issuer.resolve(&job.target)?;
+    let identity = job.identity();
+    let git_ref = identity
+        .git_ref
+        .clone()
+        .unwrap_or_else(|| crate::provider::DEFAULT_REF.into());
+    let sha = identity
+        .sha
+        .clone()
+        .unwrap_or_else(|| crate::provider::derived_sha(&identity.repository, &git_ref));
+    let mut vars = vec![
+        ("GITHUB_ACTIONS", "true".to_owned()),
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", job.request_url(&r.issuer)),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", r.request_token.clone()),
+        ("GITHUB_REPOSITORY", identity.repository.clone()),
+        ("GITHUB_REPOSITORY_OWNER", identity.owner().to_owned()),
+        (
+            "GITHUB_WORKFLOW_REF",
+            format!(
+                "{}/.github/workflows/{}@{git_ref}",
+                identity.repository, job.workflow
+            ),
+        ),
+        ("GITHUB_REF", git_ref),
+        ("GITHUB_SHA", sha),
+        (
+            "GITHUB_EVENT_NAME",
+            identity.event_name.clone().unwrap_or_else(|| "push".into()),
+        ),
+    ];
+    vars.extend(proxy_vars(&job.issuer, &r)?);
+    Ok(exports(
+        "A GitHub Actions job, as mock-pypi's fake issuer sees it.",
+        "GITLAB_CI BUILDKITE CIRCLECI GOOGLE_SERVICE_ACCOUNT_NAME",
+        &vars,
+        r.ca_file.as_ref(),
+    ))
+}
+
+/// A provider whose token reaches clients through GitLab's variable.
+struct VariableJob<'a> {
+    target: &'a Target,
+    issuer: &'a IssuerTarget,
+    provider: &'a str,
+    identity: Value,
+    header: &'a str,
+    extra: Vec<(&'a str, String)>,
+}
+
+async fn variable_env(job: VariableJob<'_>) -> anyhow::Result<String> {
+    let r = job.issuer.resolve(job.target)?;
+    let token = mint_token(&r, job.provider, job.identity, job.issuer.fault.as_ref()).await?;
+    let mut vars = vec![("GITLAB_CI", "true".to_owned())];
+    vars.extend(job.extra);
+    let variable = crate::issuer::gitlab::token_variable(&r.audience);
+    vars.push((variable.as_str(), token));
+    vars.extend(proxy_vars(job.issuer, &r)?);
+    Ok(exports(
+        job.header,
+        "GITHUB_ACTIONS ACTIONS_ID_TOKEN_REQUEST_URL ACTIONS_ID_TOKEN_REQUEST_TOKEN BUILDKITE CIRCLECI GOOGLE_SERVICE_ACCOUNT_NAME",
+        &vars,
+        r.ca_file.as_ref(),
+    ))
+}
+
+impl GitLabJob {
+    pub(super) fn identity(&self) -> anyhow::Result<Value> {
+        anyhow::ensure!(
+            self.project.contains('/'),
+            "--project must be NAMESPACE/PROJECT"
+        );
+        Ok(json!({
+            "project_path": self.project, "ci_file": self.ci_file, "environment": self.environment,
+            "ref_path": self.ref_path, "sha": self.sha,
+        }))
+    }
+}
+
+impl GoogleJob {
+    pub(super) fn identity(&self) -> Value {
+        json!({"email": self.email, "sub": self.sub})
+    }
+}
+
+impl ActiveStateJob {
+    pub(super) fn identity(&self) -> Value {
+        json!({"organization": self.organization, "project": self.project, "actor": self.actor, "actor_id": self.actor_id})
+    }
+}
+
+pub async fn env(args: EnvArgs) -> anyhow::Result<()> {
+    let text = match args.provider {
+        EnvProvider::Github(job) => github_env(&job)?,
+        EnvProvider::Gitlab(job) => {
+            let ref_path = job.ref_path.clone().unwrap_or_else(|| crate::provider::DEFAULT_REF_PATH.into());
+            variable_env(VariableJob {
+                target: &job.target,
+                issuer: &job.issuer,
+                provider: "gitlab",
+                identity: job.identity()?,
+                header: "A GitLab CI job whose id_tokens entry matches the index's audience (the token lives 5 minutes).",
+                extra: vec![
+                    ("CI_PROJECT_PATH", job.project.clone()),
+                    ("CI_CONFIG_PATH", job.ci_file.clone()),
+                    ("CI_COMMIT_REF_NAME", ref_path.rsplit('/').next().unwrap_or(&ref_path).to_owned()),
+                ],
+            })
+            .await?
+        }
+        EnvProvider::Google(job) => {
+            variable_env(VariableJob {
+                target: &job.target,
+                issuer: &job.issuer,
+                provider: "google",
+                identity: job.identity(),
+                header: "A Google ID token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
+                extra: Vec::new(),
+            })
+            .await?
+        }
+        EnvProvider::Activestate(job) => {
+            variable_env(VariableJob {
+                target: &job.target,
+                issuer: &job.issuer,
+                provider: "activestate",
+                identity: job.identity(),
+                header: "An ActiveState token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
+                extra: Vec::new(),
+            })
+            .await?
+        }
+    };
+    print!("{text}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::target::IssuerTarget;
+
+    #[test]
+    fn env_lines_are_quoted_and_complete() {
+        let job = GitHubJob {
+            target: Target {
+                data_dir: PathBuf::from("/nonexistent"),
+            },
+            issuer: IssuerTarget {
+                issuer_url: Some("http://127.0.0.1:1/issuer".into()),
+                request_token: Some("secret".into()),
+                ca_file: Some(PathBuf::from("/ca.pem")),
+                ..Default::default()
+            },
+            repository: "octo/demo".into(),
+            workflow: "release.yml".into(),
+            environment: Some("it's".into()),
+            git_ref: None,
+            sha: None,
+            event_name: None,
+            repository_owner_id: None,
+            job_workflow_ref: None,
+        };
+        let text = github_env(&job).unwrap();
+        assert!(text.contains("export GITHUB_ACTIONS='true'\n"));
+        assert!(text.contains("export ACTIONS_ID_TOKEN_REQUEST_URL='http://127.0.0.1:1/issuer/github/token?api-version=2.0&repository=octo%2Fdemo&workflow=release.yml&environment=it%27s'\n"), "{text}");
+        assert!(text.contains("export SSL_CERT_FILE='/ca.pem'\n"));
+        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+    }
+}

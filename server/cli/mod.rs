@@ -1,0 +1,60 @@
+//! The command line. `serve` and `issuer` run servers; the other commands are clients
+//! of a running server, which they find through `<data dir>/server.json` (or flags).
+
+mod api_token;
+mod env;
+mod health;
+mod publisher;
+mod serve;
+mod target;
+mod token;
+
+use clap::{Parser, Subcommand};
+
+pub use env::{EnvArgs, EnvProvider, GitHubJob, github_env};
+pub use serve::{IssuerArgs, shutdown_signal};
+pub use target::{IssuerTarget, Target};
+
+use crate::config::ServeArgs;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mock-pypi",
+    version,
+    about = "A local stand-in for PyPI's Trusted Publishing path, with a fake OIDC issuer"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the index and the embedded fake issuer (HTTP and HTTPS on one port).
+    Serve(ServeArgs),
+    /// Run only the fake OIDC issuer.
+    Issuer(IssuerArgs),
+    /// Print `export` lines that make this shell look like a CI job to every client.
+    Env(EnvArgs),
+    /// Add, list or remove trusted publishers on a running index.
+    Publisher(publisher::PublisherArgs),
+    /// Print an OIDC token from the fake issuer of a running server.
+    Token(token::TokenArgs),
+    /// Create, list or revoke long-lived API tokens on a running index.
+    ApiToken(api_token::ApiTokenArgs),
+    /// Exit 0 if a server answers its health URL (container health checks).
+    Health(health::HealthArgs),
+}
+
+/// Run one command to its end.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::serve(&args).await,
+        Command::Issuer(args) => serve::issuer(&args).await,
+        Command::Env(args) => env::env(args).await,
+        Command::Publisher(args) => publisher::publisher(args).await,
+        Command::Token(args) => token::token(args).await,
+        Command::Health(args) => health::health(args).await,
+        Command::ApiToken(args) => api_token::api_token(args).await,
+    }
+}

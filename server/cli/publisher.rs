@@ -1,0 +1,159 @@
+//! `mock-pypi publisher add|list|remove`: trusted publishers through the control API.
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::target::{ApiTarget, call};
+
+#[derive(Args, Debug)]
+pub struct PublisherArgs {
+    #[command(flatten)]
+    pub api: ApiTarget,
+    #[command(subcommand)]
+    pub action: PublisherAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PublisherAction {
+    /// Register a trusted publisher.
+    Add {
+        #[command(subcommand)]
+        provider: PublisherSpec,
+    },
+    /// List publishers.
+    List,
+    /// Remove a publisher by id.
+    Remove { id: i64 },
+}
+
+/// Options every publisher has.
+#[derive(Args, Debug)]
+pub struct PublisherCommon {
+    /// The PyPI project the publisher may upload to.
+    #[arg(long)]
+    project: String,
+    /// Register a pending publisher: the project does not exist yet and is created by
+    /// the first successful exchange.
+    #[arg(long)]
+    pending: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PublisherSpec {
+    /// A GitHub Actions workflow.
+    Github {
+        #[command(flatten)]
+        common: PublisherCommon,
+        /// OWNER/REPO.
+        #[arg(long)]
+        repository: String,
+        #[arg(long, default_value = crate::provider::DEFAULT_WORKFLOW)]
+        workflow: String,
+        #[arg(long)]
+        environment: Option<String>,
+        #[arg(long)]
+        repository_owner_id: Option<String>,
+    },
+    /// A GitLab CI/CD pipeline.
+    Gitlab {
+        #[command(flatten)]
+        common: PublisherCommon,
+        /// NAMESPACE/PROJECT on GitLab.
+        #[arg(long)]
+        project_path: String,
+        #[arg(long, default_value = crate::provider::DEFAULT_CI_FILE)]
+        workflow_filepath: String,
+        #[arg(long)]
+        environment: Option<String>,
+        /// The GitLab instance's issuer [default: the fake issuer's GitLab flavour].
+        #[arg(long)]
+        issuer_url: Option<String>,
+    },
+    /// A Google service account.
+    Google {
+        #[command(flatten)]
+        common: PublisherCommon,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        sub: Option<String>,
+    },
+    /// An ActiveState Platform project.
+    Activestate {
+        #[command(flatten)]
+        common: PublisherCommon,
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        activestate_project_name: String,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        actor_id: Option<String>,
+    },
+}
+
+impl PublisherSpec {
+    /// The control API's publisher object.
+    fn body(&self) -> Value {
+        let (common, mut body) = match self {
+            Self::Github {
+                common,
+                repository,
+                workflow,
+                environment,
+                repository_owner_id,
+            } => (
+                common,
+                json!({"provider": "github", "repository": repository, "workflow_filename": workflow,
+                       "environment": environment, "repository_owner_id": repository_owner_id}),
+            ),
+            Self::Gitlab {
+                common,
+                project_path,
+                workflow_filepath,
+                environment,
+                issuer_url,
+            } => (
+                common,
+                json!({"provider": "gitlab", "project_path": project_path, "workflow_filepath": workflow_filepath,
+                       "environment": environment, "issuer_url": issuer_url}),
+            ),
+            Self::Google { common, email, sub } => (
+                common,
+                json!({"provider": "google", "email": email, "sub": sub}),
+            ),
+            Self::Activestate {
+                common,
+                organization,
+                activestate_project_name,
+                actor,
+                actor_id,
+            } => (
+                common,
+                json!({"provider": "activestate", "organization": organization,
+                       "activestate_project_name": activestate_project_name, "actor": actor, "actor_id": actor_id}),
+            ),
+        };
+        body["project"] = json!(common.project);
+        body["pending"] = json!(common.pending);
+        body
+    }
+}
+
+pub async fn publisher(args: PublisherArgs) -> anyhow::Result<()> {
+    let (server, token) = args.api.resolve()?;
+    let http = crate::http_client::cli()?;
+    let url = format!("{server}/_mock/api/publishers");
+    let result = match args.action {
+        PublisherAction::Add { provider } => {
+            call(http.post(&url).bearer_auth(&token).json(&provider.body())).await?
+        }
+        PublisherAction::List => call(http.get(&url).bearer_auth(&token)).await?,
+        PublisherAction::Remove { id } => {
+            call(http.delete(format!("{url}/{id}")).bearer_auth(&token)).await?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    Ok(())
+}
