@@ -7,7 +7,8 @@
 //! `MOCK_PYPI_BENCH_CLIENTS=N` overrides the number of concurrent clients. With `MOCK_PYPI_BENCH_MARK=FILE` the server's PID is written to FILE as
 //! each measured loop starts (for attaching a profiler).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
+#[allow(dead_code, unused_imports)]
 mod common;
 
 use std::sync::Arc;

@@ -63,6 +63,9 @@ total() {
        END { printf "total (%s): %d passed, %d failed\n", label, p, f }' "$log"
 }
 status=0
+# One test binary (tests/it): its tests wait on servers and clients far more than they
+# compute, so more run side by side than there are cores.
+export RUST_TEST_THREADS=${RUST_TEST_THREADS:-4}
 echo "== tests on SQLite"
 cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log" || status=$?
 sqlite_total=$(total sqlite)

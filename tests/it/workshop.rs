@@ -1,15 +1,13 @@
 //! The workshop path (fixtures/workshop.toml and the README's five exercises), run as a
 //! learner would: uv and the mock-pypi CLI, then the dashboard showing each outcome.
 
-mod common;
-
-use common::{Server, dists, uv_publish};
+use crate::common::{Server, dists, uv_publish};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_five_exercises() {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/workshop.toml");
     let server = Server::start_with(&["--config", config]);
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let home = home.path();
     let job = |extra: &[&str]| {
         let mut args = vec!["env", "github", "--repository", "octo-org/workshop-demo"];

@@ -2,16 +2,14 @@
 //! trust-publishes to its own default upload URL, which the tests read from twine), and
 //! token uploads with `--skip-existing` and duplicate refusals.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::path::Path;
 
-use common::{Server, client, dists, run};
+use crate::common::{Server, client, dists, run};
 
 /// What twine itself says its default upload URL is.
 fn twine_default_repository() -> String {
-    let out = std::process::Command::new(common::venv().join("bin/python"))
+    let out = std::process::Command::new(crate::common::venv().join("bin/python"))
         .env_clear()
         .args([
             "-c",
@@ -28,7 +26,7 @@ fn twine_default_repository() -> String {
 }
 
 fn impersonating_server() -> Server {
-    let python = common::venv().join("bin/python");
+    let python = crate::common::venv().join("bin/python");
     Server::launch(
         &["--impersonate-host", "twine"],
         &[
@@ -59,7 +57,7 @@ fn connect(server: &Server, target: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread")]
 async fn twine_trusted_publishing_through_impersonation() {
     let server = impersonating_server();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let upload_host = url::Url::parse(&twine_default_repository())
         .unwrap()
         .host_str()
@@ -94,7 +92,7 @@ async fn twine_trusted_publishing_through_impersonation() {
         .await;
     assert_eq!(log["exchanges"].as_array().unwrap().len(), 1, "{log}");
     assert_eq!(
-        common::pip_install_and_import(&server, home.path(), "tw-demo==1.0.0", "tw_demo"),
+        crate::common::pip_install_and_import(&server, home.path(), "tw-demo==1.0.0", "tw_demo"),
         "1.0.0"
     );
 
@@ -118,7 +116,7 @@ async fn twine_trusted_publishing_through_impersonation() {
 #[tokio::test(flavor = "multi_thread")]
 async fn twine_with_a_token_and_duplicates() {
     let server = Server::start();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let out = server.cli(&["api-token", "create", "--project", "tw-token"]);
     assert!(
         out.status.success(),

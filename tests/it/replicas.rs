@@ -2,10 +2,8 @@
 //! replica mints or records, the other honours; races are decided by the database.
 //! Runs in the PostgreSQL pass (`MOCK_PYPI_TEST_DATABASE_URL`, see tests/run.sh).
 
-mod common;
-
-use common::uploads::{Upload, assert_store_clean, basic, files_of, token_for};
-use common::{Server, dists};
+use crate::common::uploads::{Upload, assert_store_clean, basic, files_of, token_for};
+use crate::common::{Server, dists};
 use sha2::{Digest, Sha256};
 
 fn postgres_run() -> bool {
@@ -29,7 +27,7 @@ async fn two_replicas_share_tokens_replay_records_and_races() {
 
     // A token minted on A uploads on B.
     let token = token_for(&a, "shared").await;
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let d = dists::build(&home.path().join("d"), "shared", "1.0");
     let (status, reason, _) =
         Upload::of(&d.wheel, "shared", "1.0").send_raw(&b, Some(&basic(&token)));

@@ -3,11 +3,9 @@
 //! project. The output must name the problem (the README's troubleshooting section
 //! quotes these).
 
-mod common;
-
 use std::path::Path;
 
-use common::{Server, client, dists, run};
+use crate::common::{Server, client, dists, run};
 
 #[derive(Clone, Copy, Debug)]
 enum Failure {
@@ -129,7 +127,7 @@ fn publish(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_client_explains_each_common_failure() {
-    let python = common::venv().join("bin/python");
+    let python = crate::common::venv().join("bin/python");
     let server = Server::launch(
         &["--impersonate-host", "twine"],
         &[
@@ -143,7 +141,7 @@ async fn each_client_explains_each_common_failure() {
     server
         .add_github_publisher("other-project", "octo-org/other-project", "release.yml", "")
         .await;
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let home = home.path();
     let ours = dists::build(&home.join("ours"), "fail-demo", "1.0");
     let theirs = dists::build(&home.join("theirs"), "other-project", "1.0");

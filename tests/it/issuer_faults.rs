@@ -2,11 +2,9 @@
 //! a publish, a JWKS endpoint that hangs or breaks, and a broken key set that must
 //! never replace a good cached one.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Server, dists, uv_publish};
+use crate::common::{Server, dists, uv_publish};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -58,7 +56,7 @@ fn kid(token: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn key_rotation_during_a_publish() {
     let server = Server::start_with(&["--jwks-cooldown", "1"]);
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     server
         .add_github_publisher("rotating", "octo-org/rotating", "release.yml", "")
         .await;

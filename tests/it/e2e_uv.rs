@@ -2,16 +2,14 @@
 //! fake GitHub issuer using only what `mock-pypi env github` prints; pip and uv
 //! install the result back.
 
-mod common;
-
 use std::process::Command;
 
-use common::{Server, client, dists, run, uv_publish};
+use crate::common::{Server, client, dists, run, uv_publish};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn uv_trusted_publish_then_pip_and_uv_install() {
     let server = Server::start();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     server
         .add_github_publisher("tp-demo", "octo-org/tp-demo", "release.yml", "pypi")
         .await;
@@ -71,10 +69,10 @@ async fn uv_trusted_publish_then_pip_and_uv_install() {
 
     // pip installs from the simple index and the package imports.
     assert_eq!(
-        common::pip_install_and_import(&server, home.path(), "tp-demo==1.0.0", "tp_demo"),
+        crate::common::pip_install_and_import(&server, home.path(), "tp-demo==1.0.0", "tp_demo"),
         "1.0.0"
     );
-    let python = common::venv().join("bin/python");
+    let python = crate::common::venv().join("bin/python");
 
     // uv pip installs the sdist too (built locally from the index), then imports.
     let venv_dir = home.path().join("uv-venv");
@@ -103,7 +101,7 @@ async fn uv_trusted_publish_then_pip_and_uv_install() {
 #[tokio::test(flavor = "multi_thread")]
 async fn uv_shows_why_a_wrong_workflow_is_refused() {
     let server = Server::start();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     server
         .add_github_publisher("tp-refused", "octo-org/tp-refused", "release.yml", "")
         .await;
@@ -162,7 +160,7 @@ async fn an_oidc_token_is_exchanged_only_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_for_one_project_cannot_upload_another() {
     let server = Server::start();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     server
         .add_github_publisher("mine", "octo-org/mine", "release.yml", "")
         .await;
@@ -174,7 +172,8 @@ async fn a_token_for_one_project_cannot_upload_another() {
     let api_token = minted["token"].as_str().unwrap().to_owned();
     let dist = dists::build(&home.path().join("dist"), "theirs", "1.0");
 
-    let (ok, out) = common::uv_token_publish(&server, home.path(), &api_token, &[], &[&dist.wheel]);
+    let (ok, out) =
+        crate::common::uv_token_publish(&server, home.path(), &api_token, &[], &[&dist.wheel]);
     assert!(!ok, "{out}");
     assert!(out.contains("403"), "{out}");
     assert!(

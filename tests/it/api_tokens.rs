@@ -2,9 +2,7 @@
 //! revocable; and uv's token-mode behaviours: `--check-url` skips what exists, and the
 //! token uv burns after a trusted publish no longer uploads.
 
-mod common;
-
-use common::{Server, dists, uv_token_publish};
+use crate::common::{Server, dists, uv_token_publish};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -21,7 +19,7 @@ async fn project_names(server: &Server) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn api_tokens_are_scoped_and_revocable() {
     let server = Server::start();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
 
     // Every-project token from the CLI: it may create a project, as a user's token may.
     let out = server.cli(&["api-token", "create", "--description", "ci"]);
@@ -42,7 +40,7 @@ async fn api_tokens_are_scoped_and_revocable() {
     );
     assert!(ok, "{out}");
     assert_eq!(
-        common::pip_install_and_import(&server, home.path(), "fresh-api", "fresh_api"),
+        crate::common::pip_install_and_import(&server, home.path(), "fresh-api", "fresh_api"),
         "1.0"
     );
 
@@ -97,7 +95,7 @@ async fn api_tokens_are_scoped_and_revocable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn uv_check_url_skips_existing_files_and_a_burned_token_is_refused() {
     let server = Server::start();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     server
         .add_github_publisher("rerun", "octo-org/rerun", "release.yml", "")
         .await;
@@ -108,7 +106,7 @@ async fn uv_check_url_skips_existing_files_and_a_burned_token_is_refused() {
         format!("{}/simple/", server.http()),
     ];
     let publish = |env: &[(String, String)]| {
-        common::uv_publish_with(
+        crate::common::uv_publish_with(
             &server,
             home.path(),
             env,

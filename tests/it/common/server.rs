@@ -1,9 +1,5 @@
-//! Shared test harness: the real `mock-pypi` binary on a free port with a fresh data
-//! directory, clean environments for real Python clients, and real distributions.
-#![allow(dead_code)]
-
-pub mod dists;
-pub mod uploads;
+//! The server under test: the real `mock-pypi` binary on a free port with a fresh data
+//! directory, or the same server built inside the test process.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -11,17 +7,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub const FIXTURE_KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/fixtures/keys/issuer-test-key.pem"
-);
-pub const OTHER_KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/fixtures/keys/other-test-key.pem"
-);
+use super::{FIXTURE_KEY, parse_exports};
+
+/// How the server runs: the real binary, or `startup::Server` inside this test process.
+enum Running {
+    Process(Child),
+    InProcess {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+    },
+}
 
 pub struct Server {
-    child: Child,
+    running: Running,
     data: PathBuf,
     pub dir: tempfile::TempDir,
     pub info: Value,
@@ -78,7 +75,7 @@ impl Server {
             .and_then(|p| p.parse().ok())
             .expect("port");
         Self {
-            child,
+            running: Running::Process(child),
             data: data_dir,
             dir,
             info,
@@ -86,8 +83,71 @@ impl Server {
         }
     }
 
+    /// In this test process, built from the same arguments as `mock-pypi serve` (the
+    /// API-level suites: no process to start, nothing but HTTP between test and server).
+    /// Its log goes to this process's tracing (none unless a test installs it).
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(extra: &[&str]) -> Self {
+        use clap::Parser;
+        use mock_pypi::cli::{Cli, Command};
+        let dir = tempdir();
+        let data_dir = dir.path().join("data");
+        let mut args: Vec<String> = [
+            "mock-pypi",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--issuer-key",
+            FIXTURE_KEY,
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push("--data-dir".into());
+        args.push(data_dir.display().to_string());
+        if let Some(url) = super::pg::postgres_database(&data_dir) {
+            args.push("--database-url".into());
+            args.push(url);
+        }
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let Command::Serve(serve) = Cli::try_parse_from(&args).expect("serve arguments").command
+        else {
+            unreachable!("parsed as serve")
+        };
+        let settings = mock_pypi::config::Settings::resolve(&serve).expect("settings");
+        let server = mock_pypi::startup::Server::build(settings)
+            .await
+            .expect("building the server");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let text = std::fs::read_to_string(data_dir.join("server.json")).expect("server.json");
+        let info: Value = serde_json::from_str(&text).expect("server.json is JSON");
+        let port = info["http_url"]
+            .as_str()
+            .and_then(|u| u.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .expect("port");
+        Self {
+            running: Running::InProcess { stop: Some(stop) },
+            data: data_dir,
+            dir,
+            info,
+            port,
+        }
+    }
+
+    /// The server's process (this test process for an in-process server); the bench
+    /// watches its CPU time.
+    #[allow(dead_code)]
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        match &self.running {
+            Running::Process(child) => child.id(),
+            Running::InProcess { .. } => std::process::id(),
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -109,7 +169,12 @@ impl Server {
             .to_owned()
     }
     pub fn log(&self) -> String {
-        read_log(self.dir.path())
+        match self.running {
+            Running::Process(_) => read_log(self.dir.path()),
+            Running::InProcess { .. } => {
+                "(an in-process server: its log is this process's tracing)".into()
+            }
+        }
     }
 
     /// A reqwest client that trusts the generated test CA.
@@ -251,8 +316,17 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.running {
+            Running::Process(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Running::InProcess { stop } => {
+                if let Some(stop) = stop.take() {
+                    let _ = stop.send(());
+                }
+            }
+        }
     }
 }
 
@@ -271,48 +345,10 @@ pub fn serve_command(data_dir: &Path) -> Command {
     ])
     .arg(data_dir)
     .env_clear();
-    if let Some(url) = postgres_database(data_dir) {
+    if let Some(url) = super::pg::postgres_database(data_dir) {
         cmd.env("MOCK_PYPI_DATABASE_URL", url);
     }
     cmd
-}
-
-/// The PostgreSQL test run's database for a data directory (created on first use; the
-/// same directory always maps to the same database, so restarts find their data).
-pub fn postgres_database(data_dir: &Path) -> Option<String> {
-    let admin = std::env::var("MOCK_PYPI_TEST_DATABASE_URL").ok()?;
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
-    let name = format!("mp_{}", hex::encode(&digest[..10]));
-    let base = admin
-        .rsplit_once('/')
-        .expect("an admin URL ending in /DATABASE")
-        .0
-        .to_owned();
-    let create = format!("CREATE DATABASE {name}");
-    // The tests run inside a runtime; the one-off connection gets its own thread.
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-            .block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::postgres::PgConnection::connect(&admin)
-                    .await
-                    .expect("connecting to MOCK_PYPI_TEST_DATABASE_URL");
-                if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
-                    .execute(&mut conn)
-                    .await
-                    && !e.to_string().contains("already exists")
-                {
-                    panic!("creating a test database: {e}");
-                }
-            })
-    })
-    .join()
-    .expect("creating the test database");
-    Some(format!("{base}/{name}"))
 }
 
 /// The `server.json` of the server with this PID, once it is serving (20 s at most).
@@ -338,167 +374,4 @@ pub fn tempdir() -> tempfile::TempDir {
 
 fn read_log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-}
-
-pub fn parse_exports(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').replace(r"'\''", "'")))
-        .collect()
-}
-
-/// The venv with the pinned clients (tests/requirements.txt), made by tests/run.sh.
-pub fn venv() -> PathBuf {
-    let path = std::env::var_os("MOCK_PYPI_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venv"));
-    assert!(
-        path.join("bin/uv").exists(),
-        "the real-client tests need the pinned clients: run tests/run.sh (it installs tests/requirements.txt into {})",
-        path.display()
-    );
-    path
-}
-
-/// A client command with a clean environment: only PATH, HOME and the caches are set;
-/// the caller adds exactly what the scenario needs.
-pub fn client(program: &str, home: &Path) -> Command {
-    let venv = venv();
-    let mut cmd = Command::new(venv.join("bin").join(program));
-    cmd.env_clear()
-        .env(
-            "PATH",
-            format!("{}:/usr/bin:/bin", venv.join("bin").display()),
-        )
-        .env("HOME", home)
-        .env("UV_NO_CONFIG", "1")
-        .env("UV_CACHE_DIR", home.join("uv-cache"))
-        .env("UV_PYTHON_DOWNLOADS", "never")
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        .env("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
-        .current_dir(home);
-    cmd
-}
-
-pub fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().expect("running a client");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-/// `uv publish --trusted-publishing always` to the server's HTTPS upload URL, with only
-/// the given CI variables.
-pub fn uv_publish(
-    server: &Server,
-    home: &Path,
-    env: &[(String, String)],
-    files: &[&Path],
-) -> (bool, String) {
-    uv_publish_with(server, home, env, &[], files)
-}
-
-/// [`uv_publish`] with extra `uv publish` arguments.
-pub fn uv_publish_with(
-    server: &Server,
-    home: &Path,
-    env: &[(String, String)],
-    extra: &[String],
-    files: &[&Path],
-) -> (bool, String) {
-    let mut cmd = client("uv", home);
-    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(["publish", "--trusted-publishing", "always", "--publish-url"])
-        .arg(format!("{}/legacy/", server.https()))
-        .args(extra)
-        .args(files);
-    run(&mut cmd)
-}
-
-/// `uv publish` with an upload token (no trusted publishing), trusting the test CA.
-pub fn uv_token_publish(
-    server: &Server,
-    home: &Path,
-    token: &str,
-    extra: &[String],
-    files: &[&Path],
-) -> (bool, String) {
-    let mut cmd = client("uv", home);
-    cmd.env("SSL_CERT_FILE", server.ca_file())
-        .args([
-            "publish",
-            "--trusted-publishing",
-            "never",
-            "--token",
-            token,
-            "--publish-url",
-        ])
-        .arg(format!("{}/legacy/", server.https()))
-        .args(extra)
-        .args(files);
-    run(&mut cmd)
-}
-
-/// pip-install `requirement` from the server's simple index into a fresh target and
-/// return what `import <module>; print(<module>.VERSION)` prints.
-pub fn pip_install_and_import(
-    server: &Server,
-    home: &Path,
-    requirement: &str,
-    module: &str,
-) -> String {
-    let target = home.join(format!("pip-target-{module}"));
-    let mut pip = client("pip", home);
-    pip.args(["install", "--no-cache-dir", "--index-url"])
-        .arg(format!("{}/simple/", server.http()))
-        .arg("--target")
-        .arg(&target)
-        .arg(requirement);
-    let (ok, out) = run(&mut pip);
-    assert!(ok, "pip install {requirement} failed:\n{out}");
-    let import = Command::new(venv().join("bin/python"))
-        .env_clear()
-        .env("PYTHONPATH", &target)
-        .args(["-c", &format!("import {module}; print({module}.VERSION)")])
-        .output()
-        .expect("python");
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
-    String::from_utf8_lossy(&import.stdout).trim().to_owned()
-}
-
-/// `uv pip install` `requirement` into a fresh venv from the server's simple index and
-/// return what `import <module>; print(<module>.VERSION)` prints.
-pub fn uv_install_and_import(
-    server: &Server,
-    home: &Path,
-    requirement: &str,
-    module: &str,
-) -> String {
-    let venv_dir = home.join(format!("uv-venv-{module}"));
-    let (ok, out) = run(client("uv", home)
-        .args(["venv", "--quiet", "--python"])
-        .arg(venv().join("bin/python"))
-        .arg(&venv_dir));
-    assert!(ok, "uv venv failed:\n{out}");
-    let (ok, out) = run(client("uv", home)
-        .args(["pip", "install", "--no-cache", "--python"])
-        .arg(venv_dir.join("bin/python"))
-        .arg("--index-url")
-        .arg(format!("{}/simple/", server.http()))
-        .arg(requirement));
-    assert!(ok, "uv pip install {requirement} failed:\n{out}");
-    let import = Command::new(venv_dir.join("bin/python"))
-        .env_clear()
-        .args(["-c", &format!("import {module}; print({module}.VERSION)")])
-        .output()
-        .expect("python");
-    String::from_utf8_lossy(&import.stdout).trim().to_owned()
 }

@@ -1,9 +1,7 @@
 //! Configuration: the demo file preloads a working publisher; flags and environment
 //! variables are honoured.
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_config_publishes_out_of_the_box() {
@@ -73,7 +71,7 @@ async fn environment_variables_configure_the_server() {
 
 #[test]
 fn a_bad_config_is_a_clear_error() {
-    let dir = common::tempdir();
+    let dir = crate::common::tempdir();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[server]\nlisten = \"nowhere\"\n").unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
@@ -94,7 +92,7 @@ fn a_bad_config_is_a_clear_error() {
 /// health probe and the CLI over plain HTTP; HTTPS key fetches fail with a clear warning.
 #[tokio::test(flavor = "multi_thread")]
 async fn no_system_ca_certificates_is_not_fatal() {
-    let dir = common::tempdir();
+    let dir = crate::common::tempdir();
     let empty = dir.path().join("no-roots.pem");
     std::fs::write(&empty, "").unwrap();
     let empty_dir = dir.path().join("no-roots.d");

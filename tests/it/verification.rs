@@ -1,8 +1,6 @@
 //! Every verification rule, each broken by one token, through the real
 //! `/_/oidc/mint-token` endpoint of the real binary.
 
-mod common;
-
 use std::net::TcpListener;
 
 use base64::Engine;
@@ -12,7 +10,7 @@ use mock_pypi::issuer::github::GitHubIdentity;
 use mock_pypi::issuer::keys::SigningKey;
 use serde_json::{Map, Value, json};
 
-use common::{FIXTURE_KEY, OTHER_KEY, Server};
+use crate::common::{FIXTURE_KEY, OTHER_KEY, Server};
 
 fn now() -> i64 {
     mock_pypi::util::now()
@@ -84,7 +82,7 @@ async fn expect(server: &Server, token: &str, code: &str, needle: &str) {
 }
 
 async fn setup() -> (Server, SigningKey) {
-    let server = Server::start();
+    let server = Server::spawn().await;
     server
         .add_github_publisher("verify", "octo-org/verify", "release.yml", "")
         .await;

@@ -5,8 +5,6 @@
 //! the compose file's own commands, environments and health checks. The images
 //! themselves are built and run on a real engine by tests/container.sh.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,7 +18,7 @@ fn repo(path: &str) -> PathBuf {
 
 /// The compose file as JSON (PyYAML from the pinned test venv reads it).
 fn compose() -> Value {
-    let out = Command::new(common::venv().join("bin/python"))
+    let out = Command::new(crate::common::venv().join("bin/python"))
         .env_clear()
         .args([
             "-c",
@@ -39,12 +37,12 @@ fn compose() -> Value {
 
 #[test]
 fn compose_file_follows_the_compose_specification() {
-    let schema = common::venv().join("compose-spec/compose_spec.json");
+    let schema = crate::common::venv().join("compose-spec/compose_spec.json");
     assert!(
         schema.exists(),
         "run tests/run.sh: it fetches the compose specification's schema"
     );
-    let out = Command::new(common::venv().join("bin/python"))
+    let out = Command::new(crate::common::venv().join("bin/python"))
         .env_clear()
         .args([
             "-c",
@@ -217,13 +215,13 @@ fn wait_healthy(native: &Native, service: &str, c: &Value) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_compose_topology_runs_natively() {
     let c = compose();
-    let root = common::tempdir();
+    let root = crate::common::tempdir();
     let (issuer_port, index_port) = (free_port(), free_port());
     let mut vars: HashMap<&str, String> = HashMap::new();
     vars.insert("ROOT", root.path().display().to_string());
     // The PostgreSQL pass plays the `postgres` profile: MOCK_PYPI_DATABASE_URL as the
     // compose file's header says to set it, pointing at the test cluster.
-    if let Some(url) = common::postgres_database(&root.path().join("index")) {
+    if let Some(url) = crate::common::postgres_database(&root.path().join("index")) {
         vars.insert("MOCK_PYPI_DATABASE_URL", url);
     }
     let native = Native {
@@ -271,7 +269,7 @@ async fn the_compose_topology_runs_natively() {
             "PATH",
             format!(
                 "{}:{}:/usr/bin:/bin",
-                common::venv().join("bin").display(),
+                crate::common::venv().join("bin").display(),
                 bin_dir().display()
             ),
         )

@@ -2,11 +2,9 @@
 //! by selenium: tests/dashboard/browser_check.py), after a refused and an accepted
 //! exchange with real uploads; plus the audit API's content for both.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Server, dists, run};
+use crate::common::{Server, dists, run};
 use reqwest::Method;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -16,7 +14,7 @@ async fn the_dashboard_in_headless_chromium() {
         "the dashboard test needs Chromium: apt-get install chromium chromium-driver (.ci/run and tests/run.sh as root do it)"
     );
     let server = Server::start();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     server
         .add_github_publisher("dash-demo", "octo-org/dash-demo", "release.yml", "pypi")
         .await;
@@ -30,7 +28,7 @@ async fn the_dashboard_in_headless_chromium() {
         "staging",
     ]);
     let dist = dists::build(&home.path().join("dist"), "dash-demo", "1.0");
-    let (ok, _) = common::uv_publish(&server, home.path(), &wrong, &[&dist.wheel]);
+    let (ok, _) = crate::common::uv_publish(&server, home.path(), &wrong, &[&dist.wheel]);
     assert!(!ok);
     // Accepted, with two uploads made by the minted token.
     let right = server.env_vars(&[
@@ -41,7 +39,8 @@ async fn the_dashboard_in_headless_chromium() {
         "--environment",
         "pypi",
     ]);
-    let (ok, out) = common::uv_publish(&server, home.path(), &right, &[&dist.wheel, &dist.sdist]);
+    let (ok, out) =
+        crate::common::uv_publish(&server, home.path(), &right, &[&dist.wheel, &dist.sdist]);
     assert!(ok, "{out}");
     let (_, log) = server.api(Method::GET, "/exchanges", None).await;
     let exchanges = log["exchanges"].as_array().unwrap();
@@ -58,7 +57,7 @@ async fn the_dashboard_in_headless_chromium() {
     // The screenshots are kept for people to look at (CI keeps target/ as artifacts).
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
     let _ = std::fs::remove_dir_all(&shots);
-    let mut cmd = common::client("python", home.path());
+    let mut cmd = crate::common::client("python", home.path());
     cmd.env("SE_AVOID_STATS", "true")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard/browser_check.py"))
         .args([server.http(), server.admin_token(), refused, accepted])

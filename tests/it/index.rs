@@ -1,9 +1,7 @@
 //! What installers read: simple API negotiation and shapes, PEP 658 metadata, file
 //! downloads with ranges, the JSON API; and the server's lifecycle.
 
-mod common;
-
-use common::{Server, dists};
+use crate::common::{Server, dists};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -27,7 +25,7 @@ async fn publish(server: &Server, project: &str, version: &str) {
         .as_str()
         .unwrap()
         .to_owned();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let d = dists::build(home.path(), project, version);
     for path in [&d.wheel, &d.sdist] {
         let bytes = std::fs::read(path).unwrap();
@@ -62,7 +60,7 @@ async fn publish(server: &Server, project: &str, version: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn simple_api_negotiates_and_describes_files() {
-    let server = Server::start();
+    let server = Server::spawn().await;
     publish(&server, "Index.Demo", "1.0").await;
     publish(&server, "Index.Demo", "1.1rc1").await;
     let http = server.client();
@@ -200,7 +198,7 @@ async fn simple_api_negotiates_and_describes_files() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_api_describes_releases() {
-    let server = Server::start();
+    let server = Server::spawn().await;
     publish(&server, "jsonapi", "1.0").await;
     publish(&server, "jsonapi", "2.0b1").await;
     let body: Value = server
@@ -263,11 +261,11 @@ async fn restarts_keep_state_and_sigterm_shuts_down_cleanly() {
     );
 
     // Same data directory: same CA, same admin token, same projects.
-    let mut again = common::serve_command(&data_dir)
+    let mut again = crate::common::serve_command(&data_dir)
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let info = common::wait_for_server(&data_dir, again.id()).expect("restarted server");
+    let info = crate::common::wait_for_server(&data_dir, again.id()).expect("restarted server");
     assert_eq!(std::fs::read(server.ca_file()).unwrap(), ca);
     assert_eq!(info["admin_token"].as_str().unwrap(), admin);
     let page = reqwest::get(format!(
@@ -283,7 +281,7 @@ async fn restarts_keep_state_and_sigterm_shuts_down_cleanly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cached_pages_follow_new_uploads() {
-    let server = Server::start();
+    let server = Server::spawn().await;
     publish(&server, "fresh", "1.0").await;
     let page = |accept: &'static str| {
         let client = server.client();

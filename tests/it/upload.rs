@@ -1,22 +1,20 @@
 //! The legacy upload endpoint: what it accepts, what it refuses (with the message in
 //! the reason phrase and the body), and that a refusal stores nothing.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 
-use common::uploads::{Upload, assert_store_clean, basic, files_of, token_for};
-use common::{Server, dists};
+use crate::common::uploads::{Upload, assert_store_clean, basic, files_of, token_for};
+use crate::common::{Server, dists};
 use md5::Md5;
 
 use sha2::{Digest, Sha256};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn duplicates_follow_pypi() {
-    let server = Server::start();
+    let server = Server::spawn().await;
     let token = token_for(&server, "dup").await;
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let d = dists::build(home.path(), "dup", "1.0");
     let upload = Upload::of(&d.wheel, "dup", "1.0");
     assert_eq!(upload.send_raw(&server, Some(&basic(&token))).0, 200);
@@ -50,10 +48,10 @@ fn changed_content(path: &Path) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_store_nothing() {
-    let server = Server::start_with(&["--max-upload-size", "2KiB"]);
+    let server = Server::spawn_with(&["--max-upload-size", "2KiB"]).await;
     let token = token_for(&server, "strict").await;
     let auth = basic(&token);
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let d = dists::build(home.path(), "strict", "1.0");
     let wheel = || Upload::of(&d.wheel, "strict", "1.0");
     let sdist = || Upload::of(&d.sdist, "strict", "1.0");
@@ -177,9 +175,9 @@ async fn refusals_store_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn authentication_is_required_and_checked() {
-    let server = Server::start_with(&["--token-lifetime", "2"]);
+    let server = Server::spawn_with(&["--token-lifetime", "2"]).await;
     let token = token_for(&server, "auth").await;
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let d = dists::build(home.path(), "auth", "1.0");
     let upload = Upload::of(&d.wheel, "auth", "1.0");
     let (status, reason, _) = upload.send_raw(&server, None);
@@ -213,9 +211,9 @@ async fn authentication_is_required_and_checked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burned_token_is_refused_and_an_sdist_cannot_be_replaced() {
-    let server = Server::start();
+    let server = Server::spawn().await;
     let token = token_for(&server, "burn").await;
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let d = dists::build(home.path(), "burn", "1.0");
     assert_eq!(
         Upload::of(&d.sdist, "burn", "1.0")
@@ -278,9 +276,9 @@ fn large_wheel(dir: &Path) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn large_files_stream_through_and_refusals_leave_nothing() {
-    let server = Server::start();
+    let server = Server::spawn().await;
     let token = token_for(&server, "large").await;
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let wheel = large_wheel(home.path());
     let bytes = std::fs::read(&wheel).unwrap();
     assert!(bytes.len() > 3 << 20);
@@ -315,9 +313,9 @@ async fn large_files_stream_through_and_refusals_leave_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_uploads_are_decided_one_by_one() {
-    let server = Server::start();
+    let server = Server::spawn().await;
     let token = token_for(&server, "race").await;
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let d = dists::build(&home.path().join("a"), "race", "1.0");
     let base = std::fs::read(&d.wheel).unwrap();
     // 12 different contents under one filename, 12 distinct releases, and the same

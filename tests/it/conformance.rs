@@ -2,9 +2,7 @@
 //! publishers, gets a token from the fake issuer and exchanges it at the real
 //! `/_/oidc/mint-token` endpoint; the outcome must be the one PyPI gives.
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -214,7 +212,7 @@ async fn every_case_of_the_conformance_table() {
             "{provider} needs accepted and refused cases"
         );
     }
-    let server = Server::start();
+    let server = Server::spawn().await;
     let mut failures = Vec::new();
     for case in &table.case {
         if let Err(e) = run(&server, case).await {

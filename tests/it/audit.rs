@@ -3,10 +3,8 @@
 //! claim verdicts, and — for a minted token — the uploads it made and its burn.
 //! Also the Warehouse-exact setting.
 
-mod common;
-
-use common::Server;
-use common::uploads::{Upload, basic};
+use crate::common::Server;
+use crate::common::uploads::{Upload, basic};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -46,7 +44,7 @@ fn wrong(provider: &str) -> (Value, &'static str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_provider_accepted_and_refused() {
-    let server = Server::start();
+    let server = Server::spawn().await;
     for provider in ["github", "gitlab", "google", "activestate"] {
         let project = format!("audited-{provider}");
         let (mut publisher, id) = identity(provider);
@@ -156,15 +154,15 @@ async fn every_provider_accepted_and_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn uploads_and_burns_are_linked_to_the_exchange() {
-    let server = Server::start();
-    let home = common::tempdir();
+    let server = Server::spawn().await;
+    let home = crate::common::tempdir();
     server
         .add_github_publisher("linked", "octo-org/linked", "release.yml", "")
         .await;
     let oidc = server.github_token(&["--repository", "octo-org/linked"]);
     let (_, minted) = server.mint(&oidc).await;
     let token = minted["token"].as_str().unwrap().to_owned();
-    let d = common::dists::build(&home.path().join("d"), "linked", "1.0");
+    let d = crate::common::dists::build(&home.path().join("d"), "linked", "1.0");
     for file in [&d.wheel, &d.sdist] {
         let (status, reason, _) =
             Upload::of(file, "linked", "1.0").send_raw(&server, Some(&basic(&token)));
@@ -202,7 +200,7 @@ async fn uploads_and_burns_are_linked_to_the_exchange() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn warehouse_exact_descriptions_on_request() {
-    let server = Server::start_with(&["--warehouse-exact-errors"]);
+    let server = Server::spawn_with(&["--warehouse-exact-errors"]).await;
     server
         .add_github_publisher("exact", "octo-org/exact", "release.yml", "pypi")
         .await;

@@ -3,12 +3,10 @@
 //! pip and uv install each result back. The README's matrix is generated from these
 //! results (MOCK_PYPI_UPDATE_README=1 rewrites it; otherwise a stale README fails).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Server, client, dists, run};
+use crate::common::{Server, client, dists, run};
 use serde_json::json;
 
 struct Row {
@@ -113,7 +111,7 @@ fn api_token(server: &Server, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_client_publishes_and_installs() {
-    let python = common::venv().join("bin/python");
+    let python = crate::common::venv().join("bin/python");
     let server = Server::launch(
         &["--impersonate-host", "twine"],
         &[
@@ -121,7 +119,7 @@ async fn every_client_publishes_and_installs() {
             ("MOCK_PYPI_PYTHON", python.to_str().unwrap()),
         ],
     );
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let home = home.path();
     let ca = server.ca_file().display().to_string();
     let upload = format!("{}/legacy/", server.https());
@@ -144,7 +142,7 @@ async fn every_client_publishes_and_installs() {
         "uv",
         "trusted publishing (GitHub)",
         &p,
-        outcome(common::uv_publish(
+        outcome(crate::common::uv_publish(
             &server,
             home,
             &env,
@@ -161,7 +159,7 @@ async fn every_client_publishes_and_installs() {
         "uv",
         "trusted publishing (GitLab)",
         &p,
-        outcome(common::uv_publish(
+        outcome(crate::common::uv_publish(
             &server,
             home,
             &env,
@@ -170,7 +168,8 @@ async fn every_client_publishes_and_installs() {
     );
     let p = project(home, "m-uv-token");
     let token = api_token(&server, &p.name);
-    let published = common::uv_token_publish(&server, home, &token, &[], &[&p.wheel, &p.sdist]);
+    let published =
+        crate::common::uv_token_publish(&server, home, &token, &[], &[&p.wheel, &p.sdist]);
     add("uv", "token", &p, outcome(published));
 
     // twine
@@ -320,8 +319,10 @@ async fn every_client_publishes_and_installs() {
         }
         let module = dists::module(&row.project);
         let requirement = format!("{}=={VERSION}", row.project);
-        row.pip = common::pip_install_and_import(&server, home, &requirement, &module) == VERSION;
-        row.uv = common::uv_install_and_import(&server, home, &requirement, &module) == VERSION;
+        row.pip =
+            crate::common::pip_install_and_import(&server, home, &requirement, &module) == VERSION;
+        row.uv =
+            crate::common::uv_install_and_import(&server, home, &requirement, &module) == VERSION;
     }
 
     let mut table = String::from(

@@ -3,9 +3,7 @@
 //! token through the same variable, and a pending publisher creating its project on
 //! the first publish; pip installs each result back.
 
-mod common;
-
-use common::{Server, dists, pip_install_and_import, uv_publish};
+use crate::common::{Server, dists, pip_install_and_import, uv_publish};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -33,7 +31,7 @@ async fn accepted_exchanges(server: &Server, project: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread")]
 async fn uv_publishes_through_gitlab_style_trusted_publishing() {
     let server = Server::start();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     add_publisher(
         &server,
         json!({"provider": "gitlab", "project": "gl-demo", "project_path": "octo-group/gl-demo",
@@ -102,7 +100,7 @@ async fn uv_publishes_through_gitlab_style_trusted_publishing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_google_token_reaches_uv_through_the_gitlab_variable() {
     let server = Server::start();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     add_publisher(
         &server,
         json!({"provider": "google", "project": "gcp-demo", "email": "release@demo.iam.example"}),
@@ -128,7 +126,7 @@ async fn a_google_token_reaches_uv_through_the_gitlab_variable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pending_publisher_creates_the_project_on_first_publish() {
     let server = Server::start();
-    let home = common::tempdir();
+    let home = crate::common::tempdir();
     let missing = server
         .client()
         .get(format!("{}/simple/fresh-pkg/", server.http()))

@@ -1,9 +1,7 @@
 //! The fake issuer's protocol, the legacy mint route, the publisher CLI and
 //! user-supplied certificates.
 
-mod common;
-
-use common::Server;
+use crate::common::Server;
 use mock_pypi::provider::Provider;
 use serde_json::Value;
 
@@ -150,7 +148,7 @@ async fn a_user_supplied_certificate_is_served() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_separate_issuer_is_trusted_through_configuration() {
-    let dir = common::tempdir();
+    let dir = crate::common::tempdir();
     let issuer_dir = dir.path().join("issuer");
     let mut issuer = std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
         .args([
@@ -158,7 +156,7 @@ async fn a_separate_issuer_is_trusted_through_configuration() {
             "--listen",
             "127.0.0.1:0",
             "--issuer-key",
-            common::FIXTURE_KEY,
+            crate::common::FIXTURE_KEY,
             "--issuer-request-token",
             "req-secret",
             "--data-dir",

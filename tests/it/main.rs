@@ -1,0 +1,25 @@
+//! Every integration test, as one binary: one link instead of eighteen, and every test
+//! in one process so they run side by side. API-level suites start the server in this
+//! process (`common::Server::spawn`); the others run the real binary
+//! (`common::Server::start`), as the CLI, real clients, signals and replicas need.
+
+mod common;
+
+mod api_tokens;
+mod audit;
+mod client_failures;
+mod clients;
+mod compose_topology;
+mod config;
+mod conformance;
+mod dashboard;
+mod e2e_providers;
+mod e2e_uv;
+mod index;
+mod issuer_and_cli;
+mod issuer_faults;
+mod replicas;
+mod twine;
+mod upload;
+mod verification;
+mod workshop;
