@@ -5,6 +5,7 @@
 
 mod control;
 mod dashboard;
+mod drain;
 mod index;
 mod oidc;
 mod upload;
@@ -29,6 +30,13 @@ const FORM_OVERHEAD: usize = 16 << 20;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn build_router(state: AppState) -> Router {
+    // Bodies left unread by an early refusal are drained up to the largest upload (and
+    // at least 64 MiB, so a small upload limit still lets big refusals through).
+    let drain_limit = state
+        .settings
+        .max_upload_bytes
+        .saturating_add(FORM_OVERHEAD as u64)
+        .max(64 << 20);
     let mut router = Router::new()
         .merge(uploaders(&state))
         .merge(installers())
@@ -42,9 +50,11 @@ pub fn build_router(state: AppState) -> Router {
     if let Some(issuer) = &state.issuer {
         router = router.nest_service("/issuer", crate::issuer::router(issuer.clone()));
     }
-    router
-        .with_state(state)
-        .layer((TraceLayer::new_for_http(), CatchPanicLayer::new()))
+    router.with_state(state).layer((
+        TraceLayer::new_for_http(),
+        CatchPanicLayer::new(),
+        axum::middleware::from_fn_with_state(drain_limit, drain::drain_unread),
+    ))
 }
 
 /// Used by uploaders: PyPI's trusted-publishing endpoints.

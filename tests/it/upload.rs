@@ -382,3 +382,73 @@ async fn concurrent_uploads_are_decided_one_by_one() {
     assert_eq!(files.len(), 1 + 12 + 1);
     assert_store_clean(&server, 14);
 }
+
+/// http.client (under twine and requests) sends the whole body before it reads the
+/// answer: a refusal decided early must still reach it, not a reset connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn early_refusals_reach_clients_that_send_the_whole_body_first() {
+    let server = Server::spawn_with(&["--max-upload-size", "1MiB"]).await;
+    let token = token_for(&server, "early").await;
+    let script = r#"
+import http.client, sys
+port, path, size, auth = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+boundary = "b0undary"
+if path == "/legacy/":
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\":action\"\r\n\r\nfile_upload\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"early-1.0.tar.gz\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    body = head + b"x" * size + f"\r\n--{boundary}--\r\n".encode()
+    content_type = f"multipart/form-data; boundary={boundary}"
+else:
+    body, content_type = b"{" + b" " * size + b"}", "application/json"
+headers = {"Content-Type": content_type}
+if auth != "-":
+    headers["Authorization"] = auth
+connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+connection.request("POST", path, body=body, headers=headers)
+response = connection.getresponse()
+print(response.status, response.reason)
+"#;
+    let auth = basic(&token);
+    // (path, body bytes, Authorization, status, reason fragment)
+    let cases = [
+        (
+            "/legacy/",
+            20 << 20,
+            "-",
+            403,
+            "Invalid or non-existent authentication information",
+        ),
+        ("/legacy/", 20 << 20, auth.as_str(), 400, "File too large"),
+        (
+            "/_/oidc/mint-token",
+            20 << 20,
+            "-",
+            422,
+            "Unprocessable Entity",
+        ),
+    ];
+    for (path, size, auth, status, reason) in cases {
+        // Not a blocking call: the server runs on this test's runtime.
+        let out = tokio::process::Command::new(crate::common::venv().join("bin/python"))
+            .env_clear()
+            .args(["-c", script, &server.port.to_string(), path])
+            .arg(size.to_string())
+            .arg(auth)
+            .output()
+            .await
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success()
+                && text.starts_with(&format!("{status} "))
+                && text.contains(reason),
+            "{path} with {size} bytes: {text}"
+        );
+    }
+    assert!(files_of(&server, "early").await.is_empty());
+}
