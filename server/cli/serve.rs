@@ -59,11 +59,16 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         banner += &format!("  test CA (trust this file):   {}\n", ca.display());
     }
     banner += &format!(
-        "  dashboard:                   {}/_mock/dashboard/\n  control API:                 {}/_mock/api/  (Authorization: Bearer {})\n  data directory:              {}\n\nNext, in another shell:\n  mock-pypi publisher add github --project demo --repository octo-org/demo --workflow release.yml\n  eval \"$(mock-pypi env github --repository octo-org/demo --workflow release.yml)\"\n  uv publish --trusted-publishing always --publish-url {https}/legacy/ dist/*\n",
+        "  dashboard:                   {}/_mock/dashboard/\n  control API:                 {}/_mock/api/  (Authorization: Bearer {})\n  data directory:              {}\n\n",
         app.public_url,
         app.public_url,
         app.admin_token,
         app.settings.data_dir.display()
+    );
+    // The walkthrough's publisher (fixtures/demo.toml registers it): the same three
+    // commands as the README.
+    banner += &format!(
+        "Next, in another shell (fixtures/demo.toml registers this publisher already):\n  mock-pypi publisher add github --project demo --repository octo-org/demo --workflow release.yml --environment pypi\n  eval \"$(mock-pypi env github --repository octo-org/demo --workflow release.yml --environment pypi)\"\n  uv publish --trusted-publishing always --publish-url {https}/legacy/ dist/*\n"
     );
     println!("{banner}");
     server.run(shutdown_signal()).await

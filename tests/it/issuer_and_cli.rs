@@ -372,3 +372,42 @@ async fn production_issuers_can_be_trusted_by_discovery() {
         );
     }
 }
+
+/// `mock-pypi env` points clients at the system's roots followed by the test CA, so a
+/// shell set up for the mock still reaches every other HTTPS host.
+#[tokio::test(flavor = "multi_thread")]
+async fn env_trusts_the_system_roots_and_the_test_ca() {
+    let server = Server::start();
+    let env = server.env_vars(&["env", "github", "--repository", "octo-org/roots"]);
+    let get = |name: &str| {
+        env.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name} in {env:?}"))
+    };
+    let bundle = get("SSL_CERT_FILE");
+    assert_eq!(bundle, get("REQUESTS_CA_BUNDLE"));
+    assert!(bundle.ends_with("tls/ca-bundle.pem"), "{bundle}");
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    let ca = std::fs::read_to_string(server.ca_file()).unwrap();
+    assert!(text.ends_with(&ca), "the test CA closes the bundle");
+    // Python's ssl reads every root in it: the system's, plus one.
+    let count = |cafile: &str| -> u64 {
+        let out = std::process::Command::new(crate::common::venv().join("bin/python"))
+            .env_clear()
+            .args([
+                "-c",
+                "import ssl, sys; print(ssl.create_default_context(cafile=sys.argv[1]).cert_store_stats()['x509_ca'])",
+                cafile,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let system = "/etc/ssl/certs/ca-certificates.crt";
+    if std::path::Path::new(system).exists() {
+        assert_eq!(count(&bundle), count(system) + 1);
+    } else {
+        assert!(count(&bundle) > 1);
+    }
+}
