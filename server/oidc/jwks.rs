@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::Value;
 
+use super::jwt::VerifyingKey;
 pub use crate::audit::KeySource;
 use crate::store::TrustedIssuerRow;
 
@@ -23,19 +23,19 @@ pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 /// async lock makes fetches single-flight and holds the time of the last attempt.
 #[derive(Default)]
 struct CachedKeys {
-    keys: std::sync::RwLock<HashMap<String, DecodingKey>>,
+    keys: std::sync::RwLock<HashMap<String, VerifyingKey>>,
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl CachedKeys {
-    fn get(&self, kid: &str) -> Option<DecodingKey> {
+    fn get(&self, kid: &str) -> Option<VerifyingKey> {
         match self.keys.read() {
             Ok(keys) => keys.get(kid).cloned(),
             Err(poisoned) => poisoned.into_inner().get(kid).cloned(),
         }
     }
 
-    fn replace(&self, keys: HashMap<String, DecodingKey>) {
+    fn replace(&self, keys: HashMap<String, VerifyingKey>) {
         match self.keys.write() {
             Ok(mut k) => *k = keys,
             Err(poisoned) => *poisoned.into_inner() = keys,
@@ -89,7 +89,7 @@ impl JwksCache {
         &self,
         issuer: &TrustedIssuerRow,
         kid: &str,
-    ) -> Result<(DecodingKey, KeySource), String> {
+    ) -> Result<(VerifyingKey, KeySource), String> {
         let entry = self.entry(issuer);
         let jwks_hint = issuer
             .jwks_url
@@ -184,7 +184,7 @@ impl JwksCache {
     async fn fetch(
         &self,
         issuer: &TrustedIssuerRow,
-    ) -> Result<(String, HashMap<String, DecodingKey>), String> {
+    ) -> Result<(String, HashMap<String, VerifyingKey>), String> {
         let jwks_url = match &issuer.jwks_url {
             Some(url) => url.clone(),
             None => {
@@ -221,7 +221,7 @@ impl JwksCache {
             ) {
                 continue;
             }
-            if let Ok(key) = DecodingKey::from_jwk(jwk) {
+            if let Ok(key) = VerifyingKey::from_jwk(jwk) {
                 keys.insert(kid.clone(), key);
             }
         }

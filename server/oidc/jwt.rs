@@ -1,9 +1,13 @@
 //! Reading a JWT before it is trusted, and verifying it after a key is found.
 //! Nothing here ever takes a key, URL or algorithm from the token itself.
 
+use std::sync::Arc;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk};
 use serde_json::{Map, Value};
 
 use crate::audit::Step;
@@ -78,18 +82,49 @@ fn decode_object(part: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// Check the RS256 signature with `key`. Claims are judged separately by
-/// [`check_standard_claims`], so every rule is visible there.
-pub fn verify_signature(token: &str, key: &DecodingKey) -> Result<(), String> {
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.algorithms = vec![Algorithm::RS256];
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    jsonwebtoken::decode::<Value>(token, key, &validation)
-        .map(|_| ())
-        .map_err(|e| format!("signature check failed: {e}"))
+/// An issuer's RSA public key (2048 to 8192 bits), parsed once when its key set is
+/// fetched, so a verification does no key parsing.
+#[derive(Clone)]
+pub struct VerifyingKey(Arc<ParsedPublicKey>);
+
+impl VerifyingKey {
+    /// From a JWK's modulus and exponent; any other kind of key is refused.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, String> {
+        let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
+            return Err("not an RSA key".into());
+        };
+        let decode = |field: &str, value: &str| {
+            URL_SAFE_NO_PAD
+                .decode(value)
+                .map_err(|_| format!("'{field}' is not base64url"))
+        };
+        let (n, e) = (decode("n", &rsa.n)?, decode("e", &rsa.e)?);
+        let der = RsaPublicKeyComponents {
+            n: &n[..],
+            e: &e[..],
+        }
+        .as_der()
+        .map_err(|_| "not a valid RSA public key".to_owned())?;
+        ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der.as_ref())
+            .map(|key| Self(Arc::new(key)))
+            .map_err(|e| format!("unusable RSA public key: {e}"))
+    }
+}
+
+/// Check the RS256 signature (PKCS#1 v1.5, SHA-256) over the token's header and
+/// payload, exactly as sent. The algorithm was checked on the header before the key
+/// was chosen; claims are judged separately by [`check_standard_claims`], so every
+/// rule is visible there.
+pub fn verify_signature(token: &str, key: &VerifyingKey) -> Result<(), String> {
+    let (signed, signature) = token
+        .rsplit_once('.')
+        .ok_or("signature check failed: the token has no signature")?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| "signature check failed: the signature is not base64url")?;
+    key.0
+        .verify_sig(signed.as_bytes(), &signature)
+        .map_err(|_| "signature check failed: InvalidSignature (the RS256 signature does not verify with the issuer's key)".to_owned())
 }
 
 fn int_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, String> {

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 
+use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{StoreError, StoreResult};
@@ -68,6 +69,37 @@ impl<J: Send + 'static, O: Send + 'static> Batcher<J, O> {
         answer
             .await
             .map_err(|_| StoreError::Other(anyhow::anyhow!("the {name} writer dropped a job")))?
+    }
+}
+
+/// A writer's own database connection, taken out of the pool once: a pooled
+/// connection is pinged each time it is given back, a round trip per batch that the
+/// writer does not need. A connection that failed is dropped and replaced on next use.
+pub(crate) struct Dedicated {
+    pool: AnyPool,
+    conn: Option<AnyConnection>,
+}
+
+impl Dedicated {
+    pub(crate) fn new(pool: AnyPool) -> Self {
+        Self { pool, conn: None }
+    }
+
+    /// The connection, opened if needed.
+    pub(crate) async fn get(&mut self) -> Result<&mut AnyConnection, sqlx::Error> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.acquire().await?.detach());
+        }
+        self.conn.as_mut().ok_or_else(|| sqlx::Error::PoolClosed)
+    }
+
+    /// Forget the connection after a failure (it may be broken).
+    pub(crate) fn discard(&mut self) {
+        self.conn = None;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 }
 

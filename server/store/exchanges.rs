@@ -5,9 +5,11 @@
 
 use std::collections::HashSet;
 
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use std::sync::Arc;
 
-use super::batcher::{Batcher, fail_all};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Row};
+
+use super::batcher::{Batcher, Dedicated, fail_all};
 use super::sql::placeholders;
 use super::tokens::NewToken;
 use super::{Store, StoreResult};
@@ -150,22 +152,33 @@ pub enum Recorded {
 }
 
 pub(super) fn writer(pool: AnyPool) -> Batcher<ExchangeRecord, Recorded> {
+    let conn = Arc::new(tokio::sync::Mutex::new(Dedicated::new(pool)));
     Batcher::spawn("exchanges", 4096, move |records: Vec<ExchangeRecord>| {
-        let pool = pool.clone();
+        let conn = conn.clone();
         async move {
-            match write_batch(&pool, &records).await {
+            let jobs = records.len();
+            let mut conn = conn.lock().await;
+            let written = match conn.get().await {
+                Ok(c) => write_batch(c, records).await,
+                Err(e) => Err(e),
+            };
+            match written {
                 Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-                Err(e) => fail_all("exchanges", records.len(), e),
+                Err(e) => {
+                    conn.discard();
+                    fail_all("exchanges", jobs, e)
+                }
             }
         }
     })
 }
 
+/// The batch's records are consumed: their text moves into the statements.
 async fn write_batch(
-    pool: &AnyPool,
-    records: &[ExchangeRecord],
+    conn: &mut AnyConnection,
+    records: Vec<ExchangeRecord>,
 ) -> Result<Vec<Recorded>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
 
     // 1. Claim every jti at once; RETURNING names the ones this batch won.
     let claims: Vec<&JtiClaim> = records
@@ -195,8 +208,8 @@ async fn write_batch(
 
     // 2. Decide each record; within a batch the first claimant of a jti wins.
     let mut outcomes = Vec::with_capacity(records.len());
-    let mut exchanges: Vec<&NewExchange> = Vec::with_capacity(records.len());
-    let mut tokens: Vec<&NewToken> = Vec::new();
+    let mut exchanges: Vec<NewExchange> = Vec::with_capacity(records.len());
+    let mut tokens: Vec<NewToken> = Vec::new();
     for record in records {
         match record {
             ExchangeRecord::Refused(e) => {
@@ -225,10 +238,10 @@ async fn write_batch(
 
     // 3. One INSERT for the audit rows, one for the tokens.
     if !exchanges.is_empty() {
-        insert_exchanges(&mut tx, &exchanges).await?;
+        insert_exchanges(&mut tx, exchanges).await?;
     }
     if !tokens.is_empty() {
-        super::tokens::insert_tokens(&mut tx, &tokens).await?;
+        super::tokens::insert_tokens(&mut tx, tokens).await?;
     }
     tx.commit().await?;
     Ok(outcomes)
@@ -236,7 +249,7 @@ async fn write_batch(
 
 async fn insert_exchanges(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    exchanges: &[&NewExchange],
+    exchanges: Vec<NewExchange>,
 ) -> Result<(), sqlx::Error> {
     let created_at = now();
     let sql = format!(
@@ -247,15 +260,15 @@ async fn insert_exchanges(
     for e in exchanges {
         query = query
             .bind(created_at)
-            .bind(e.issuer.clone())
-            .bind(e.provider.clone())
-            .bind(e.outcome.clone())
-            .bind(e.description.clone())
+            .bind(e.issuer)
+            .bind(e.provider)
+            .bind(e.outcome)
+            .bind(e.description)
             .bind(e.publisher_id)
-            .bind(e.project.clone())
-            .bind(e.token_id.clone())
+            .bind(e.project)
+            .bind(e.token_id)
             .bind(e.token_expires)
-            .bind(e.detail.clone());
+            .bind(e.detail);
     }
     query.execute(&mut **tx).await?;
     Ok(())

@@ -7,9 +7,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Row};
 
-use super::batcher::{Batcher, fail_all};
+use super::batcher::{Batcher, Dedicated, fail_all};
 use super::blobs::{BlobStore, StagedFile};
 use super::projects::{NewFile, StoreFileOutcome};
 use super::sql::{in_list, placeholders};
@@ -33,13 +33,23 @@ pub(super) fn writer(
     blobs: BlobStore,
     changes: Arc<Changes>,
 ) -> Batcher<FileJob, StoreFileOutcome> {
+    let conn = Arc::new(tokio::sync::Mutex::new(Dedicated::new(pool)));
     Batcher::spawn("uploads", 1024, move |mut jobs: Vec<FileJob>| {
-        let (pool, blobs, changes) = (pool.clone(), blobs.clone(), changes.clone());
+        let (conn, blobs, changes) = (conn.clone(), blobs.clone(), changes.clone());
         async move {
-            let decisions = match write_batch(&pool, &blobs, &mut jobs).await {
-                Ok(d) => d,
-                Err(e) => return fail_all("uploads", jobs.len(), e),
+            let mut conn = conn.lock().await;
+            let written = match conn.get().await {
+                Ok(c) => write_batch(c, &blobs, &mut jobs).await,
+                Err(e) => Err(e.into()),
             };
+            let decisions = match written {
+                Ok(d) => d,
+                Err(e) => {
+                    conn.discard();
+                    return fail_all("uploads", jobs.len(), e);
+                }
+            };
+            let pool = conn.pool().clone();
             if decisions.iter().any(|d| matches!(d, Decision::Stored)) {
                 changes.changed().await;
             }
@@ -86,11 +96,11 @@ type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 type Releases = HashMap<(i64, String), i64>;
 
 async fn write_batch(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     blobs: &BlobStore,
     jobs: &mut [FileJob],
 ) -> anyhow::Result<Vec<Decision>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let releases = ensure_releases(&mut tx, jobs).await?;
     let release_of = |f: &NewFile| releases.get(&(f.project_id, f.version.clone())).copied();
     let mut decisions = second_sdists(&mut tx, jobs, &release_of).await?;

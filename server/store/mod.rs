@@ -106,11 +106,17 @@ impl Store {
             Backend::Sqlite => {
                 // One writer connection: SQLite allows one writer at a time anyway.
                 let write = sqlite_pool(1)
+                    .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, WRITER_PRAGMAS)))
                     .connect_with(opts.clone())
                     .await
                     .with_context(|| format!("opening {url}"))?;
                 migrate(backend, &write).await?;
-                (sqlite_pool(4).connect_with(opts).await?, write)
+                let read = sqlite_pool(4)
+                    .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, READER_PRAGMAS)))
+                    .connect_with(opts)
+                    .await?;
+                tokio::spawn(checkpoints(read.clone()));
+                (read, write)
             }
             Backend::Postgres => {
                 // No ping before each use: a dead connection fails its query, which
@@ -198,7 +204,6 @@ async fn migrate(backend: Backend, pool: &AnyPool) -> anyhow::Result<()> {
 fn sqlite_pool(connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(connections)
-        .after_connect(sqlite_pragmas)
         // A ping before every acquire doubles the cost of short queries; a broken
         // local file connection fails its next query anyway.
         .test_before_acquire(false)
@@ -207,15 +212,33 @@ fn sqlite_pool(connections: u32) -> AnyPoolOptions {
 }
 
 /// WAL lets readers run beside the single writer; NORMAL sync survives process
-/// crashes, which is all a mock needs.
-fn sqlite_pragmas(
+/// crashes, which is all a mock needs. The writer never checkpoints on commit: a
+/// checkpoint copies megabytes and made one commit in a hundred take milliseconds;
+/// `checkpoints` does it beside the writer instead.
+const WRITER_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;";
+const READER_PRAGMAS: &str =
+    "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+
+async fn sqlite_pragmas(
     conn: &mut sqlx::AnyConnection,
-    _meta: sqlx::pool::PoolConnectionMetadata,
-) -> futures_util::future::BoxFuture<'_, Result<(), sqlx::Error>> {
-    Box::pin(async move {
-        sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;")
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    })
+    pragmas: &'static str,
+) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(pragmas).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Move the WAL into the database file every second, without blocking the writer or
+/// the readers (PASSIVE), so the WAL stays small and no commit pays for it.
+async fn checkpoints(read: AnyPool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE);")
+            .execute(&read)
+            .await
+        {
+            tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
+        }
+    }
 }

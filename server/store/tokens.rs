@@ -57,7 +57,7 @@ fn projects_text(projects: &Option<Vec<String>>) -> Option<String> {
 /// Insert minted tokens inside the exchange batch's transaction.
 pub(super) async fn insert_tokens(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    tokens: &[&NewToken],
+    tokens: Vec<NewToken>,
 ) -> Result<(), sqlx::Error> {
     let created_at = now();
     let sql = format!(
@@ -66,13 +66,14 @@ pub(super) async fn insert_tokens(
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for t in tokens {
+        let projects = projects_text(&t.projects);
         query = query
-            .bind(t.id.clone())
-            .bind(t.token_hash.clone())
+            .bind(t.id)
+            .bind(t.token_hash)
             .bind(t.kind)
             .bind(t.publisher_id)
-            .bind(projects_text(&t.projects))
-            .bind(t.description.clone())
+            .bind(projects)
+            .bind(t.description)
             .bind(created_at)
             .bind(t.expires_at);
     }

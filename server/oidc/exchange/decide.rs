@@ -3,10 +3,9 @@
 //! fetched), then, given the key, the signature, the standard claims and the
 //! provider's rules against the publishers. Every step is recorded in the audit.
 
-use jsonwebtoken::DecodingKey;
 use serde_json::{Map, Value};
 
-use super::super::jwt::{self, LEEWAY_SECONDS, Unverified};
+use super::super::jwt::{self, LEEWAY_SECONDS, Unverified, VerifyingKey};
 use super::super::matching::{MatchOutcome, match_publishers};
 use super::super::publisher::Publisher;
 use super::super::trust::Trusted;
@@ -30,6 +29,12 @@ pub struct Audit {
 }
 
 impl Audit {
+    /// Keep the token's header and claims for the record.
+    pub fn keep(&mut self, token: Token) {
+        self.detail.header = Some(token.unverified.header);
+        self.detail.claims = Some(token.unverified.claims);
+    }
+
     fn pass(&mut self, step: &'static str, detail: impl Into<String>) {
         self.detail.steps.push(Step::pass(step, detail));
     }
@@ -109,8 +114,6 @@ pub fn read_token(body: &[u8], audit: &mut Audit) -> Result<Token, Refusal> {
     let unverified = Unverified::parse(&raw)
         .map_err(|e| refuse("invalid-payload", format!("malformed JWT: {e}")))?;
     audit.issuer = Some(unverified.iss().to_owned());
-    audit.detail.header = Some(unverified.header.clone());
-    audit.detail.claims = Some(unverified.claims.clone());
     Ok(Token { raw, unverified })
 }
 
@@ -166,7 +169,7 @@ pub fn key_refusal(error: &str, audit: &mut Audit) -> Refusal {
 pub fn decide(
     token: &Token,
     trusted: &Trusted,
-    key: &DecodingKey,
+    key: &VerifyingKey,
     now: i64,
     policy: &Policy,
     pending: Pending,
@@ -182,7 +185,7 @@ pub fn decide(
 fn verify(
     token: &Token,
     trusted: &Trusted,
-    key: &DecodingKey,
+    key: &VerifyingKey,
     now: i64,
     policy: &Policy,
     audit: &mut Audit,

@@ -7,7 +7,7 @@
 
 mod decide;
 
-pub use decide::{Audit, Grant, Outcome, Pending, Policy, Refusal, warehouse_exact};
+pub use decide::{Audit, Grant, Outcome, Pending, Policy, Refusal, Token, warehouse_exact};
 
 use super::jwks::JwksCache;
 use super::trust::{TrustCache, Trusted};
@@ -33,6 +33,18 @@ pub struct Exchanger<'a> {
     pub warehouse_exact_errors: bool,
 }
 
+/// Why an exchange stopped short of a grant.
+enum Stop {
+    Refused(Refusal),
+    Failed(MintError),
+}
+
+impl From<crate::store::StoreError> for Stop {
+    fn from(e: crate::store::StoreError) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+
 impl Exchanger<'_> {
     /// The whole exchange for one request body.
     pub async fn mint(&self, body: &[u8]) -> Result<Minted, MintError> {
@@ -41,11 +53,22 @@ impl Exchanger<'_> {
             Ok(t) => t,
             Err(refusal) => return Err(self.refuse(audit, refusal).await),
         };
+        let decided = self.grant(&token, &mut audit).await;
+        // The audit keeps the token's header and claims (moved, not copied).
+        audit.keep(token);
+        match decided {
+            Ok(grant) => self.record(audit, grant).await,
+            Err(Stop::Refused(refusal)) => Err(self.refuse(audit, refusal).await),
+            Err(Stop::Failed(error)) => Err(error),
+        }
+    }
+
+    /// Everything between the request and the record: the issuer, the key, the
+    /// decision, and a pending publisher's project when one matched.
+    async fn grant(&self, token: &Token, audit: &mut Audit) -> Result<Grant, Stop> {
         let known = self.trust.lookup(self.store, token.iss()).await?;
-        let (kid, trusted) = match decide::admit(&token, known.as_ref().as_ref(), &mut audit) {
-            Ok(admitted) => admitted,
-            Err(refusal) => return Err(self.refuse(audit, refusal).await),
-        };
+        let (kid, trusted) =
+            decide::admit(token, known.as_ref().as_ref(), audit).map_err(Stop::Refused)?;
         let key = match self.jwks.key(&trusted.issuer, kid).await {
             Ok((key, source)) => {
                 audit.detail.steps.push(Step::pass(
@@ -55,21 +78,18 @@ impl Exchanger<'_> {
                 audit.detail.key = Some(source);
                 key
             }
-            Err(e) => {
-                let refusal = decide::key_refusal(&e, &mut audit);
-                return Err(self.refuse(audit, refusal).await);
-            }
+            Err(e) => return Err(Stop::Refused(decide::key_refusal(&e, audit))),
         };
         let before = audit.clone();
         let now = now();
         let mut outcome = decide::decide(
-            &token,
+            token,
             trusted,
             &key,
             now,
             self.policy,
             Pending::Unsettled,
-            &mut audit,
+            audit,
         );
         if let Outcome::Reify { publisher_id } = outcome {
             let step = match self.store.reify_pending(publisher_id).await? {
@@ -85,36 +105,41 @@ impl Exchanger<'_> {
                     ),
                 ),
                 Reified::ProjectExists { project } => {
-                    let refusal = decide::project_exists(publisher_id, &project, &mut audit);
-                    return Err(self.refuse(audit, refusal).await);
+                    return Err(Stop::Refused(decide::project_exists(
+                        publisher_id,
+                        &project,
+                        audit,
+                    )));
                 }
             };
             // Decide again on the publishers as they are now.
             let fresh = TrustCache::read(self.store, token.iss()).await?;
             let fresh: &Trusted = fresh.as_ref().unwrap_or(trusted);
-            audit = before;
+            *audit = before;
             outcome = decide::decide(
-                &token,
+                token,
                 fresh,
                 &key,
                 now,
                 self.policy,
                 Pending::Settled(step),
-                &mut audit,
+                audit,
             );
         }
         match outcome {
-            Outcome::Mint(grant) => self.record(audit, grant, token.iss()).await,
-            Outcome::Refused(refusal) => Err(self.refuse(audit, refusal).await),
-            Outcome::Reify { .. } => Err(MintError::new(
+            Outcome::Mint(grant) => Ok(grant),
+            Outcome::Refused(refusal) => Err(Stop::Refused(refusal)),
+            Outcome::Reify { .. } => Err(Stop::Failed(MintError::new(
                 "server-error",
                 "a pending publisher could not be settled; try again",
-            )),
+            ))),
         }
     }
 
     /// Record the accepted exchange with its token and `jti` claim in one transaction.
-    async fn record(&self, mut audit: Audit, grant: Grant, iss: &str) -> Result<Minted, MintError> {
+    async fn record(&self, mut audit: Audit, grant: Grant) -> Result<Minted, MintError> {
+        let iss = audit.issuer.clone().unwrap_or_default();
+        let iss = iss.as_str();
         let generated = tokens::generate();
         let publisher = &grant.publisher;
         let exchange = NewExchange {

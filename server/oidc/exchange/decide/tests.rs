@@ -1,7 +1,6 @@
 //! The decision, table by table, with no HTTP, database or network: tokens signed with
 //! the fixture test key, publishers built in memory.
 
-use jsonwebtoken::DecodingKey;
 use serde_json::{Map, Value, json};
 
 use super::*;
@@ -20,8 +19,8 @@ fn key(file: &str) -> SigningKey {
     SigningKey::from_pem(&std::fs::read(path).expect("fixture key")).expect("test key")
 }
 
-fn decoding(key: &SigningKey) -> DecodingKey {
-    DecodingKey::from_jwk(key.jwk()).expect("jwk")
+fn decoding(key: &SigningKey) -> crate::oidc::jwt::VerifyingKey {
+    crate::oidc::jwt::VerifyingKey::from_jwk(key.jwk()).expect("jwk")
 }
 
 fn publisher(id: i64, project: &str, environment: &str, pending: bool) -> Publisher {
