@@ -233,7 +233,10 @@ async fn mint(servers: &[Server]) {
     server
         .add_github_publisher("bench-mint", "octo-org/bench-mint", "release.yml", "")
         .await;
-    let n = 15_000;
+    let n: usize = std::env::var("MOCK_PYPI_BENCH_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15_000);
     let iss = server.info["github_issuer"].as_str().unwrap().to_owned();
     // Sign in advance, on all cores, so the measurement is the index's work.
     let tokens: Vec<String> = {

@@ -8,9 +8,28 @@ use mock_pypi::cli::Cli;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+const MOCK_PYPI_GLOBAL_QUEUE_INTERVAL: u32 = 4;
+
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The database drivers answer from their own threads, and tokio looks at wake-ups
+    // from outside its workers only every 31 tasks by default: under load a finished
+    // write batch waited that long to be picked up, holding every request in it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .global_queue_interval(MOCK_PYPI_GLOBAL_QUEUE_INTERVAL)
+        .build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mock-pypi: error: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(cli))
+}
+
+async fn serve(cli: Cli) -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()

@@ -9,9 +9,11 @@ use std::sync::Arc;
 
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Row};
 
+use super::Backend;
 use super::batcher::{Batcher, Dedicated, fail_all};
-use super::sql::placeholders;
+use super::sql::placeholders_from;
 use super::tokens::NewToken;
+use super::tokens::bind_token;
 use super::{Store, StoreResult};
 use crate::audit::Detail;
 use crate::util::now;
@@ -151,20 +153,23 @@ pub enum Recorded {
     Replayed,
 }
 
-pub(super) fn writer(pool: AnyPool) -> Batcher<ExchangeRecord, Recorded> {
+pub(super) fn writer(pool: AnyPool, backend: Backend) -> Batcher<ExchangeRecord, Recorded> {
     let conn = Arc::new(tokio::sync::Mutex::new(Dedicated::new(pool)));
     Batcher::spawn("exchanges", 4096, move |records: Vec<ExchangeRecord>| {
         let conn = conn.clone();
         async move {
             let jobs = records.len();
             let mut conn = conn.lock().await;
+            let batch = Batch::settle(records);
             let written = match conn.get().await {
-                Ok(c) => write_batch(c, records).await,
+                Ok(c) if backend == Backend::Sqlite => write_sqlite(c, batch).await,
+                Ok(c) => write_postgres(c, batch).await,
                 Err(e) => Err(e),
             };
             match written {
                 Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
                 Err(e) => {
+                    // It may have left a transaction open.
                     conn.discard();
                     fail_all("exchanges", jobs, e)
                 }
@@ -173,103 +178,226 @@ pub(super) fn writer(pool: AnyPool) -> Batcher<ExchangeRecord, Recorded> {
     })
 }
 
-/// The batch's records are consumed: their text moves into the statements.
-async fn write_batch(
-    conn: &mut AnyConnection,
-    records: Vec<ExchangeRecord>,
-) -> Result<Vec<Recorded>, sqlx::Error> {
-    let mut tx = conn.begin().await?;
+/// What one record will become once the batch's jti claims are known.
+enum Pending {
+    Refusal,
+    /// Minted if its token (this id) was stored.
+    Token(String),
+    Replayed,
+}
 
-    // 1. Claim every jti at once; RETURNING names the ones this batch won.
-    let claims: Vec<&JtiClaim> = records
-        .iter()
-        .filter_map(|r| match r {
-            ExchangeRecord::Accepted { jti: Some(c), .. } => Some(c),
-            _ => None,
-        })
-        .collect();
-    let mut won: HashSet<(String, String)> = HashSet::new();
-    if !claims.is_empty() {
-        let sql = format!(
-            "INSERT INTO oidc_jti (issuer, jti, expires_at) VALUES {} ON CONFLICT (issuer, jti) DO NOTHING RETURNING issuer, jti",
-            placeholders(claims.len(), 3)
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for c in &claims {
-            query = query
-                .bind(c.issuer.clone())
-                .bind(c.jti.clone())
-                .bind(c.expires_at);
-        }
-        for row in query.fetch_all(&mut *tx).await? {
-            won.insert((row.try_get("issuer")?, row.try_get("jti")?));
-        }
-    }
+/// A batch sorted into rows, with replays inside the batch already settled (the first
+/// claimant of a jti keeps it), so the database decides only against earlier batches.
+struct Batch {
+    pending: Vec<Pending>,
+    /// Each claim with the id of the token it would mint.
+    claims: Vec<(JtiClaim, String)>,
+    /// Each token with its claim's (issuer, jti), if it has one.
+    tokens: Vec<(NewToken, Option<(String, String)>)>,
+    exchanges: Vec<NewExchange>,
+}
 
-    // 2. Decide each record; within a batch the first claimant of a jti wins.
-    let mut outcomes = Vec::with_capacity(records.len());
-    let mut exchanges: Vec<NewExchange> = Vec::with_capacity(records.len());
-    let mut tokens: Vec<NewToken> = Vec::new();
-    for record in records {
-        match record {
-            ExchangeRecord::Refused(e) => {
-                outcomes.push(Recorded::Refusal);
-                exchanges.push(e);
-            }
-            ExchangeRecord::Accepted {
-                jti,
-                exchange,
-                token,
-            } => {
-                let fresh = match jti {
-                    Some(c) => won.remove(&(c.issuer.clone(), c.jti.clone())),
-                    None => true,
-                };
-                if fresh {
-                    outcomes.push(Recorded::Minted);
-                    exchanges.push(exchange);
-                    tokens.push(token);
-                } else {
-                    outcomes.push(Recorded::Replayed);
+impl Batch {
+    fn settle(records: Vec<ExchangeRecord>) -> Self {
+        let mut seen: HashSet<(String, String)> = HashSet::new();
+        let mut batch = Batch {
+            pending: Vec::with_capacity(records.len()),
+            claims: Vec::new(),
+            tokens: Vec::new(),
+            exchanges: Vec::with_capacity(records.len()),
+        };
+        for record in records {
+            match record {
+                ExchangeRecord::Refused(e) => {
+                    batch.pending.push(Pending::Refusal);
+                    batch.exchanges.push(e);
+                }
+                ExchangeRecord::Accepted {
+                    jti,
+                    exchange,
+                    token,
+                } => {
+                    let key = jti.as_ref().map(|c| (c.issuer.clone(), c.jti.clone()));
+                    if let Some(k) = &key
+                        && !seen.insert(k.clone())
+                    {
+                        batch.pending.push(Pending::Replayed);
+                        continue;
+                    }
+                    batch.pending.push(Pending::Token(token.id.clone()));
+                    if let Some(c) = jti {
+                        batch.claims.push((c, token.id.clone()));
+                    }
+                    batch.tokens.push((token, key));
+                    batch.exchanges.push(exchange);
                 }
             }
         }
+        batch
     }
-
-    // 3. One INSERT for the audit rows, one for the tokens.
-    if !exchanges.is_empty() {
-        insert_exchanges(&mut tx, exchanges).await?;
-    }
-    if !tokens.is_empty() {
-        super::tokens::insert_tokens(&mut tx, tokens).await?;
-    }
-    tx.commit().await?;
-    Ok(outcomes)
 }
 
-async fn insert_exchanges(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    exchanges: Vec<NewExchange>,
-) -> Result<(), sqlx::Error> {
+/// Each record's outcome, given the ids of the tokens the batch stored.
+fn outcomes(pending: Vec<Pending>, stored: &HashSet<String>) -> Vec<Recorded> {
+    pending
+        .into_iter()
+        .map(|p| match p {
+            Pending::Refusal => Recorded::Refusal,
+            Pending::Token(id) if stored.contains(&id) => Recorded::Minted,
+            Pending::Token(_) | Pending::Replayed => Recorded::Replayed,
+        })
+        .collect()
+}
+
+/// SQLite: the whole batch in one round trip. The jti rows name the token they mint;
+/// a token is stored only if its claim was won (or it has none), an accepted audit row
+/// only if its token was stored. The claims this batch won come back from RETURNING.
+async fn write_sqlite(
+    conn: &mut AnyConnection,
+    batch: Batch,
+) -> Result<Vec<Recorded>, sqlx::Error> {
     let created_at = now();
-    let sql = format!(
-        "INSERT INTO exchanges (created_at, issuer, provider, outcome, description, publisher_id, project, token_id, token_expires, detail) VALUES {}",
-        placeholders(exchanges.len(), 10)
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for e in exchanges {
-        query = query
-            .bind(created_at)
-            .bind(e.issuer)
-            .bind(e.provider)
-            .bind(e.outcome)
-            .bind(e.description)
-            .bind(e.publisher_id)
-            .bind(e.project)
-            .bind(e.token_id)
-            .bind(e.token_expires)
-            .bind(e.detail);
+    let mut sql = String::from("BEGIN IMMEDIATE;");
+    let mut next = 0;
+    if !batch.claims.is_empty() {
+        sql += &format!(
+            "INSERT INTO oidc_jti (issuer, jti, expires_at, token_id) VALUES {} ON CONFLICT (issuer, jti) DO NOTHING RETURNING token_id;",
+            placeholders_from(next, batch.claims.len(), 4)
+        );
+        next += batch.claims.len() * 4;
     }
-    query.execute(&mut **tx).await?;
-    Ok(())
+    if !batch.tokens.is_empty() {
+        sql += &format!(
+            "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at) \
+             SELECT column1, column2, column3, column4, column5, column6, column7, column8 FROM (VALUES {}) AS v \
+             WHERE v.column9 IS NULL OR EXISTS (SELECT 1 FROM oidc_jti j WHERE j.issuer = v.column9 AND j.jti = v.column10 AND j.token_id = v.column1);",
+            placeholders_from(next, batch.tokens.len(), 10)
+        );
+        next += batch.tokens.len() * 10;
+    }
+    if !batch.exchanges.is_empty() {
+        sql += &format!(
+            "INSERT INTO exchanges (created_at, issuer, provider, outcome, description, publisher_id, project, token_id, token_expires, detail) \
+             SELECT * FROM (VALUES {}) AS v WHERE v.column8 IS NULL OR EXISTS (SELECT 1 FROM api_tokens t WHERE t.id = v.column8);",
+            placeholders_from(next, batch.exchanges.len(), 10)
+        );
+    }
+    sql += "COMMIT;";
+
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let unclaimed: Vec<String> = batch
+        .tokens
+        .iter()
+        .filter(|(_, key)| key.is_none())
+        .map(|(t, _)| t.id.clone())
+        .collect();
+    for (c, token_id) in &batch.claims {
+        query = query
+            .bind(c.issuer.clone())
+            .bind(c.jti.clone())
+            .bind(c.expires_at)
+            .bind(token_id.clone());
+    }
+    let Batch {
+        pending,
+        tokens,
+        exchanges,
+        ..
+    } = batch;
+    for (t, key) in tokens {
+        let (issuer, jti) = key.unzip();
+        query = bind_token(query, t, created_at).bind(issuer).bind(jti);
+    }
+    for e in exchanges {
+        query = bind_exchange(query, e, created_at);
+    }
+    let mut stored: HashSet<String> = unclaimed.into_iter().collect();
+    for row in query.fetch_all(&mut *conn).await? {
+        stored.insert(row.try_get("token_id")?);
+    }
+    Ok(outcomes(pending, &stored))
+}
+
+/// PostgreSQL: one transaction, the claims first (RETURNING names the ones won), then
+/// the rows of the records that won.
+async fn write_postgres(
+    conn: &mut AnyConnection,
+    batch: Batch,
+) -> Result<Vec<Recorded>, sqlx::Error> {
+    let created_at = now();
+    let mut tx = conn.begin().await?;
+    let Batch {
+        pending,
+        claims,
+        tokens,
+        exchanges,
+    } = batch;
+    let mut won: HashSet<String> = HashSet::new();
+    if !claims.is_empty() {
+        let sql = format!(
+            "INSERT INTO oidc_jti (issuer, jti, expires_at, token_id) VALUES {} ON CONFLICT (issuer, jti) DO NOTHING RETURNING token_id",
+            placeholders_from(0, claims.len(), 4)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (c, token_id) in claims {
+            query = query
+                .bind(c.issuer)
+                .bind(c.jti)
+                .bind(c.expires_at)
+                .bind(token_id);
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            won.insert(row.try_get("token_id")?);
+        }
+    }
+    let tokens: Vec<NewToken> = tokens
+        .into_iter()
+        .filter(|(t, key)| key.is_none() || won.contains(&t.id))
+        .map(|(t, _)| t)
+        .collect();
+    let stored: HashSet<String> = tokens.iter().map(|t| t.id.clone()).collect();
+    let exchanges: Vec<NewExchange> = exchanges
+        .into_iter()
+        .filter(|e| e.token_id.as_ref().is_none_or(|id| stored.contains(id)))
+        .collect();
+    if !tokens.is_empty() {
+        let sql = format!(
+            "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at) VALUES {}",
+            placeholders_from(0, tokens.len(), 8)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for t in tokens {
+            query = bind_token(query, t, created_at);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    if !exchanges.is_empty() {
+        let sql = format!(
+            "INSERT INTO exchanges (created_at, issuer, provider, outcome, description, publisher_id, project, token_id, token_expires, detail) VALUES {}",
+            placeholders_from(0, exchanges.len(), 10)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for e in exchanges {
+            query = bind_exchange(query, e, created_at);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(outcomes(pending, &stored))
+}
+
+pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn bind_exchange(query: AnyQuery<'_>, e: NewExchange, created_at: i64) -> AnyQuery<'_> {
+    query
+        .bind(created_at)
+        .bind(e.issuer)
+        .bind(e.provider)
+        .bind(e.outcome)
+        .bind(e.description)
+        .bind(e.publisher_id)
+        .bind(e.project)
+        .bind(e.token_id)
+        .bind(e.token_expires)
+        .bind(e.detail)
 }

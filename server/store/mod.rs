@@ -139,7 +139,7 @@ impl Store {
                 .await
                 .context("listening for other replicas' changes")?,
         };
-        let exchanges = exchanges::writer(write.clone());
+        let exchanges = exchanges::writer(write.clone(), backend);
         let files = files::writer(write.clone(), blobs, changes.clone());
         Ok(Store {
             read,

@@ -3,10 +3,16 @@
 
 /// `($1, $2, $3), ($4, $5, $6), …` for `rows` rows of `columns` columns.
 pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
+    placeholders_from(0, rows, columns)
+}
+
+/// The same, numbered after the first `before` parameters (for a statement that
+/// follows others in one query).
+pub(crate) fn placeholders_from(before: usize, rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|r| {
             let row: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", r * columns + c))
+                .map(|c| format!("${}", before + r * columns + c))
                 .collect();
             format!("({})", row.join(", "))
         })
@@ -28,5 +34,6 @@ mod tests {
     fn placeholders_number_rows_and_columns() {
         assert_eq!(super::placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(super::in_list(3), "$1, $2, $3");
+        assert_eq!(super::placeholders_from(4, 1, 2), "($5, $6)");
     }
 }

@@ -3,7 +3,6 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::sql::placeholders;
 use super::{Store, StoreResult};
 use crate::util::now;
 
@@ -54,31 +53,22 @@ fn projects_text(projects: &Option<Vec<String>>) -> Option<String> {
         .map(|p| serde_json::to_string(p).unwrap_or_default())
 }
 
-/// Insert minted tokens inside the exchange batch's transaction.
-pub(super) async fn insert_tokens(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    tokens: Vec<NewToken>,
-) -> Result<(), sqlx::Error> {
-    let created_at = now();
-    let sql = format!(
-        "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at) VALUES {}",
-        placeholders(tokens.len(), 8)
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for t in tokens {
-        let projects = projects_text(&t.projects);
-        query = query
-            .bind(t.id)
-            .bind(t.token_hash)
-            .bind(t.kind)
-            .bind(t.publisher_id)
-            .bind(projects)
-            .bind(t.description)
-            .bind(created_at)
-            .bind(t.expires_at);
-    }
-    query.execute(&mut **tx).await?;
-    Ok(())
+/// Bind a token's eight columns (in the order of the INSERTs that store them).
+pub(super) fn bind_token<'q>(
+    query: super::exchanges::AnyQuery<'q>,
+    t: NewToken,
+    created_at: i64,
+) -> super::exchanges::AnyQuery<'q> {
+    let projects = projects_text(&t.projects);
+    query
+        .bind(t.id)
+        .bind(t.token_hash)
+        .bind(t.kind)
+        .bind(t.publisher_id)
+        .bind(projects)
+        .bind(t.description)
+        .bind(created_at)
+        .bind(t.expires_at)
 }
 
 impl Store {

@@ -365,3 +365,40 @@ async fn replayed_jti_and_the_audit_log() {
     let signature = token.rsplit('.').next().unwrap();
     assert!(!log.to_string().contains(signature));
 }
+
+/// One token sent many times at once: the replays land in the same write batch as the
+/// first use (or in the next), and exactly one of them mints.
+#[tokio::test]
+async fn concurrent_replays_mint_exactly_once() {
+    let (server, k) = setup().await;
+    let token = k.sign(&good_claims(&server)).unwrap();
+    let answers = futures_util::future::join_all((0..24).map(|_| server.mint(&token))).await;
+    let minted: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(minted.len(), 1, "{answers:?}");
+    assert!(minted[0]["token"].as_str().unwrap().starts_with("pypi-"));
+    for (status, body) in answers.iter().filter(|(s, _)| *s != 200) {
+        assert_eq!(*status, 422, "{body}");
+        assert!(body.to_string().contains("already used"), "{body}");
+    }
+
+    let (_, log) = server.api(reqwest::Method::GET, "/exchanges", None).await;
+    let outcomes: Vec<&str> = log["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes.len(), 24);
+    assert_eq!(outcomes.iter().filter(|o| **o == "accepted").count(), 1);
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == "invalid-reuse-token")
+            .count(),
+        23
+    );
+}
