@@ -466,10 +466,11 @@ async fn simple(server: &Server) {
 }
 
 /// A valid 1 GiB wheel: one stored (uncompressed) member holds the bulk.
-fn big_wheel(dir: &std::path::Path, size: u64) -> std::path::PathBuf {
+fn big_wheel(dir: &std::path::Path, project: &str, size: u64) -> std::path::PathBuf {
     use std::io::Write;
-    let small = dists::build(&dir.join("small"), "bench-big", "1.0");
-    let path = dir.join("bench_big-1.0-py3-none-any.whl");
+    let small = dists::build(&dir.join(format!("small-{project}")), project, "1.0");
+    let module = project.replace('-', "_");
+    let path = dir.join(format!("{module}-1.0-py3-none-any.whl"));
     let mut src = zip::ZipArchive::new(std::fs::File::open(&small.wheel).unwrap()).unwrap();
     let mut out = zip::ZipWriter::new(std::io::BufWriter::new(
         std::fs::File::create(&path).unwrap(),
@@ -480,7 +481,8 @@ fn big_wheel(dir: &std::path::Path, size: u64) -> std::path::PathBuf {
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .large_file(true);
-    out.start_file("bench_big/blob.bin", options).unwrap();
+    out.start_file(format!("{module}/blob.bin"), options)
+        .unwrap();
     let mut chunk = vec![0u8; 1 << 20];
     let mut x: u64 = 0x9E3779B97F4A7C15;
     for b in chunk.iter_mut() {
@@ -507,7 +509,7 @@ async fn big_upload() {
     let server = Server::launch(&["--max-upload-size", "2GiB"], QUIET);
     let token = upload_token(&server, "bench-big").await;
     let dir = common::tempdir();
-    let path = big_wheel(dir.path(), 1 << 30);
+    let path = big_wheel(dir.path(), "bench-big", 1 << 30);
     let size = std::fs::metadata(&path).unwrap().len();
     let pid = server.pid();
     let before = rss_kib(pid, "VmRSS:");
@@ -526,16 +528,7 @@ async fn big_upload() {
         "{:<28} {ceiling:>5.0} MB/s (plain 1 GiB write into the data directory: the ceiling)",
         "disk write, data directory"
     );
-    let digest = {
-        let p = path.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut h = Sha256::new();
-            std::io::copy(&mut std::fs::File::open(p).unwrap(), &mut h).unwrap();
-            hex::encode(h.finalize())
-        })
-        .await
-        .unwrap()
-    };
+    let digest = sha256_file(&path).await;
     // curl streams the file with little CPU of its own, so the figure is the server's;
     // a Rust client on the same two cores measured itself more than the server.
     // The second round re-sends identical bytes: PyPI answers 200 and stores nothing new.
@@ -544,50 +537,16 @@ async fn big_upload() {
         ("1 GiB upload, HTTPS (curl)", server.https()),
     ] {
         let cpu = CpuMeter::start(std::slice::from_ref(&server));
-        let start = Instant::now();
-        let out = tokio::process::Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
-            .arg(server.ca_file())
-            .args([
-                "-u",
-                &format!("__token__:{token}"),
-                "-F",
-                ":action=file_upload",
-                "-F",
-                "protocol_version=1",
-            ])
-            .args([
-                "-F",
-                "metadata_version=2.1",
-                "-F",
-                "name=bench-big",
-                "-F",
-                "version=1.0",
-            ])
-            .args([
-                "-F",
-                "filetype=bdist_wheel",
-                "-F",
-                "pyversion=py3",
-                "-F",
-                &format!("sha256_digest={digest}"),
-            ])
-            .arg("-F")
-            .arg(format!(
-                "content=@{};filename=bench_big-1.0-py3-none-any.whl",
-                path.display()
-            ))
-            .arg(format!("{base}/legacy/"))
-            .output()
-            .await
-            .expect("curl is needed for this scenario");
-        let elapsed = start.elapsed();
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            "200",
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let elapsed = curl_upload(
+            &server,
+            &token,
+            &base,
+            &path,
+            &digest,
+            "bench-big",
+            "--http1.1",
+        )
+        .await;
         println!(
             "{label:<28} {:>5.0} MB/s ({:.2} s); server RSS {} MiB before, peak growth {:.1} MiB; {} (target: >= 300 MB/s, growth < 32 MiB)",
             size as f64 / 1e6 / elapsed.as_secs_f64(),
@@ -598,6 +557,110 @@ async fn big_upload() {
         );
     }
     sampler.abort();
+}
+
+/// A 200 MiB wheel uploaded to a server pinned to one core (every thread, with
+/// `taskset`), curl on the other: the wall time is the server's hashing, parsing and
+/// writing, one after the other.
+async fn one_core_upload() {
+    let server = Server::launch(&["--max-upload-size", "1GiB"], QUIET);
+    let pinned = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", "0", &server.pid().to_string()])
+        .output()
+        .expect("taskset (util-linux) is needed for this scenario");
+    assert!(pinned.status.success(), "{pinned:?}");
+    let dir = common::tempdir();
+    // HTTP/1.1 is what twine (requests) speaks; curl, like uv, picks HTTP/2 over TLS.
+    for (round, (label, base, version)) in [
+        ("200 MiB upload, 1 core, HTTP", server.http(), "--http1.1"),
+        ("… HTTPS, HTTP/1.1", server.https(), "--http1.1"),
+        ("… HTTPS, HTTP/2", server.https(), "--http2"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // A project each time, so both rounds store the file.
+        let project = format!("bench-one-core-{round}");
+        let path = big_wheel(dir.path(), &project, 200 << 20);
+        let digest = sha256_file(&path).await;
+        let token = upload_token(&server, &project).await;
+        let cpu = CpuMeter::start(std::slice::from_ref(&server));
+        let elapsed = curl_upload(&server, &token, &base, &path, &digest, &project, version).await;
+        println!(
+            "{label:<28} {:.2} s; {} (target: < 0.7 s)",
+            elapsed.as_secs_f64(),
+            cpu.summary(elapsed),
+        );
+    }
+}
+
+async fn sha256_file(path: &std::path::Path) -> String {
+    let p = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut h = Sha256::new();
+        std::io::copy(&mut std::fs::File::open(p).unwrap(), &mut h).unwrap();
+        hex::encode(h.finalize())
+    })
+    .await
+    .unwrap()
+}
+
+/// Upload `path` (a wheel of project `name`) with curl pinned to the second core,
+/// speaking `version` (`--http1.1` or `--http2`); the wall time.
+async fn curl_upload(
+    server: &Server,
+    token: &str,
+    base: &str,
+    path: &std::path::Path,
+    digest: &str,
+    name: &str,
+    version: &str,
+) -> Duration {
+    let module = name.replace('-', "_");
+    let start = Instant::now();
+    let out = tokio::process::Command::new("taskset")
+        .args([
+            "-c",
+            "1",
+            "curl",
+            version,
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+        ])
+        .arg(server.ca_file())
+        .args(["-u", &format!("__token__:{token}")])
+        .args(["-F", ":action=file_upload", "-F", "protocol_version=1"])
+        .args([
+            "-F",
+            "metadata_version=2.1",
+            "-F",
+            &format!("name={name}"),
+            "-F",
+            "version=1.0",
+        ])
+        .args(["-F", "filetype=bdist_wheel", "-F", "pyversion=py3"])
+        .args(["-F", &format!("sha256_digest={digest}")])
+        .arg("-F")
+        .arg(format!(
+            "content=@{};filename={module}-1.0-py3-none-any.whl",
+            path.display()
+        ))
+        .arg(format!("{base}/legacy/"))
+        .output()
+        .await
+        .expect("curl is needed for this scenario");
+    let elapsed = start.elapsed();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elapsed
 }
 
 /// MB/s for writing 1 GiB into `dir` (page cache and filesystem included), like `dd`.
@@ -670,6 +733,9 @@ fn main() {
         }
         if wanted("big-upload") {
             big_upload().await;
+        }
+        if wanted("one-core-upload") {
+            one_core_upload().await;
         }
     });
 }

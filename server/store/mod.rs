@@ -5,6 +5,7 @@
 mod batcher;
 mod blobs;
 mod changes;
+pub(crate) mod digests;
 mod exchanges;
 mod files;
 mod issuers;

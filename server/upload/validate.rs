@@ -2,8 +2,6 @@
 
 use std::path::Path;
 
-use blake2::Blake2b;
-use blake2::digest::consts::U32;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -306,7 +304,7 @@ pub fn wheel_metadata_matches(
 
 pub fn wheel_metadata_record(bytes: Vec<u8>) -> WheelMetadata {
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let blake2_256 = hex::encode(Blake2b::<U32>::digest(&bytes));
+    let blake2_256 = crate::store::digests::blake2_256_hex(&bytes);
     WheelMetadata {
         bytes,
         sha256,

@@ -296,6 +296,19 @@ async fn large_files_stream_through_and_refusals_leave_nothing() {
         file["sha256_digest"].as_str().unwrap(),
         hex::encode(Sha256::digest(&bytes))
     );
+    // All three digests, as the JSON API shows them, against independent hashes.
+    let json = server
+        .get_json(&format!("{}/pypi/large/json", server.http()))
+        .await;
+    let digests = &json["urls"][0]["digests"];
+    assert_eq!(digests["md5"], hex::encode(Md5::digest(&bytes)));
+    assert_eq!(digests["sha256"], hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(
+        digests["blake2b_256"],
+        hex::encode(blake2::Blake2b::<blake2::digest::consts::U32>::digest(
+            &bytes
+        ))
+    );
     let url = format!("{}/files/{}", server.http(), file["path"].as_str().unwrap());
     let downloaded = server
         .client()

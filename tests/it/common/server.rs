@@ -334,7 +334,10 @@ impl Drop for Server {
 /// environment. With `MOCK_PYPI_TEST_DATABASE_URL` (a PostgreSQL cluster's admin URL)
 /// each data directory gets its own database there instead of SQLite.
 pub fn serve_command(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mock-pypi"));
+    // The bench can drive another build (`MOCK_PYPI_BENCH_BINARY`) to compare in one run.
+    let binary = std::env::var_os("MOCK_PYPI_BENCH_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_mock-pypi").into());
+    let mut cmd = Command::new(binary);
     cmd.args([
         "serve",
         "--listen",
