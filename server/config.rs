@@ -38,6 +38,14 @@ pub struct ServeArgs {
     /// Lifetime of minted upload tokens, in seconds [default: 900].
     #[arg(long, env = "MOCK_PYPI_TOKEN_LIFETIME")]
     pub token_lifetime: Option<i64>,
+    /// Days after which a release takes no new files, as PyPI's 14; 0 turns the rule
+    /// off [default: 14].
+    #[arg(long, env = "MOCK_PYPI_MAX_RELEASE_AGE_DAYS")]
+    pub max_release_age_days: Option<u32>,
+    /// Days a pending publisher stays usable, as PyPI's 30; 0 keeps them forever
+    /// [default: 30].
+    #[arg(long, env = "MOCK_PYPI_PENDING_PUBLISHER_EXPIRY_DAYS")]
+    pub pending_publisher_expiry_days: Option<u32>,
     /// Largest accepted distribution file, e.g. 100MiB [default: 100MiB].
     #[arg(long, env = "MOCK_PYPI_MAX_UPLOAD_SIZE", value_parser = parse_size)]
     pub max_upload_size: Option<u64>,
@@ -160,6 +168,9 @@ struct FileConfig {
     trusted_issuers: Vec<IssuerSpec>,
     #[serde(default)]
     publishers: Vec<Map<String, Value>>,
+    /// Project names nobody may create (PyPI's prohibited names).
+    #[serde(default)]
+    prohibited_names: Vec<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -172,6 +183,8 @@ struct ServerSection {
     audience: Option<String>,
     admin_token: Option<String>,
     token_lifetime: Option<i64>,
+    max_release_age_days: Option<u32>,
+    pending_publisher_expiry_days: Option<u32>,
     max_upload_size: Option<toml::Value>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -219,6 +232,10 @@ pub struct Settings {
     /// `None`: generate one and keep it in the data directory.
     pub admin_token: Option<String>,
     pub token_lifetime: i64,
+    /// Seconds after which a release takes no new files (0: no limit).
+    pub max_release_age: i64,
+    /// Seconds a pending publisher stays usable (0: no limit).
+    pub pending_publisher_expiry: i64,
     pub max_upload_bytes: u64,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -237,6 +254,7 @@ pub struct Settings {
     /// installed twine treats as PyPI).
     pub impersonate_hosts: Vec<String>,
     pub publishers: Vec<Map<String, Value>>,
+    pub prohibited_names: Vec<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
@@ -288,6 +306,15 @@ impl Settings {
                 .unwrap_or_else(|| "pypi".into()),
             admin_token: args.admin_token.clone().or(s.admin_token),
             token_lifetime,
+            max_release_age: days(
+                args.max_release_age_days.or(s.max_release_age_days),
+                DEFAULT_MAX_RELEASE_AGE_DAYS,
+            ),
+            pending_publisher_expiry: days(
+                args.pending_publisher_expiry_days
+                    .or(s.pending_publisher_expiry_days),
+                DEFAULT_PENDING_PUBLISHER_EXPIRY_DAYS,
+            ),
             max_upload_bytes: max_upload(args.max_upload_size, s.max_upload_size)?,
             tls_cert: args.tls_cert.clone().or(rel(s.tls_cert)),
             tls_key: args.tls_key.clone().or(rel(s.tls_key)),
@@ -319,8 +346,18 @@ impl Settings {
                     .unwrap_or(crate::oidc::jwks::REFRESH_COOLDOWN.as_secs()),
             ),
             publishers: file.publishers,
+            prohibited_names: file.prohibited_names,
         })
     }
+}
+
+/// PyPI's `MAXIMUM_AGE_FOR_NEW_UPLOADS_DAYS`.
+pub const DEFAULT_MAX_RELEASE_AGE_DAYS: u32 = 14;
+/// PyPI's `PENDING_PUBLISHER_EXPIRY_DAYS`.
+pub const DEFAULT_PENDING_PUBLISHER_EXPIRY_DAYS: u32 = 30;
+
+fn days(given: Option<u32>, default: u32) -> i64 {
+    i64::from(given.unwrap_or(default)) * 86_400
 }
 
 /// The config file (or an empty one) and the directory its relative paths start from.

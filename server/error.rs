@@ -26,6 +26,30 @@ impl MintError {
     }
 }
 
+impl MintError {
+    /// PyPI's shape, or for PEP 807 clients an RFC 9457 problem document carrying
+    /// the same `message` and `errors` members (so both kinds of client can read it).
+    pub fn respond(self, problem: bool) -> Response {
+        if !problem {
+            return self.into_response();
+        }
+        let body = json!({
+            "type": "about:blank",
+            "status": 422,
+            "title": "Token request failed",
+            "detail": self.description,
+            "message": "Token request failed",
+            "errors": [{"code": self.code, "description": self.description}],
+        });
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+            Json(body),
+        )
+            .into_response()
+    }
+}
+
 impl IntoResponse for MintError {
     fn into_response(self) -> Response {
         let body = json!({

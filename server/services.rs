@@ -56,6 +56,12 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
         .map_err(ApiError::BadRequest)?;
     let normalized = packaging::normalize_name(project);
     if pending {
+        // PyPI's pending-publisher form refuses a prohibited name with this text.
+        if app.store.is_prohibited(&normalized).await? {
+            return Err(ApiError::BadRequest(
+                "This project name isn't allowed".into(),
+            ));
+        }
         if app
             .store
             .project_by_normalized_name(&normalized)
@@ -101,7 +107,11 @@ pub async fn publishers(app: &App, provider: Option<Provider>) -> Result<Vec<Pub
         .store
         .list_publishers(provider.map(Provider::as_str))
         .await?;
-    Ok(Publisher::parse_all(records))
+    let mut parsed = Publisher::parse_all(records);
+    for p in &mut parsed {
+        p.expires_at = app.policy.pending_expires_at(p);
+    }
+    Ok(parsed)
 }
 
 /// Add a trusted issuer after checking its fields.
@@ -155,6 +165,18 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
         add_issuer(app, &spec.provider, &spec.url, spec.jwks_url.as_deref())
             .await
             .map_err(|e| anyhow::anyhow!("trusted issuer {}: {e}", spec.url))?;
+    }
+    for name in &app.settings.prohibited_names {
+        anyhow::ensure!(
+            packaging::is_valid_name(name.trim()),
+            "prohibited name '{name}' is not a valid project name"
+        );
+        app.store
+            .add_prohibited(
+                &packaging::normalize_name(name.trim()),
+                "from the config file",
+            )
+            .await?;
     }
     for publisher in &app.settings.publishers {
         match add_publisher(app, publisher).await {

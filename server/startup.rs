@@ -86,6 +86,7 @@ impl Server {
             policy: Policy {
                 audience: settings.audience.clone(),
                 token_lifetime: settings.token_lifetime,
+                pending_expiry: settings.pending_publisher_expiry,
             },
             issuer,
             ca_file: tls_material.ca_file,

@@ -56,9 +56,13 @@ pub struct GitHubJob {
     /// Numeric owner id [default: derived from the owner name, as publishers do].
     #[arg(long)]
     pub repository_owner_id: Option<String>,
-    /// Simulate a reusable workflow: OWNER/REPO/.github/workflows/FILE@REF.
+    /// Simulate a reusable workflow: the called workflow, OWNER/REPO/.github/workflows/FILE@REF
+    /// (`workflow_ref` stays the caller, --workflow in --repository).
     #[arg(long)]
     pub job_workflow_ref: Option<String>,
+    /// `immutable` for GitHub's 2026 subject, repo:OWNER@OWNER_ID/REPO@REPO_ID:… [default: classic].
+    #[arg(long, value_parser = ["classic", "immutable"])]
+    pub sub_format: Option<String>,
 }
 
 impl GitHubJob {
@@ -72,6 +76,7 @@ impl GitHubJob {
             event_name: self.event_name.clone(),
             repository_owner_id: self.repository_owner_id.clone(),
             job_workflow_ref: self.job_workflow_ref.clone(),
+            sub_format: self.sub_format.clone(),
             ..Default::default()
         }
     }
@@ -350,6 +355,7 @@ mod tests {
             event_name: None,
             repository_owner_id: None,
             job_workflow_ref: None,
+            sub_format: None,
         };
         let text = github_env(&job).unwrap();
         assert!(text.contains("export GITHUB_ACTIONS='true'\n"));

@@ -92,16 +92,19 @@ pub struct PublisherLine {
     pub project: String,
     pub summary: String,
     pub pending: bool,
+    /// A pending publisher's expiry, and whether it has passed.
+    pub expiry: Option<(When, bool)>,
 }
 
-impl From<&Publisher> for PublisherLine {
-    fn from(p: &Publisher) -> Self {
+impl PublisherLine {
+    pub fn new(p: &Publisher, now: i64) -> Self {
         Self {
             id: p.id,
             provider: p.provider.display(),
             project: p.project.clone(),
             summary: p.config.describe(),
             pending: p.pending,
+            expiry: p.expires_at.map(|at| (When::at(at, now), at <= now)),
         }
     }
 }

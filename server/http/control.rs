@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
@@ -19,13 +19,26 @@ use crate::store::ExchangeFilter;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/publishers", get(list_publishers).post(create_publisher))
-        .route("/publishers/{id}", delete(delete_publisher))
+        .route(
+            "/publishers/{id}",
+            delete(delete_publisher).patch(backdate_publisher),
+        )
         .route("/issuers", get(list_issuers).post(create_issuer))
         .route("/issuers/{id}", delete(delete_issuer))
         .route("/issuers/{id}/refresh", post(refresh_issuer))
         .route("/exchanges", get(list_exchanges))
         .route("/exchanges/{id}", get(get_exchange))
         .route("/projects", get(list_projects))
+        .route("/projects/{project}", patch(set_project_status))
+        .route(
+            "/projects/{project}/releases/{version}",
+            patch(backdate_release),
+        )
+        .route(
+            "/prohibited-names",
+            get(list_prohibited).post(add_prohibited),
+        )
+        .route("/prohibited-names/{name}", delete(remove_prohibited))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
         .route("/reset", post(reset))
@@ -169,7 +182,13 @@ async fn list_projects(State(app): State<AppState>) -> Result<Json<Value>, ApiEr
     let mut out = Vec::new();
     for p in app.store.list_projects().await? {
         let files = app.store.project_files(p.id).await?;
-        out.push(json!({"name": p.name, "normalized_name": p.normalized_name, "files": files}));
+        out.push(json!({
+            "name": p.name,
+            "normalized_name": p.normalized_name,
+            "status": p.status,
+            "status_reason": p.status_reason,
+            "files": files,
+        }));
     }
     Ok(Json(json!({"projects": out})))
 }
@@ -232,4 +251,142 @@ async fn revoke_token(
 async fn reset(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     services::reset(&app).await?;
     Ok(Json(json!({"reset": true})))
+}
+
+type Body = Result<Json<Value>, axum::extract::rejection::JsonRejection>;
+
+/// The time a backdating body asks for: `{"age_days": N}` (N days before now) or
+/// `{"created_at": UNIX}`.
+fn backdated(body: &Map<String, Value>) -> Result<i64, ApiError> {
+    match (body.get("age_days"), body.get("created_at")) {
+        (Some(days), None) => match days.as_f64() {
+            Some(d) if d >= 0.0 && d.is_finite() => {
+                Ok(crate::util::now() - (d * 86_400.0).round() as i64)
+            }
+            _ => Err(ApiError::BadRequest(
+                "'age_days' must be a number of days, 0 or more".into(),
+            )),
+        },
+        (None, Some(at)) => at.as_i64().ok_or_else(|| {
+            ApiError::BadRequest("'created_at' must be a Unix time in seconds".into())
+        }),
+        _ => Err(ApiError::BadRequest(
+            "send {\"age_days\": 15} or {\"created_at\": <unix seconds>}".into(),
+        )),
+    }
+}
+
+/// `PATCH /publishers/{id} {"age_days": 31}`: move its registration back in time, to
+/// see a pending publisher expire.
+async fn backdate_publisher(
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let created_at = backdated(&object(body)?)?;
+    match app.store.set_publisher_created(id, created_at).await? {
+        Some(at) => Ok(Json(json!({"id": id, "created_at": at}))),
+        None => Err(ApiError::NotFound(format!("no publisher {id}"))),
+    }
+}
+
+/// `PATCH /projects/{project}/releases/{version} {"age_days": 15}`: move a release's
+/// creation back in time, to reach the release-age rule.
+async fn backdate_release(
+    State(app): State<AppState>,
+    Path((project, version)): Path<(String, String)>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let created_at = backdated(&object(body)?)?;
+    let normalized = packaging::normalize_name(&project);
+    let version = packaging::parse_version(&version)
+        .map(|v| packaging::canonical_version(&v))
+        .unwrap_or(version);
+    match app
+        .store
+        .set_release_created(&normalized, &version, created_at)
+        .await?
+    {
+        Some(at) => Ok(Json(
+            json!({"project": normalized, "version": version, "created_at": at}),
+        )),
+        None => Err(ApiError::NotFound(format!(
+            "no release {version} of '{normalized}'"
+        ))),
+    }
+}
+
+/// `PATCH /projects/{project} {"status": "archived", "reason": "…"}` (PEP 792).
+async fn set_project_status(
+    State(app): State<AppState>,
+    Path(project): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let body = object(body)?;
+    let status: crate::store::ProjectStatus = body
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .parse()
+        .map_err(ApiError::BadRequest)?;
+    let reason = match body.get("reason") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(r)) => Some(r.as_str()),
+        Some(_) => return Err(ApiError::BadRequest("'reason' must be text".into())),
+    };
+    let normalized = packaging::normalize_name(&project);
+    match app
+        .store
+        .set_project_status(&normalized, status, reason)
+        .await?
+    {
+        Some(p) => Ok(Json(json!({
+            "name": p.name,
+            "normalized_name": p.normalized_name,
+            "status": p.status,
+            "status_reason": p.status_reason,
+        }))),
+        None => Err(ApiError::NotFound(format!("no project '{normalized}'"))),
+    }
+}
+
+async fn list_prohibited(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({"prohibited_names": app.store.list_prohibited().await?}),
+    ))
+}
+
+/// `POST /prohibited-names {"name": "…", "comment": "…"}`.
+async fn add_prohibited(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
+    let body = object(body)?;
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
+    if !packaging::is_valid_name(name) {
+        return Err(ApiError::BadRequest(format!(
+            "'name' must be a valid project name, not '{name}'"
+        )));
+    }
+    let comment = body.get("comment").and_then(Value::as_str).unwrap_or("");
+    let row = app
+        .store
+        .add_prohibited(&packaging::normalize_name(name), comment)
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(row)).into_response())
+}
+
+async fn remove_prohibited(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let normalized = packaging::normalize_name(&name);
+    if app.store.remove_prohibited(&normalized).await? {
+        Ok(Json(json!({"deleted": normalized})))
+    } else {
+        Err(ApiError::NotFound(format!(
+            "'{normalized}' is not a prohibited name"
+        )))
+    }
 }

@@ -100,7 +100,10 @@ pub async fn overview(State(app): State<AppState>) -> Result<Response, Failed> {
                 .iter()
                 .map(|(project, f)| FileLine::new(project, f, now))
                 .collect(),
-            publishers: publishers.iter().map(PublisherLine::from).collect(),
+            publishers: publishers
+                .iter()
+                .map(|p| PublisherLine::new(p, now))
+                .collect(),
             projects: app.store.list_projects().await?.len(),
         },
     ))
@@ -147,7 +150,10 @@ async fn publishers_page(
         status,
         PublishersPage {
             frame: Frame::new("publishers"),
-            publishers: publishers.iter().map(PublisherLine::from).collect(),
+            publishers: publishers
+                .iter()
+                .map(|p| PublisherLine::new(p, now()))
+                .collect(),
             notice,
             error,
         },

@@ -14,7 +14,7 @@ use crate::error::IndexError;
 use crate::index::{json_api, moved, negotiate, simple, sort_files, version_key};
 use crate::packaging::normalize_name;
 use crate::state::{AppState, Scheme};
-use crate::store::{FileRow, ProjectRow, ReleaseRow};
+use crate::store::{FileRow, ProjectRow, ProjectStatus, ReleaseRow};
 
 fn respond(media: &'static str, serial: i64, body: Bytes) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
@@ -59,7 +59,10 @@ pub async fn simple_index(
 ) -> Result<Response, IndexError> {
     let media = negotiate::choose(accept(&headers));
     cached(&app, "", media, async {
-        Ok(simple::index_page(&app.store.list_projects().await?, media))
+        let mut projects = app.store.list_projects().await?;
+        // PyPI leaves quarantined projects out of the index.
+        projects.retain(|p| p.status() != ProjectStatus::Quarantined);
+        Ok(simple::index_page(&projects, media))
     })
     .await
 }
@@ -88,7 +91,8 @@ pub async fn simple_detail(
     .await
 }
 
-/// A project with its releases and files, both in PEP 440 order.
+/// A project with its releases and files, both in PEP 440 order. A quarantined
+/// project shows none (PyPI offers nothing from it for installation).
 async fn load(
     app: &AppState,
     normalized: &str,
@@ -99,6 +103,9 @@ async fn load(
         .project_by_normalized_name(normalized)
         .await?
         .ok_or(missing)?;
+    if project.status() == ProjectStatus::Quarantined {
+        return Ok((project, Vec::new(), Vec::new()));
+    }
     let mut releases = app.store.project_releases(project.id).await?;
     releases.sort_by_key(|a| version_key(&a.version));
     let mut files = app.store.project_files(project.id).await?;

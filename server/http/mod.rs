@@ -64,6 +64,7 @@ fn uploaders(_state: &AppState) -> Router<AppState> {
         .route("/_/oidc/mint-token", post(oidc::mint_token))
         .route("/_/oidc/github/mint-token", post(oidc::mint_token))
         .route("/_/oidc/burn-token", post(oidc::burn_token))
+        .route("/.well-known/pytp", get(oidc::discover))
         .layer(DefaultBodyLimit::max(crate::oidc::MAX_BODY_BYTES))
 }
 

@@ -2,12 +2,16 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use std::collections::HashMap;
+
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::error::MintError;
+use crate::oidc::discovery;
 use crate::state::AppState;
 use crate::store::TokenRow;
 use crate::tokens;
@@ -17,21 +21,86 @@ pub async fn audience(State(app): State<AppState>) -> Json<Value> {
     Json(json!({"audience": app.settings.audience}))
 }
 
+/// PyPI's mint endpoint; with PEP 807's `features` (or its media type) the client
+/// gets what it asked for and errors as RFC 9457 problems that keep PyPI's fields.
 pub async fn mint_token(
     State(app): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, MintError> {
-    let body = body.map_err(|e| {
-        MintError::new(
-            "invalid-payload",
-            format!("could not read the request body: {}", e.body_text()),
-        )
-    })?;
-    let minted = app.exchanger().mint(&body).await?;
-    Ok(
-        Json(json!({"success": true, "token": minted.token, "expires": minted.expires}))
-            .into_response(),
+) -> Response {
+    let asked_pep807 = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains(discovery::MEDIA));
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            let error = MintError::new(
+                "invalid-payload",
+                format!("could not read the request body: {}", e.body_text()),
+            );
+            return error.respond(asked_pep807);
+        }
+    };
+    let request = match discovery::request(&body) {
+        Ok(r) => r,
+        Err(e) => return MintError::new("invalid-features", e).respond(true),
+    };
+    let pep807 = asked_pep807 || request.pep807;
+    match app.exchanger().mint(&body, request.single_use).await {
+        Ok(minted) => {
+            Json(json!({"success": true, "token": minted.token, "expires": minted.expires}))
+                .into_response()
+        }
+        Err(e) => e.respond(pep807),
+    }
+}
+
+/// `GET /.well-known/pytp?discover=<quoted upload path>` (PEP 807, a draft).
+pub async fn discover(
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    if !discovery::acceptable(accept) {
+        return problem(
+            StatusCode::NOT_ACCEPTABLE,
+            &format!("discovery answers {} only", discovery::MEDIA),
+        );
+    }
+    let Some(path) = query.get("discover") else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "missing the 'discover' query parameter (the quoted path of the upload URL)",
+        );
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    // Uploads and the exchange are served over TLS on this same host and port.
+    match discovery::document(&format!("https://{host}"), path) {
+        Some(document) => {
+            ([(header::CONTENT_TYPE, discovery::MEDIA)], Json(document)).into_response()
+        }
+        None => problem(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no trusted publishing for upload path '{path}' (this index uploads at {})",
+                discovery::UPLOAD_PATH
+            ),
+        ),
+    }
+}
+
+fn problem(status: StatusCode, detail: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        Json(discovery::problem(status.as_u16(), title, detail)),
     )
+        .into_response()
 }
 
 /// Revoke a minted token (uv calls this after publishing). Burning twice is fine.

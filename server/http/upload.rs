@@ -57,7 +57,9 @@ async fn accept(
         .ok_or_else(|| UploadError::bad_request("Upload payload does not have a file."))?;
     let normalized = crate::packaging::normalize_name(&meta.name);
     let existing = app.store.project_by_normalized_name(&normalized).await?;
-    let plan = upload::check_target(&form, &file, meta, &token, existing.as_ref())?;
+    // Only a new project's name can be prohibited (PyPI checks it on creation).
+    let prohibited = existing.is_none() && app.store.is_prohibited(&normalized).await?;
+    let plan = upload::check_target(&form, &file, meta, &token, existing.as_ref(), prohibited)?;
     let metadata = upload::inspect(&file, &plan).await?;
     // Only a fully validated upload may create its project (an all-projects API token).
     let project = match existing {
@@ -79,9 +81,11 @@ async fn accept(
         path: BlobStore::relative_path(&file.staged.digests.blake2_256, &file.filename),
         metadata,
         token_id: Some(token.id.clone()),
+        release_cutoff: (app.settings.max_release_age > 0)
+            .then(|| crate::util::now() - app.settings.max_release_age),
     };
     let outcome = app.store.store_file(file.staged, new_file).await?;
-    upload::answer(outcome)?;
+    upload::answer(outcome, app.settings.max_release_age / 86_400)?;
     tracing::info!(file = %file.filename, project = %project.normalized_name, token = %token.id, "upload stored");
     Ok(())
 }

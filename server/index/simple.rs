@@ -47,13 +47,13 @@ pub fn detail_page(
         json!({
             "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
             "name": project.normalized_name,
-            "project-status": {"status": "active"},
+            "project-status": project_status(project),
             "versions": versions,
             "files": files.iter().map(file_json).collect::<Vec<_>>(),
         })
         .to_string()
     } else {
-        detail_html(&project.normalized_name, files)
+        detail_html(&project.normalized_name, project.status().as_str(), files)
     }
 }
 
@@ -79,10 +79,19 @@ fn file_json(file: &FileRow) -> Value {
     })
 }
 
-fn detail_html(name: &str, files: &[FileRow]) -> String {
+/// PEP 792's marker, with its reason when one was given.
+fn project_status(project: &ProjectRow) -> Value {
+    match &project.status_reason {
+        Some(reason) => json!({"status": project.status().as_str(), "reason": reason}),
+        None => json!({"status": project.status().as_str()}),
+    }
+}
+
+/// The HTML page is frozen (PEP 833): only its existing status tag follows the project.
+fn detail_html(name: &str, status: &str, files: &[FileRow]) -> String {
     let name = escape(name);
     let mut html = format!(
-        "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    <meta name=\"pypi:project-status\" content=\"active\">\n    <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n"
+        "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    <meta name=\"pypi:project-status\" content=\"{status}\">\n    <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n"
     );
     for f in files {
         let mut attrs = String::new();

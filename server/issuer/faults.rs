@@ -33,13 +33,15 @@ pub enum Fault {
     AlgNone,
     /// HS256 keyed with the issuer's public key (algorithm confusion).
     Hs256,
+    /// RS256 with no `kid` in the header.
+    NoKid,
     /// The claim is left out.
     MissingClaim(String),
     /// The `jti` of the previous token this issuer minted.
     ReusedJti,
 }
 
-pub const FAULT_NAMES: &str = "expired, not-yet-valid, issued-in-future, wrong-audience, list-audience, unpublished-key, tampered-signature, alg-none, hs256, missing:<claim>, reused-jti";
+pub const FAULT_NAMES: &str = "expired, not-yet-valid, issued-in-future, wrong-audience, list-audience, unpublished-key, tampered-signature, alg-none, hs256, no-kid, missing:<claim>, reused-jti";
 
 impl FromStr for Fault {
     type Err = String;
@@ -55,6 +57,7 @@ impl FromStr for Fault {
             "tampered-signature" => Fault::TamperedSignature,
             "alg-none" => Fault::AlgNone,
             "hs256" => Fault::Hs256,
+            "no-kid" => Fault::NoKid,
             "reused-jti" => Fault::ReusedJti,
             other => match other.strip_prefix("missing:") {
                 Some(claim) if !claim.is_empty() => Fault::MissingClaim(claim.to_owned()),
@@ -135,6 +138,7 @@ impl Fault {
                     URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string())
                 ))
             }
+            Some(Fault::NoKid) => key.sign_without_kid(claims),
             Some(Fault::Hs256) => {
                 let mut header = Header::new(Algorithm::HS256);
                 header.kid = Some(key.kid.clone());

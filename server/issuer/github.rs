@@ -33,6 +33,10 @@ pub struct GitHubIdentity {
     /// Set to simulate a reusable workflow (`OWNER/REPO/.github/workflows/F@REF`).
     #[serde(default)]
     pub job_workflow_ref: Option<String>,
+    /// `immutable`: the `sub` GitHub gives repositories created or renamed since
+    /// 2026-07-15 (`repo:OWNER@OWNER_ID/REPO@REPO_ID:…`); default the classic form.
+    #[serde(default)]
+    pub sub_format: Option<String>,
 }
 
 /// `<issuer base>/github/token?api-version=2.0&repository=…`: the identity travels in
@@ -54,6 +58,7 @@ pub fn request_url(issuer_base: &str, identity: &GitHubIdentity) -> String {
         ("actor", identity.actor.as_ref()),
         ("actor_id", identity.actor_id.as_ref()),
         ("job_workflow_ref", identity.job_workflow_ref.as_ref()),
+        ("sub_format", identity.sub_format.as_ref()),
     ];
     for (key, value) in pairs {
         if let Some(value) = value {
@@ -99,9 +104,23 @@ impl GitHubIdentity {
         } else {
             "branch"
         };
+        let owner_id = self
+            .repository_owner_id
+            .clone()
+            .unwrap_or_else(|| derived_id("owner", &owner));
+        let repository_id = self
+            .repository_id
+            .clone()
+            .unwrap_or_else(|| derived_id("repository", &self.repository));
+        let subject = if self.sub_format.as_deref() == Some("immutable") {
+            let name = self.repository.split_once('/').map_or("", |(_, n)| n);
+            format!("{owner}@{owner_id}/{name}@{repository_id}")
+        } else {
+            self.repository.clone()
+        };
         let sub = match &self.environment {
-            Some(env) => format!("repo:{}:environment:{env}", self.repository),
-            None => format!("repo:{}:ref:{git_ref}", self.repository),
+            Some(env) => format!("repo:{subject}:environment:{env}"),
+            None => format!("repo:{subject}:ref:{git_ref}"),
         };
         let actor = self.actor.clone().unwrap_or_else(|| owner.clone());
         let workflow_name = workflow
@@ -116,8 +135,8 @@ impl GitHubIdentity {
             "sha": sha,
             "repository": self.repository,
             "repository_owner": owner,
-            "repository_owner_id": self.repository_owner_id.clone().unwrap_or_else(|| derived_id("owner", &owner)),
-            "repository_id": self.repository_id.clone().unwrap_or_else(|| derived_id("repository", &self.repository)),
+            "repository_owner_id": owner_id,
+            "repository_id": repository_id,
             "repository_visibility": "public",
             "actor": actor,
             "actor_id": self.actor_id.clone().unwrap_or_else(|| derived_id("actor", &actor)),
@@ -172,5 +191,13 @@ mod tests {
         assert_eq!(c["exp"], 1300);
         assert!(c["repository_owner_id"].is_string());
         assert_eq!(c["repository_owner_id"], derived_id("owner", "octo-org"));
+        let immutable = GitHubIdentity {
+            sub_format: Some("immutable".into()),
+            repository_owner_id: Some("111".into()),
+            repository_id: Some("222".into()),
+            ..id
+        };
+        let c = immutable.claims("https://iss", "pypi", 1000, 300, "j1");
+        assert_eq!(c["sub"], "repo:octo-org@111/demo@222:environment:pypi");
     }
 }

@@ -88,6 +88,12 @@ impl SigningKey {
         header.kid = Some(self.kid.clone());
         Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
     }
+
+    /// RS256 with no `kid` in the header (PyPI refuses such tokens).
+    pub fn sign_without_kid<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        let header = Header::new(Algorithm::RS256);
+        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+    }
 }
 
 /// A published key and, once it has been rotated out, when it leaves the key set.

@@ -146,6 +146,7 @@ mod tests {
             pending: false,
             config: super::super::publisher::PublisherConfig::GitHub(config),
             created_at: 0,
+            expires_at: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! publisher and mint a short-lived upload token (PyPI's `/_/oidc/*` endpoints).
 
 pub mod activestate;
+pub mod discovery;
 pub mod exchange;
 pub mod github;
 pub mod gitlab;

@@ -98,6 +98,9 @@ pub struct Publisher {
     #[serde(flatten)]
     pub config: PublisherConfig,
     pub created_at: i64,
+    /// A pending publisher's expiry (filled in for display; matching asks the policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl TryFrom<PublisherRecord> for Publisher {
@@ -114,6 +117,7 @@ impl TryFrom<PublisherRecord> for Publisher {
             pending: r.pending != 0,
             config,
             created_at: r.created_at,
+            expires_at: None,
         })
     }
 }

@@ -135,6 +135,9 @@ pub struct JtiClaim {
 }
 
 /// What one exchange leaves behind.
+// Both variants are common and each is moved once, into the batch queue: boxing the
+// larger would add an allocation per mint for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ExchangeRecord {
     Refused(NewExchange),
     /// Claim the `jti`; if that succeeds record `exchange` and store `token`. A lost
@@ -268,12 +271,12 @@ async fn write_sqlite(
     }
     if !batch.tokens.is_empty() {
         sql += &format!(
-            "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at) \
-             SELECT column1, column2, column3, column4, column5, column6, column7, column8 FROM (VALUES {}) AS v \
-             WHERE v.column9 IS NULL OR EXISTS (SELECT 1 FROM oidc_jti j WHERE j.issuer = v.column9 AND j.jti = v.column10 AND j.token_id = v.column1);",
-            placeholders_from(next, batch.tokens.len(), 10)
+            "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at, single_use) \
+             SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9 FROM (VALUES {}) AS v \
+             WHERE v.column10 IS NULL OR EXISTS (SELECT 1 FROM oidc_jti j WHERE j.issuer = v.column10 AND j.jti = v.column11 AND j.token_id = v.column1);",
+            placeholders_from(next, batch.tokens.len(), 11)
         );
-        next += batch.tokens.len() * 10;
+        next += batch.tokens.len() * 11;
     }
     if !batch.exchanges.is_empty() {
         sql += &format!(
@@ -362,8 +365,8 @@ async fn write_postgres(
         .collect();
     if !tokens.is_empty() {
         let sql = format!(
-            "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at) VALUES {}",
-            placeholders_from(0, tokens.len(), 8)
+            "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at, single_use) VALUES {}",
+            placeholders_from(0, tokens.len(), 9)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for t in tokens {

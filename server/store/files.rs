@@ -26,6 +26,9 @@ enum Decision {
     Stored,
     SecondSdist,
     Conflict,
+    /// The release is past its upload window; unless the file exists already (PyPI
+    /// checks duplicates first), that is the answer.
+    TooOld,
 }
 
 pub(super) fn writer(
@@ -58,7 +61,12 @@ pub(super) fn writer(
                 outcomes.push(match decision {
                     Decision::Stored => Ok(StoreFileOutcome::Stored),
                     Decision::SecondSdist => Ok(StoreFileOutcome::SecondSdist),
-                    Decision::Conflict => classify(&pool, job).await,
+                    Decision::Conflict => classify(&pool, job)
+                        .await
+                        .and_then(|found| found.ok_or(StoreError::Conflict)),
+                    Decision::TooOld => classify(&pool, job)
+                        .await
+                        .map(|found| found.unwrap_or(StoreFileOutcome::ReleaseTooOld)),
                 });
             }
             outcomes
@@ -67,19 +75,19 @@ pub(super) fn writer(
 }
 
 /// Once a file with this name or content exists: PyPI's silent 200 for the very same
-/// file, "already exists" otherwise.
-async fn classify(pool: &AnyPool, job: &FileJob) -> StoreResult<StoreFileOutcome> {
+/// file, "already exists" otherwise; `None` if there is no such file.
+async fn classify(pool: &AnyPool, job: &FileJob) -> StoreResult<Option<StoreFileOutcome>> {
     let d = &job.staged.digests;
     let row = sqlx::query("SELECT filename, sha256_digest, blake2_256_digest FROM files WHERE filename = $1 OR blake2_256_digest = $2")
         .bind(&job.file.filename)
         .bind(&d.blake2_256)
         .fetch_optional(pool)
-        .await?
-        .ok_or(StoreError::Conflict)?;
+        .await?;
+    let Some(row) = row else { return Ok(None) };
     let filename: String = row.try_get("filename")?;
     let sha256: String = row.try_get("sha256_digest")?;
     let blake2: String = row.try_get("blake2_256_digest")?;
-    Ok(
+    Ok(Some(
         if filename == job.file.filename && sha256 == d.sha256 && blake2 == d.blake2_256 {
             StoreFileOutcome::Identical
         } else {
@@ -88,12 +96,12 @@ async fn classify(pool: &AnyPool, job: &FileJob) -> StoreResult<StoreFileOutcome
                 blake2_256: blake2,
             }
         },
-    )
+    ))
 }
 
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
-/// (project id, version) → release id.
-type Releases = HashMap<(i64, String), i64>;
+/// (project id, version) → (release id, created at).
+type Releases = HashMap<(i64, String), (i64, i64)>;
 
 async fn write_batch(
     conn: &mut AnyConnection,
@@ -102,8 +110,18 @@ async fn write_batch(
 ) -> anyhow::Result<Vec<Decision>> {
     let mut tx = conn.begin().await?;
     let releases = ensure_releases(&mut tx, jobs).await?;
-    let release_of = |f: &NewFile| releases.get(&(f.project_id, f.version.clone())).copied();
+    let release = |f: &NewFile| releases.get(&(f.project_id, f.version.clone())).copied();
+    let release_of = |f: &NewFile| release(f).map(|(id, _)| id);
     let mut decisions = second_sdists(&mut tx, jobs, &release_of).await?;
+    // PyPI's order: duplicates, then the release's age, then a second sdist.
+    for (job, decision) in jobs.iter().zip(decisions.iter_mut()) {
+        let created = release(&job.file).map(|(_, created)| created);
+        if let (Some(created), Some(cutoff)) = (created, job.file.release_cutoff)
+            && created < cutoff
+        {
+            *decision = Some(Decision::TooOld);
+        }
+    }
     insert_files(&mut tx, jobs, &release_of, &mut decisions).await?;
     let decisions: Vec<Decision> = decisions
         .into_iter()
@@ -149,7 +167,7 @@ async fn ensure_releases(tx: &mut Tx<'_>, jobs: &[FileJob]) -> Result<Releases, 
     }
     let sql = format!(
         "INSERT INTO releases (project_id, version, metadata, created_at) VALUES {} \
-         ON CONFLICT (project_id, version) DO UPDATE SET version = excluded.version RETURNING id, project_id, version",
+         ON CONFLICT (project_id, version) DO UPDATE SET version = excluded.version RETURNING id, project_id, version, created_at",
         placeholders(releases.len(), 4)
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -164,7 +182,7 @@ async fn ensure_releases(tx: &mut Tx<'_>, jobs: &[FileJob]) -> Result<Releases, 
     for row in query.fetch_all(&mut **tx).await? {
         ids.insert(
             (row.try_get("project_id")?, row.try_get("version")?),
-            row.try_get("id")?,
+            (row.try_get("id")?, row.try_get("created_at")?),
         );
     }
     Ok(ids)

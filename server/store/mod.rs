@@ -9,6 +9,7 @@ pub(crate) mod digests;
 mod exchanges;
 mod files;
 mod issuers;
+mod prohibited;
 mod projects;
 mod publishers;
 mod sql;
@@ -18,7 +19,9 @@ pub use blobs::{BlobStore, Digests, StagedFile};
 pub use changes::Changes;
 pub use exchanges::{ExchangeFilter, ExchangeRecord, ExchangeRow, JtiClaim, NewExchange, Recorded};
 pub use issuers::TrustedIssuerRow;
-pub use projects::{FileRow, NewFile, ProjectRow, ReleaseRow, StoreFileOutcome, WheelMetadata};
+pub use projects::{
+    FileRow, NewFile, ProjectRow, ProjectStatus, ReleaseRow, StoreFileOutcome, WheelMetadata,
+};
 pub use publishers::{PublisherRecord, Reified};
 pub use tokens::{NewToken, TokenRow};
 
@@ -173,7 +176,7 @@ impl Store {
     }
 
     /// Delete everything a user created: projects, files, publishers, tokens,
-    /// exchanges, replay records and issuers. Configured fixtures are re-applied by the caller.
+    /// exchanges, replay records, issuers and prohibited names. Configured fixtures are re-applied by the caller.
     pub async fn reset(&self) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
         for sql in [
@@ -185,6 +188,7 @@ impl Store {
             "DELETE FROM oidc_jti",
             "DELETE FROM exchanges",
             "DELETE FROM trusted_issuers",
+            "DELETE FROM prohibited_names",
         ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }

@@ -14,9 +14,57 @@ pub struct ProjectRow {
     pub normalized_name: String,
     pub created_at: i64,
     pub last_serial: i64,
+    /// PEP 792: `active`, `archived`, `quarantined` or `deprecated`.
+    pub status: String,
+    pub status_reason: Option<String>,
 }
 
-const PROJECT_COLUMNS: &str = "id, name, normalized_name, created_at, last_serial";
+impl ProjectRow {
+    pub fn status(&self) -> ProjectStatus {
+        self.status.parse().unwrap_or(ProjectStatus::Active)
+    }
+}
+
+const PROJECT_COLUMNS: &str =
+    "id, name, normalized_name, created_at, last_serial, status, status_reason";
+
+/// A project's PEP 792 status marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectStatus {
+    Active,
+    Archived,
+    Quarantined,
+    Deprecated,
+}
+
+impl ProjectStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Archived => "archived",
+            Self::Quarantined => "quarantined",
+            Self::Deprecated => "deprecated",
+        }
+    }
+}
+
+impl std::str::FromStr for ProjectStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "active" => Self::Active,
+            "archived" => Self::Archived,
+            "quarantined" => Self::Quarantined,
+            "deprecated" => Self::Deprecated,
+            other => {
+                return Err(format!(
+                    "unknown project status '{other}' (one of: active, archived, quarantined, deprecated)"
+                ));
+            }
+        })
+    }
+}
 
 /// Release metadata as stored (JSON text), read leniently: unreadable text is `null`.
 #[derive(Clone, Debug)]
@@ -78,6 +126,8 @@ pub struct NewFile {
     pub path: String,
     pub metadata: Option<WheelMetadata>,
     pub token_id: Option<String>,
+    /// A release created before this time takes no new files (PyPI's 14 days).
+    pub release_cutoff: Option<i64>,
 }
 
 pub struct WheelMetadata {
@@ -98,6 +148,8 @@ pub enum StoreFileOutcome {
         blake2_256: String,
     },
     SecondSdist,
+    /// The release is older than the index allows new files for.
+    ReleaseTooOld,
 }
 
 impl Store {
@@ -194,6 +246,45 @@ impl Store {
         file: NewFile,
     ) -> StoreResult<StoreFileOutcome> {
         self.files.submit(FileJob { file, staged }).await
+    }
+
+    /// Set a project's PEP 792 status; the project as it is now, if it exists.
+    pub async fn set_project_status(
+        &self,
+        normalized: &str,
+        status: ProjectStatus,
+        reason: Option<&str>,
+    ) -> StoreResult<Option<ProjectRow>> {
+        let row = sqlx::query_as(AssertSqlSafe(format!(
+            "UPDATE projects SET status = $1, status_reason = $2, last_serial = last_serial + 1 \
+             WHERE normalized_name = $3 RETURNING {PROJECT_COLUMNS}"
+        )))
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(normalized)
+        .fetch_optional(&self.write)
+        .await?;
+        self.changed().await;
+        Ok(row)
+    }
+
+    /// Move a release's creation time (to reach the release-age rule without waiting);
+    /// the new time, or `None` if there is no such release.
+    pub async fn set_release_created(
+        &self,
+        normalized: &str,
+        version: &str,
+        created_at: i64,
+    ) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE releases SET created_at = $1 WHERE version = $2 AND project_id = \
+             (SELECT id FROM projects WHERE normalized_name = $3) RETURNING created_at",
+        )
+        .bind(created_at)
+        .bind(version)
+        .bind(normalized)
+        .fetch_optional(&self.write)
+        .await?)
     }
 
     /// The core metadata (PEP 658) of the wheel served at `path`.

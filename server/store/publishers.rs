@@ -83,6 +83,24 @@ impl Store {
         self.changed().await;
         Ok(done.rows_affected() > 0)
     }
+
+    /// Move a publisher's creation time (to reach the pending-publisher expiry without
+    /// waiting); the new time, or `None` if there is no such publisher.
+    pub async fn set_publisher_created(
+        &self,
+        id: i64,
+        created_at: i64,
+    ) -> StoreResult<Option<i64>> {
+        let set: Option<i64> = sqlx::query_scalar(
+            "UPDATE publishers SET created_at = $1 WHERE id = $2 RETURNING created_at",
+        )
+        .bind(created_at)
+        .bind(id)
+        .fetch_optional(&self.write)
+        .await?;
+        self.changed().await;
+        Ok(set)
+    }
 }
 
 /// What turning a pending publisher into a normal one did.
@@ -94,6 +112,8 @@ pub enum Reified {
     AlreadyDone,
     /// A project with that name exists; the pending publisher was deleted, as PyPI does.
     ProjectExists { project: String },
+    /// The name is prohibited: no project is created; the publisher stays pending.
+    Prohibited { name: String },
 }
 
 impl Store {
@@ -111,6 +131,15 @@ impl Store {
             return Ok(Reified::AlreadyDone);
         };
         let normalized = crate::packaging::normalize_name(&name);
+        let prohibited: Option<String> =
+            sqlx::query_scalar("SELECT name FROM prohibited_names WHERE name = $1")
+                .bind(&normalized)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if prohibited.is_some() {
+            tx.rollback().await?;
+            return Ok(Reified::Prohibited { name });
+        }
         let claimed = sqlx::query(
             "UPDATE publishers SET pending = 0, project = $2 WHERE id = $1 AND pending = 1",
         )

@@ -15,6 +15,8 @@ pub struct NewToken {
     pub projects: Option<Vec<String>>,
     pub description: String,
     pub expires_at: Option<i64>,
+    /// PEP 807's `single-use-token`: good for one upload.
+    pub single_use: bool,
 }
 
 /// A token's project list as stored: JSON text, or NULL for every project.
@@ -42,10 +44,24 @@ pub struct TokenRow {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub burned_at: Option<i64>,
+    #[sqlx(try_from = "i64")]
+    pub single_use: Flag,
+    /// When a single-use token was used.
+    pub used_at: Option<i64>,
 }
 
-const TOKEN_COLUMNS: &str =
-    "id, kind, publisher_id, projects, description, created_at, expires_at, burned_at";
+/// A 0/1 column as a boolean (SQLite has no boolean type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Flag(pub bool);
+
+impl From<i64> for Flag {
+    fn from(v: i64) -> Self {
+        Self(v != 0)
+    }
+}
+
+const TOKEN_COLUMNS: &str = "id, kind, publisher_id, projects, description, created_at, expires_at, burned_at, single_use, used_at";
 
 fn projects_text(projects: &Option<Vec<String>>) -> Option<String> {
     projects
@@ -53,7 +69,7 @@ fn projects_text(projects: &Option<Vec<String>>) -> Option<String> {
         .map(|p| serde_json::to_string(p).unwrap_or_default())
 }
 
-/// Bind a token's eight columns (in the order of the INSERTs that store them).
+/// Bind a token's nine columns (in the order of the INSERTs that store them).
 pub(super) fn bind_token<'q>(
     query: super::exchanges::AnyQuery<'q>,
     t: NewToken,
@@ -69,6 +85,7 @@ pub(super) fn bind_token<'q>(
         .bind(t.description)
         .bind(created_at)
         .bind(t.expires_at)
+        .bind(i64::from(t.single_use))
 }
 
 impl Store {
@@ -104,8 +121,8 @@ impl Store {
     /// Store a token created outside an exchange (a long-lived API token).
     pub async fn insert_token(&self, token: &NewToken) -> StoreResult<TokenRow> {
         Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {TOKEN_COLUMNS}"
+            "INSERT INTO api_tokens (id, token_hash, kind, publisher_id, projects, description, created_at, expires_at, single_use) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {TOKEN_COLUMNS}"
         )))
         .bind(&token.id)
         .bind(&token.token_hash)
@@ -115,8 +132,21 @@ impl Store {
         .bind(&token.description)
         .bind(now())
         .bind(token.expires_at)
+        .bind(i64::from(token.single_use))
         .fetch_one(&self.write)
         .await?)
+    }
+
+    /// Use up a single-use token: `true` for the first use only (on any replica).
+    pub async fn use_single_use_token(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET used_at = $1 WHERE id = $2 AND single_use = 1 AND used_at IS NULL",
+        )
+        .bind(now())
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Tokens of one kind (`api` or `oidc`), newest first.

@@ -42,6 +42,8 @@ pub enum Refusal {
     Expired,
     /// Revoked; carries the token's kind (`oidc` tokens are burned by clients).
     Burned(String),
+    /// A single-use token (PEP 807) that already served an upload.
+    Used,
 }
 
 /// Look up a presented token and check it is live.
@@ -60,6 +62,11 @@ pub async fn authenticate(
     }
     if row.expires_at.is_some_and(|exp| now() >= exp) {
         return Ok(Err(Refusal::Expired));
+    }
+    // A single-use token is spent by the first upload that presents it, whatever
+    // that upload's fate: PEP 807 allows one upload operation per token.
+    if row.single_use.0 && !store.use_single_use_token(&row.id).await? {
+        return Ok(Err(Refusal::Used));
     }
     Ok(Ok(row))
 }
@@ -81,6 +88,7 @@ pub async fn create_api_token(
         projects: project.map(|p| vec![p]),
         description: description.to_owned(),
         expires_at: lifetime.map(|l| now() + l),
+        single_use: false,
     };
     let row = store.insert_token(&token).await?;
     Ok((generated, row))

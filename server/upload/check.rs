@@ -8,7 +8,7 @@ use super::form::{Form, UploadedFile};
 use super::validate::{self, FormMetadata, WheelParts};
 use crate::error::UploadError;
 use crate::packaging;
-use crate::store::{ProjectRow, StoreFileOutcome, TokenRow, WheelMetadata};
+use crate::store::{ProjectRow, ProjectStatus, StoreFileOutcome, TokenRow, WheelMetadata};
 use crate::tokens::Refusal;
 
 /// What a valid upload will store.
@@ -29,6 +29,9 @@ pub fn refusal_for(refusal: Refusal) -> UploadError {
         Refusal::Expired => UploadError::forbidden("Invalid API Token: token is expired"),
         Refusal::Burned(kind) if kind == "oidc" => UploadError::forbidden(
             "Invalid API Token: token was revoked (burned with /_/oidc/burn-token); mint a new one",
+        ),
+        Refusal::Used => UploadError::forbidden(
+            "Invalid API Token: this single-use token was already used for an upload (PEP 807 single-use-token); mint a new one",
         ),
         Refusal::Burned(_) => UploadError::forbidden(
             "Invalid API Token: token was revoked (DELETE /_mock/api/tokens/ID); create a new one",
@@ -82,6 +85,7 @@ pub fn check_target(
     meta: FormMetadata,
     token: &TokenRow,
     existing: Option<&ProjectRow>,
+    prohibited: bool,
 ) -> Result<Plan, UploadError> {
     let normalized = packaging::normalize_name(&meta.name);
     if existing.is_none() && token.kind == "oidc" {
@@ -90,6 +94,9 @@ pub fn check_target(
              publisher but specifying the project name incorrectly (either in the publisher or in your project's metadata). \
              Please ensure that both match.",
         ));
+    }
+    if existing.is_none() && prohibited {
+        return Err(UploadError::bad_request(prohibited_name(&meta.name)));
     }
     // Scope first: a refused upload must not create the project it names.
     if !crate::tokens::allows_project(token, &normalized) {
@@ -103,6 +110,9 @@ pub fn check_target(
             "Invalid API Token: {what} is not valid for project '{name}'"
         )));
     }
+    if let Some(project) = existing {
+        check_status(project, token)?;
+    }
     validate::filename(&file.filename, &meta.filetype, file.content_type.as_deref())?;
     validate::digests(form, &file.staged.digests)?;
     let wheel = validate::distribution(&file.filename, &meta, &normalized)?;
@@ -111,6 +121,29 @@ pub fn check_target(
         normalized,
         wheel,
     })
+}
+
+/// PyPI's refusal for creating a project whose name is prohibited.
+pub fn prohibited_name(name: &str) -> String {
+    format!("The name '{name}' isn't allowed. {HELP}")
+}
+
+/// PEP 792 statuses as PyPI's permissions apply them: an archived project takes no
+/// uploads; a quarantined one takes none from trusted publishers (its owners may
+/// still upload to fix it).
+fn check_status(project: &ProjectRow, token: &TokenRow) -> Result<(), UploadError> {
+    let refused = match project.status() {
+        ProjectStatus::Archived => true,
+        ProjectStatus::Quarantined => token.kind == "oidc",
+        ProjectStatus::Active | ProjectStatus::Deprecated => false,
+    };
+    if refused {
+        return Err(UploadError::forbidden(format!(
+            "The given token isn't allowed to upload to project '{}'. {HELP}",
+            project.name
+        )));
+    }
+    Ok(())
 }
 
 /// Open the archive (blocking work, off the reactor); a wheel's METADATA must agree
@@ -136,7 +169,7 @@ pub async fn inspect(
 }
 
 /// The answer for what the store did with a valid upload.
-pub fn answer(outcome: StoreFileOutcome) -> Result<(), UploadError> {
+pub fn answer(outcome: StoreFileOutcome, max_age_days: i64) -> Result<(), UploadError> {
     match outcome {
         StoreFileOutcome::Stored | StoreFileOutcome::Identical => Ok(()),
         StoreFileOutcome::Exists {
@@ -148,5 +181,8 @@ pub fn answer(outcome: StoreFileOutcome) -> Result<(), UploadError> {
         StoreFileOutcome::SecondSdist => Err(UploadError::bad_request(
             "Only one sdist may be uploaded per release.",
         )),
+        StoreFileOutcome::ReleaseTooOld => Err(UploadError::bad_request(format!(
+            "Uploading new files to releases older than {max_age_days} days is not allowed."
+        ))),
     }
 }

@@ -8,7 +8,7 @@ mod check;
 pub mod form;
 mod validate;
 
-pub use check::{answer, check_form, check_target, inspect, refusal_for};
+pub use check::{answer, check_form, check_target, inspect, prohibited_name, refusal_for};
 
 /// Appended to refusals, as Warehouse points at its help page.
 pub const HELP: &str = "See the mock-pypi README (Troubleshooting) for more information.";

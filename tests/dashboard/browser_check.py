@@ -200,8 +200,10 @@ try:
     listed = driver.find_element(By.TAG_NAME, "table").text
     for expected in ("octo-group/gl-form", "sa@p.iam.gserviceaccount.com", "octo/as-form"):
         check(expected in listed, f"{expected} not listed after its form: {listed}")
-    check("pending" in [r.text.split()[-1] for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr")
-                        if "sa@p.iam" in r.text][0], "the Google publisher is not pending")
+    google_row = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tbody tr") if "sa@p.iam" in r.text][0]
+    check(google_row.split()[-1] == "pending", "the Google publisher is not pending")
+    # A pending publisher shows when it expires (PyPI's 30 days).
+    check(" in 29 days " in google_row or " in 30 days " in google_row, f"no expiry shown: {google_row}")
 
     # Screenshots for people: a projector-sized and a phone-sized window.
     def shoot(width, height):

@@ -18,6 +18,16 @@ pub struct Policy {
     pub audience: String,
     /// Seconds a minted upload token lives.
     pub token_lifetime: i64,
+    /// Seconds a pending publisher stays usable after it was registered (0: forever).
+    pub pending_expiry: i64,
+}
+
+impl Policy {
+    /// When a pending publisher stops matching, if it ever does.
+    pub fn pending_expires_at(&self, publisher: &Publisher) -> Option<i64> {
+        (publisher.pending && self.pending_expiry > 0)
+            .then(|| publisher.created_at + self.pending_expiry)
+    }
 }
 
 /// What the exchange learned, for the audit log.
@@ -93,7 +103,7 @@ pub enum Outcome {
     Reify {
         publisher_id: i64,
     },
-    Mint(Grant),
+    Mint(Box<Grant>),
 }
 
 /// An accepted exchange: who minted, for which projects, until when.
@@ -231,6 +241,11 @@ fn choose(
     let (claims, iss) = (token.claims(), token.iss());
     let (pending_publishers, normal): (Vec<&Publisher>, Vec<&Publisher>) =
         trusted.publishers.iter().partition(|p| p.pending);
+    // Expired pending publishers no longer match (PyPI deletes them); they are kept
+    // aside to explain a refusal they would otherwise have prevented.
+    let (expired, pending_publishers): (Vec<&Publisher>, Vec<&Publisher>) = pending_publishers
+        .into_iter()
+        .partition(|p| policy.pending_expires_at(p).is_some_and(|at| at <= now));
     match pending {
         Pending::Settled(step) => audit.detail.steps.push(step),
         // A refusal among pending publishers is not an error (PyPI swallows it).
@@ -261,6 +276,21 @@ fn choose(
             candidates,
         } => {
             audit.detail.candidates = candidates;
+            let explanation = match expired_match(provider, &expired, claims, iss) {
+                Some(p) => {
+                    let when = policy.pending_expires_at(&p).unwrap_or(now);
+                    let note = format!(
+                        "pending publisher {} for '{}' matches this token but expired at {} ({} days after it was registered); register it again",
+                        p.id,
+                        p.project,
+                        crate::util::iso_time(when),
+                        policy.pending_expiry / 86_400
+                    );
+                    audit.fail("pending", note.clone());
+                    format!("{explanation} Also: {note}.")
+                }
+                None => explanation,
+            };
             return Outcome::Refused(refuse(
                 "invalid-publisher",
                 format!("valid token, but no corresponding publisher ({reason}). {explanation}"),
@@ -278,12 +308,38 @@ fn choose(
         .get("jti")
         .and_then(Value::as_str)
         .map(|jti| (jti.to_owned(), exp + LEEWAY_SECONDS + 5));
-    Outcome::Mint(Grant {
+    Outcome::Mint(Box::new(Grant {
         publisher,
         projects,
         expires: now + policy.token_lifetime,
         jti,
-    })
+    }))
+}
+
+/// The expired pending publisher that would have matched, if any.
+fn expired_match(
+    provider: Provider,
+    expired: &[&Publisher],
+    claims: &Map<String, Value>,
+    iss: &str,
+) -> Option<Publisher> {
+    if expired.is_empty() {
+        return None;
+    }
+    match match_publishers(provider, expired.iter().copied(), claims, iss) {
+        MatchOutcome::Matched { publisher, .. } => Some(publisher),
+        MatchOutcome::NoMatch { .. } => None,
+    }
+}
+
+/// The refusal when a pending publisher's project name is prohibited (PyPI's
+/// project creation refuses it, and the exchange reports that text).
+pub fn prohibited(publisher_id: i64, name: &str, audit: &mut Audit) -> Refusal {
+    audit.fail(
+        "pending",
+        format!("pending publisher {publisher_id} would create '{name}', a prohibited name"),
+    );
+    refuse("invalid-payload", crate::upload::prohibited_name(name))
 }
 
 /// The refusal when a pending publisher's project appeared meanwhile.

@@ -46,8 +46,9 @@ impl From<crate::store::StoreError> for Stop {
 }
 
 impl Exchanger<'_> {
-    /// The whole exchange for one request body.
-    pub async fn mint(&self, body: &[u8]) -> Result<Minted, MintError> {
+    /// The whole exchange for one request body; `single_use` mints a token good for
+    /// one upload (PEP 807's `single-use-token`).
+    pub async fn mint(&self, body: &[u8], single_use: bool) -> Result<Minted, MintError> {
         let mut audit = Audit::default();
         let token = match decide::read_token(body, &mut audit) {
             Ok(t) => t,
@@ -57,7 +58,7 @@ impl Exchanger<'_> {
         // The audit keeps the token's header and claims (moved, not copied).
         audit.keep(token);
         match decided {
-            Ok(grant) => self.record(audit, grant).await,
+            Ok(grant) => self.record(audit, grant, single_use).await,
             Err(Stop::Refused(refusal)) => Err(self.refuse(audit, refusal).await),
             Err(Stop::Failed(error)) => Err(error),
         }
@@ -104,6 +105,13 @@ impl Exchanger<'_> {
                         "pending publisher {publisher_id} was already turned into a normal one"
                     ),
                 ),
+                Reified::Prohibited { name } => {
+                    return Err(Stop::Refused(decide::prohibited(
+                        publisher_id,
+                        &name,
+                        audit,
+                    )));
+                }
                 Reified::ProjectExists { project } => {
                     return Err(Stop::Refused(decide::project_exists(
                         publisher_id,
@@ -127,7 +135,7 @@ impl Exchanger<'_> {
             );
         }
         match outcome {
-            Outcome::Mint(grant) => Ok(grant),
+            Outcome::Mint(grant) => Ok(*grant),
             Outcome::Refused(refusal) => Err(Stop::Refused(refusal)),
             Outcome::Reify { .. } => Err(Stop::Failed(MintError::new(
                 "server-error",
@@ -137,7 +145,12 @@ impl Exchanger<'_> {
     }
 
     /// Record the accepted exchange with its token and `jti` claim in one transaction.
-    async fn record(&self, mut audit: Audit, grant: Grant) -> Result<Minted, MintError> {
+    async fn record(
+        &self,
+        mut audit: Audit,
+        grant: Grant,
+        single_use: bool,
+    ) -> Result<Minted, MintError> {
         let iss = audit.issuer.clone().unwrap_or_default();
         let iss = iss.as_str();
         let generated = tokens::generate();
@@ -168,6 +181,7 @@ impl Exchanger<'_> {
                 publisher.id, publisher.provider
             ),
             expires_at: Some(grant.expires),
+            single_use,
         };
         let jti = grant.jti.map(|(jti, expires_at)| JtiClaim {
             issuer: iss.to_owned(),

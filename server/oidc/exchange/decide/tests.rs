@@ -32,7 +32,9 @@ fn publisher(id: i64, project: &str, environment: &str, pending: bool) -> Publis
         pending,
         config: PublisherConfig::from_input(Provider::GitHub, input.as_object().unwrap(), None)
             .unwrap(),
-        created_at: 0,
+        // Registered a day before NOW: well inside a pending publisher's 30 days.
+        created_at: NOW - 86_400,
+        expires_at: None,
     }
 }
 
@@ -79,6 +81,7 @@ fn policy() -> Policy {
     Policy {
         audience: "pypi".into(),
         token_lifetime: 900,
+        pending_expiry: 30 * 86_400,
     }
 }
 
@@ -274,6 +277,51 @@ fn pending_publishers_come_first_and_are_settled_by_the_shell() {
     let other = trusted(vec![publisher(8, "other", "staging", true)]);
     let r = refusal(run(&t, &other, Pending::Unsettled).0);
     assert_eq!(r.code, "invalid-publisher");
+}
+
+#[test]
+fn expired_pending_publishers_no_longer_match_and_the_refusal_says_so() {
+    let signer = key("issuer-test-key.pem");
+    let t = token(&signer, &claims(json!({})));
+    let mut old = publisher(7, "brand-new", "pypi", true);
+    old.created_at = NOW - 30 * 86_400;
+    let (outcome, audit) = run(&t, &trusted(vec![old.clone()]), Pending::Unsettled);
+    let r = refusal(outcome);
+    assert_eq!(r.code, "invalid-publisher");
+    assert!(
+        r.description
+            .contains("pending publisher 7 for 'brand-new' matches this token but expired at"),
+        "{r:?}"
+    );
+    assert!(
+        audit
+            .detail
+            .steps
+            .iter()
+            .any(|s| s.step == "pending" && !s.ok)
+    );
+    // One second younger, it still creates its project.
+    old.created_at += 1;
+    let (outcome, _) = run(&t, &trusted(vec![old.clone()]), Pending::Unsettled);
+    assert!(
+        matches!(outcome, Outcome::Reify { publisher_id: 7 }),
+        "{outcome:?}"
+    );
+    // With expiry turned off, age does not matter.
+    old.created_at = 0;
+    let mut forever = policy();
+    forever.pending_expiry = 0;
+    let mut audit = Audit::default();
+    let outcome = decide(
+        &t,
+        &trusted(vec![old]),
+        &decoding(&signer),
+        NOW,
+        &forever,
+        Pending::Unsettled,
+        &mut audit,
+    );
+    assert!(matches!(outcome, Outcome::Reify { .. }), "{outcome:?}");
 }
 
 #[test]
