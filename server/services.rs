@@ -92,7 +92,10 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
         .await
     {
         Ok(row) => {
-            Publisher::try_from(row).map_err(|e| StoreError::Other(anyhow::anyhow!(e)).into())
+            let mut publisher = Publisher::try_from(row)
+                .map_err(|e| ApiError::from(StoreError::Other(anyhow::anyhow!(e))))?;
+            publisher.expires_at = app.policy.pending_expires_at(&publisher);
+            Ok(publisher)
         }
         Err(StoreError::Conflict) => Err(ApiError::Conflict(format!(
             "an identical {provider} publisher for '{normalized}' exists"

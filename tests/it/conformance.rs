@@ -32,6 +32,9 @@ struct Case {
     expect_project: Option<String>,
     #[serde(default)]
     projects_exist: Vec<String>,
+    /// Names prohibited after the publishers are registered.
+    #[serde(default)]
+    prohibit: Vec<String>,
 }
 
 fn object(v: Value) -> Map<String, Value> {
@@ -106,11 +109,34 @@ async fn run(server: &Server, case: &Case) -> Result<(), String> {
         let mut p = merged(default_publisher(&case.provider), entry);
         p.insert("provider".into(), json!(case.provider));
         p.entry("project").or_insert(json!("conf-demo"));
+        // `age_days` backdates the publisher once registered (pending expiry).
+        let age = p.remove("age_days");
         let (status, body) = server
             .api(Method::POST, "/publishers", Some(Value::Object(p.clone())))
             .await;
         if status != 201 {
             return Err(format!("publisher {p:?} was refused: {body}"));
+        }
+        if let Some(age) = age {
+            let path = format!("/publishers/{}", body["id"]);
+            let (status, body) = server
+                .api(Method::PATCH, &path, Some(json!({"age_days": age})))
+                .await;
+            if status != 200 {
+                return Err(format!("backdating failed: {body}"));
+            }
+        }
+    }
+    for name in &case.prohibit {
+        let (status, body) = server
+            .api(
+                Method::POST,
+                "/prohibited-names",
+                Some(json!({"name": name})),
+            )
+            .await;
+        if status != 201 {
+            return Err(format!("prohibiting {name} failed: {body}"));
         }
     }
     let audience = server.info["audience"].as_str().unwrap_or("pypi");

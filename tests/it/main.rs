@@ -18,6 +18,7 @@ mod e2e_uv;
 mod index;
 mod issuer_and_cli;
 mod issuer_faults;
+mod pypi_2026;
 mod replicas;
 mod twine;
 mod upload;
