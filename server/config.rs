@@ -61,6 +61,14 @@ pub struct ServeArgs {
     /// PEM RSA key the fake issuer signs with [default: generated once in the data directory].
     #[arg(long, env = "MOCK_PYPI_ISSUER_KEY")]
     pub issuer_key: Option<PathBuf>,
+    /// Directory with the fake Sigstore's CA, CT and log keys (ca-key.pem, ct-key.pem,
+    /// rekor-key.pem; generated where missing) [default: <data dir>/sigstore].
+    #[arg(long, env = "MOCK_PYPI_SIGSTORE_KEY_DIR")]
+    pub sigstore_key_dir: Option<PathBuf>,
+    /// Also accept attestations that verify against this Sigstore trusted_root.json
+    /// (e.g. the public-good instance's, for a real CI job; repeatable). Never fetched.
+    #[arg(long, env = "MOCK_PYPI_SIGSTORE_TRUSTED_ROOT", value_delimiter = ',')]
+    pub sigstore_trusted_root: Vec<PathBuf>,
     /// Secret a CI job presents to the fake issuer (ACTIONS_ID_TOKEN_REQUEST_TOKEN).
     #[arg(long, env = "MOCK_PYPI_ISSUER_REQUEST_TOKEN", hide_env_values = true)]
     pub issuer_request_token: Option<String>,
@@ -196,6 +204,8 @@ struct ServerSection {
     #[serde(default)]
     impersonate_hosts: Vec<String>,
     warehouse_exact_errors: Option<bool>,
+    #[serde(default)]
+    sigstore_trusted_roots: Vec<PathBuf>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -203,6 +213,7 @@ struct ServerSection {
 struct IssuerSection {
     key_file: Option<PathBuf>,
     request_token: Option<String>,
+    sigstore_key_dir: Option<PathBuf>,
     /// Run the fake issuer inside `serve` [default: true].
     embedded: Option<bool>,
     /// Provider → the `iss` to sign with.
@@ -243,6 +254,9 @@ pub struct Settings {
     pub embedded_issuer: bool,
     pub issuer_key: Option<PathBuf>,
     pub issuer_request_token: Option<String>,
+    pub sigstore_key_dir: Option<PathBuf>,
+    /// Extra Sigstore trusted roots the index verifies attestations against.
+    pub sigstore_trusted_roots: Vec<PathBuf>,
     pub trusted_issuers: Vec<IssuerSpec>,
     /// Provider → `iss` the fake issuer signs with, where not `<issuer>/<provider>`.
     pub issuer_identities: BTreeMap<Provider, String>,
@@ -321,6 +335,24 @@ impl Settings {
             tls_names,
             embedded_issuer: !args.no_issuer && file.issuer.embedded.unwrap_or(true),
             issuer_key: args.issuer_key.clone().or(rel(file.issuer.key_file)),
+            sigstore_key_dir: args
+                .sigstore_key_dir
+                .clone()
+                .or(rel(file.issuer.sigstore_key_dir)),
+            sigstore_trusted_roots: if args.sigstore_trusted_root.is_empty() {
+                s.sigstore_trusted_roots
+                    .iter()
+                    .map(|p| {
+                        if p.is_absolute() {
+                            p.clone()
+                        } else {
+                            base.join(p)
+                        }
+                    })
+                    .collect()
+            } else {
+                args.sigstore_trusted_root.clone()
+            },
             issuer_request_token: args
                 .issuer_request_token
                 .clone()

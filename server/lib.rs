@@ -7,7 +7,8 @@
 //! `upload` (the legacy upload, streamed and checked) → `store` (rows and
 //! content-addressed files) → `index` (what pip and uv read). `startup` builds a server
 //! from `config`; `state` is what handlers share; `services` are the operations the
-//! control API, the dashboard and startup share; `audit` and `provider` are leaves.
+//! control API, the dashboard and startup share; `audit` and `provider` are leaves. `sigstore` is the fake Sigstore beside the issuer
+//! and the index's verifier of PEP 740 attestations.
 //!
 //! Public: what the binary, the tests and the benches use; everything else is
 //! crate-private, so the compiler reports code nothing uses.
@@ -32,6 +33,7 @@ pub(crate) mod oidc;
 pub(crate) mod packaging;
 pub(crate) mod proxy;
 pub(crate) mod services;
+pub(crate) mod sigstore;
 pub(crate) mod state;
 pub(crate) mod store;
 pub(crate) mod tokens;

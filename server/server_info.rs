@@ -34,6 +34,12 @@ pub struct ServerInfo {
     #[serde(default)]
     pub ca_bundle: Option<PathBuf>,
     pub audience: Option<String>,
+    /// The fake Sigstore's base URL (Fulcio under `/fulcio`, Rekor under `/rekor`).
+    #[serde(default)]
+    pub sigstore_url: Option<String>,
+    /// Its `trusted_root.json`.
+    #[serde(default)]
+    pub sigstore_trusted_root: Option<PathBuf>,
 }
 
 impl ServerInfo {

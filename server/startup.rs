@@ -76,7 +76,9 @@ impl Server {
         } else {
             None
         };
+        let sigstore_roots = Arc::new(sigstore_roots(&settings, issuer.as_deref()).await?);
         let app = App {
+            sigstore_roots,
             public_url,
             admin_token,
             store,
@@ -165,7 +167,40 @@ pub async fn build_issuer(settings: &Settings, base_url: &str) -> anyhow::Result
         None => secret_file(&settings.data_dir.join("issuer-request-token")).await?,
     };
     let identities = settings.issuer_identities.clone().into_iter().collect();
-    Ok(Issuer::new(base_url, request_token, key).with_identities(identities))
+    let key_dir = settings
+        .sigstore_key_dir
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join("sigstore"));
+    let sigstore = crate::sigstore::Sigstore::open(
+        &key_dir,
+        &settings.data_dir,
+        &format!("{}/sigstore", base_url.trim_end_matches('/')),
+    )
+    .await
+    .context("starting the fake Sigstore")?;
+    Ok(Issuer::new(base_url, request_token, key)
+        .with_identities(identities)
+        .with_sigstore(sigstore))
+}
+
+/// The trusted roots attestations are verified against.
+async fn sigstore_roots(
+    settings: &Settings,
+    issuer: Option<&Issuer>,
+) -> anyhow::Result<crate::sigstore::root::Roots> {
+    let mut roots = crate::sigstore::root::Roots::default();
+    if let Some(sigstore) = issuer.and_then(Issuer::sigstore) {
+        roots.add(&sigstore.trusted_root)?;
+    }
+    for path in &settings.sigstore_trusted_roots {
+        let text = tokio::fs::read_to_string(path)
+            .await
+            .with_context(|| format!("reading the Sigstore trusted root {}", path.display()))?;
+        roots
+            .add(&text)
+            .with_context(|| format!("the Sigstore trusted root {}", path.display()))?;
+    }
+    Ok(roots)
 }
 
 /// Forget replay records once their tokens are long expired.
@@ -200,5 +235,15 @@ fn server_info(app: &App, ca_bundle: Option<std::path::PathBuf>) -> ServerInfo {
         ca_file: app.ca_file.clone(),
         ca_bundle,
         audience: Some(app.settings.audience.clone()),
+        sigstore_url: app
+            .issuer
+            .as_ref()
+            .and_then(|i| i.sigstore())
+            .map(|s| s.base_url().to_owned()),
+        sigstore_trusted_root: app
+            .issuer
+            .as_ref()
+            .and_then(|i| i.sigstore())
+            .map(|s| s.trusted_root_path.clone()),
     }
 }

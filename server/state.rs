@@ -39,6 +39,9 @@ pub struct App {
     pub issuer: Option<Arc<Issuer>>,
     pub ca_file: Option<PathBuf>,
     pub pages: PageCache,
+    /// What attestations are verified against: the embedded fake Sigstore's root and
+    /// any configured ones.
+    pub sigstore_roots: Arc<crate::sigstore::root::Roots>,
 }
 
 impl App {

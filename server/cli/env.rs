@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::target::{IssuerTarget, Resolved, Target};
-use super::token::mint_token;
+use super::token::{mint_token, mint_token_with_audience};
 use crate::issuer::github::{self, GitHubIdentity};
 
 #[derive(Args, Debug)]
@@ -224,6 +224,7 @@ pub fn github_env(job: &GitHubJob) -> anyhow::Result<String> {
             identity.event_name.clone().unwrap_or_else(|| "push".into()),
         ),
     ];
+    vars.push(sigstore_var(&r));
     vars.extend(proxy_vars(&job.issuer, &r)?);
     Ok(exports(
         "A GitHub Actions job, as mock-pypi's fake issuer sees it.",
@@ -231,6 +232,14 @@ pub fn github_env(job: &GitHubJob) -> anyhow::Result<String> {
         &vars,
         r.ca_file.as_ref(),
     ))
+}
+
+/// Where `mock-pypi attest` finds the fake Sigstore: beside the fake issuer.
+fn sigstore_var(r: &Resolved) -> (&'static str, String) {
+    (
+        "MOCK_PYPI_SIGSTORE_URL",
+        format!("{}/sigstore", r.issuer.trim_end_matches('/')),
+    )
 }
 
 /// A provider whose token reaches clients through GitLab's variable.
@@ -245,11 +254,31 @@ struct VariableJob<'a> {
 
 async fn variable_env(job: VariableJob<'_>) -> anyhow::Result<String> {
     let r = job.issuer.resolve(job.target)?;
-    let token = mint_token(&r, job.provider, job.identity, job.issuer.fault.as_ref()).await?;
+    let token = mint_token(
+        &r,
+        job.provider,
+        job.identity.clone(),
+        job.issuer.fault.as_ref(),
+    )
+    .await?;
     let mut vars = vec![("GITLAB_CI", "true".to_owned())];
     vars.extend(job.extra);
     let variable = crate::issuer::gitlab::token_variable(&r.audience);
     vars.push((variable.as_str(), token));
+    // Sigstore signing (`mock-pypi attest`) reads its own token, as a GitLab job's
+    // `id_tokens: SIGSTORE_ID_TOKEN: {aud: sigstore}` provides it.
+    if job.provider != "activestate" {
+        let sigstore = mint_token_with_audience(
+            &r,
+            job.provider,
+            job.identity.clone(),
+            None,
+            crate::sigstore::http::AUDIENCE,
+        )
+        .await?;
+        vars.push(("SIGSTORE_ID_TOKEN", sigstore));
+        vars.push(sigstore_var(&r));
+    }
     vars.extend(proxy_vars(job.issuer, &r)?);
     Ok(exports(
         job.header,

@@ -2,6 +2,7 @@
 //! of a running server, which they find through `<data dir>/server.json` (or flags).
 
 mod api_token;
+mod attest;
 mod env;
 mod health;
 mod publisher;
@@ -42,6 +43,9 @@ pub enum Command {
     Token(token::TokenArgs),
     /// Create, list or revoke long-lived API tokens on a running index.
     ApiToken(api_token::ApiTokenArgs),
+    /// Write PEP 740 attestations for distributions, signed through the fake Sigstore
+    /// with the CI job's identity (run in the environment `mock-pypi env …` prints).
+    Attest(attest::AttestArgs),
     /// Exit 0 if a server answers its health URL (container health checks).
     Health(health::HealthArgs),
 }
@@ -56,5 +60,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(args) => token::token(args).await,
         Command::Health(args) => health::health(args).await,
         Command::ApiToken(args) => api_token::api_token(args).await,
+        Command::Attest(args) => attest::attest(args).await,
     }
 }

@@ -93,16 +93,18 @@ pub async fn issuer(args: &IssuerArgs) -> anyhow::Result<()> {
     let request_token = issuer.request_token().to_owned();
     ServerInfo {
         pid: std::process::id(),
-        issuer_url: Some(base),
+        issuer_url: Some(base.clone()),
         github_issuer: Some(issuer.issuer_url(Provider::GitHub)),
         issuers: Some(issuer.issuer_urls()),
         request_token: Some(request_token.clone()),
+        sigstore_url: issuer.sigstore().map(|s| s.base_url().to_owned()),
+        sigstore_trusted_root: issuer.sigstore().map(|s| s.trusted_root_path.clone()),
         ..Default::default()
     }
     .write(&settings.data_dir.join("issuer.json"))
     .await?;
     println!(
-        "mock-pypi fake issuer on {addr}\n  GitHub issuer (iss):      {}\n  GitLab issuer (iss):      {}\n  Google issuer (iss):      {}\n  ActiveState issuer (iss): {}\n  request token:            {request_token}\n",
+        "mock-pypi fake issuer on {addr}\n  GitHub issuer (iss):      {}\n  GitLab issuer (iss):      {}\n  Google issuer (iss):      {}\n  ActiveState issuer (iss): {}\n  Sigstore (Fulcio, Rekor): {base}/sigstore\n  request token:            {request_token}\n",
         issuer.issuer_url(Provider::GitHub),
         issuer.issuer_url(Provider::GitLab),
         issuer.issuer_url(Provider::Google),

@@ -34,15 +34,26 @@ pub async fn token(args: TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ask the fake issuer for a token (`POST <issuer>/mint`).
+/// Ask the fake issuer for a token for the index's audience (`POST <issuer>/mint`).
 pub async fn mint_token(
     r: &Resolved,
     provider: &str,
     identity: Value,
     fault: Option<&String>,
 ) -> anyhow::Result<String> {
+    mint_token_with_audience(r, provider, identity, fault, &r.audience).await
+}
+
+/// The same, for another audience (`sigstore`, for the fake CA).
+pub async fn mint_token_with_audience(
+    r: &Resolved,
+    provider: &str,
+    identity: Value,
+    fault: Option<&String>,
+    audience: &str,
+) -> anyhow::Result<String> {
     let body = json!({
-        "provider": provider, "audience": r.audience, "identity": identity, "fault": fault,
+        "provider": provider, "audience": audience, "identity": identity, "fault": fault,
     });
     let url = format!("{}/mint", r.issuer.trim_end_matches('/'));
     let answer = call(

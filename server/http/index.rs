@@ -85,7 +85,7 @@ pub async fn simple_detail(
     cached(&app, &normalized, media, async {
         let (project, releases, files) = load(&app, &normalized, IndexError::NotFound).await?;
         let versions: Vec<String> = releases.into_iter().map(|r| r.version).collect();
-        let body = simple::detail_page(&project, &files, &versions, media);
+        let body = simple::detail_page(&project, &files, &versions, media, &app.https_url());
         Ok((project.last_serial, body))
     })
     .await
@@ -154,6 +154,57 @@ pub async fn json_release(
     let document = json_api::release_document(&project, &releases, &files, &version, &origin)
         .ok_or(IndexError::JsonNotFound)?;
     Ok(Json(document).into_response())
+}
+
+/// PyPI's Integrity API: a file's provenance (PEP 740), negotiated between
+/// `application/vnd.pypi.integrity.v1+json` (the default) and `application/json`.
+pub async fn provenance(
+    State(app): State<AppState>,
+    Path((project, version, filename)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, IndexError> {
+    let message = |status: StatusCode, text: String| {
+        let mut r = (status, Json(serde_json::json!({"message": text}))).into_response();
+        r.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept"));
+        r
+    };
+    let Some(media) = crate::index::negotiate::integrity(accept(&headers)) else {
+        return Ok(message(
+            StatusCode::NOT_ACCEPTABLE,
+            "Request not acceptable".into(),
+        ));
+    };
+    let version = crate::packaging::parse_version(&version)
+        .map(|v| crate::packaging::canonical_version(&v))
+        .unwrap_or(version);
+    let found = app
+        .store
+        .provenance(&normalize_name(&project), &version, &filename)
+        .await?;
+    let Some(Some(document)) = found else {
+        return Ok(message(
+            StatusCode::NOT_FOUND,
+            format!("No provenance available for {filename}"),
+        ));
+    };
+    let mut response = (StatusCode::OK, document).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=600"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET"),
+    );
+    Ok(response)
 }
 
 /// `/files/<b2[..2]>/<b2[2..4]>/<b2[4..]>/<filename>` and its `.metadata` (PEP 658).

@@ -96,6 +96,10 @@ fn installers() -> Router<AppState> {
         .route("/pypi/{project}/json", get(index::json_project))
         .route("/pypi/{project}/{version}/json", get(index::json_release))
         .route("/files/{*path}", get(index::file))
+        .route(
+            "/integrity/{project}/{version}/{filename}/provenance",
+            get(index::provenance),
+        )
 }
 
 /// Used by people and test suites: the home page, health, the control API and the

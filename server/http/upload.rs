@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::error::UploadError;
 use crate::state::AppState;
-use crate::store::{BlobStore, NewFile, TokenRow};
+use crate::store::{BlobStore, NewFile, StoredAttestations, TokenRow};
 use crate::upload::{self, HELP};
 
 pub async fn upload(
@@ -70,6 +70,7 @@ async fn accept(
                 .await?
         }
     };
+    let attestations = attestations(app, &form, &token, &file).await?;
     let new_file = NewFile {
         project_id: project.id,
         version: plan.meta.version.clone(),
@@ -83,11 +84,48 @@ async fn accept(
         token_id: Some(token.id.clone()),
         release_cutoff: (app.settings.max_release_age > 0)
             .then(|| crate::util::now() - app.settings.max_release_age),
+        attestations,
     };
     let outcome = app.store.store_file(file.staged, new_file).await?;
     upload::answer(outcome, app.settings.max_release_age / 86_400)?;
     tracing::info!(file = %file.filename, project = %project.normalized_name, token = %token.id, "upload stored");
     Ok(())
+}
+
+/// The `attestations` field checked (off the reactor: it is signature checks), or the
+/// reason it is refused; `Ok(None)` when there is none.
+async fn attestations(
+    app: &AppState,
+    form: &upload::form::Form,
+    token: &TokenRow,
+    file: &upload::form::UploadedFile,
+) -> Result<Result<Option<StoredAttestations>, String>, UploadError> {
+    let Some(field) = form.get("attestations").map(str::to_owned) else {
+        return Ok(Ok(None));
+    };
+    let publisher = match token.publisher_id {
+        Some(id) if token.kind == "oidc" => app
+            .store
+            .publisher_by_id(id)
+            .await?
+            .and_then(|r| crate::oidc::publisher::Publisher::try_from(r).ok()),
+        _ => None,
+    };
+    let (roots, oidc) = (app.sigstore_roots.clone(), token.kind == "oidc");
+    let (filename, sha256) = (file.filename.clone(), file.staged.digests.sha256.clone());
+    let checked = tokio::task::spawn_blocking(move || {
+        let uploader = upload::attestations::Uploader {
+            oidc,
+            publisher: publisher.as_ref(),
+        };
+        upload::attestations::check(&field, &uploader, &roots, &filename, &sha256)
+    })
+    .await
+    .map_err(UploadError::internal)?;
+    if let Err(reason) = &checked {
+        tracing::info!(file = %file.filename, %reason, "attestations refused");
+    }
+    Ok(checked.map(Some))
 }
 
 /// The token from `Authorization: Basic __token__:<t>` (or `token <t>` / `Bearer <t>`).

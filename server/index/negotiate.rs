@@ -17,9 +17,27 @@ fn matches(range: &str, offer: &str) -> bool {
     }
 }
 
+pub const INTEGRITY_V1: &str = "application/vnd.pypi.integrity.v1+json";
+
 /// The media type to answer with for this `Accept` header.
 pub fn choose(accept: Option<&str>) -> &'static str {
-    let Some(accept) = accept else { return HTML };
+    match accept {
+        Some(accept) => best(accept, &OFFERS).unwrap_or(HTML),
+        None => HTML,
+    }
+}
+
+/// The Integrity API's type: its own by default, `application/json` if asked; `None`
+/// (406) when the header allows neither.
+pub fn integrity(accept: Option<&str>) -> Option<&'static str> {
+    match accept {
+        Some(accept) => best(accept, &[INTEGRITY_V1, "application/json"]),
+        None => Some(INTEGRITY_V1),
+    }
+}
+
+/// The offer the header rates best, first offer first on a tie.
+fn best(accept: &str, offers: &[&'static str]) -> Option<&'static str> {
     let ranges: Vec<(String, f32)> = accept
         .split(',')
         .filter_map(|part| {
@@ -40,7 +58,7 @@ pub fn choose(accept: Option<&str>) -> &'static str {
         })
         .collect();
     let mut best: Option<(&'static str, f32)> = None;
-    for offer in OFFERS {
+    for &offer in offers {
         // The most specific matching range decides an offer's quality.
         let quality = ranges
             .iter()
@@ -62,7 +80,7 @@ pub fn choose(accept: Option<&str>) -> &'static str {
             best = Some((offer, q));
         }
     }
-    best.map(|(o, _)| o).unwrap_or(HTML)
+    best.map(|(o, _)| o)
 }
 
 #[cfg(test)]
@@ -89,5 +107,16 @@ mod tests {
             )),
             V1_JSON
         );
+    }
+
+    #[test]
+    fn the_integrity_api_answers_its_type_or_json_or_406() {
+        assert_eq!(integrity(None), Some(INTEGRITY_V1));
+        assert_eq!(integrity(Some("*/*")), Some(INTEGRITY_V1));
+        assert_eq!(
+            integrity(Some("application/json")),
+            Some("application/json")
+        );
+        assert_eq!(integrity(Some("text/html")), None);
     }
 }

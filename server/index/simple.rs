@@ -42,18 +42,34 @@ pub fn detail_page(
     files: &[FileRow],
     versions: &[String],
     media: &'static str,
+    https_base: &str,
 ) -> String {
+    let provenance = |f: &FileRow| {
+        f.attestations.as_ref().map(|_| {
+            provenance_url(
+                https_base,
+                &project.normalized_name,
+                &f.version,
+                &f.filename,
+            )
+        })
+    };
     if media == V1_JSON {
         json!({
             "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
             "name": project.normalized_name,
             "project-status": project_status(project),
             "versions": versions,
-            "files": files.iter().map(file_json).collect::<Vec<_>>(),
+            "files": files.iter().map(|f| file_json(f, provenance(f))).collect::<Vec<_>>(),
         })
         .to_string()
     } else {
-        detail_html(&project.normalized_name, project.status().as_str(), files)
+        detail_html(
+            &project.normalized_name,
+            project.status().as_str(),
+            files,
+            &provenance,
+        )
     }
 }
 
@@ -64,7 +80,13 @@ fn metadata_hash(file: &FileRow) -> Value {
     }
 }
 
-fn file_json(file: &FileRow) -> Value {
+/// The Integrity API URL of a file's provenance (absolute, on the HTTPS origin, as
+/// PEP 740 asks).
+pub fn provenance_url(https_base: &str, project: &str, version: &str, filename: &str) -> String {
+    format!("{https_base}/integrity/{project}/{version}/{filename}/provenance")
+}
+
+fn file_json(file: &FileRow, provenance: Option<String>) -> Value {
     json!({
         "filename": file.filename,
         "url": file_url(file),
@@ -75,7 +97,7 @@ fn file_json(file: &FileRow) -> Value {
         "yanked": false,
         "data-dist-info-metadata": metadata_hash(file),
         "core-metadata": metadata_hash(file),
-        "provenance": Value::Null,
+        "provenance": provenance,
     })
 }
 
@@ -88,7 +110,12 @@ fn project_status(project: &ProjectRow) -> Value {
 }
 
 /// The HTML page is frozen (PEP 833): only its existing status tag follows the project.
-fn detail_html(name: &str, status: &str, files: &[FileRow]) -> String {
+fn detail_html(
+    name: &str,
+    status: &str,
+    files: &[FileRow],
+    provenance: &dyn Fn(&FileRow) -> Option<String>,
+) -> String {
     let name = escape(name);
     let mut html = format!(
         "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    <meta name=\"pypi:project-status\" content=\"{status}\">\n    <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n"
@@ -102,6 +129,9 @@ fn detail_html(name: &str, status: &str, files: &[FileRow]) -> String {
             attrs += &format!(
                 " data-dist-info-metadata=\"sha256={sha}\" data-core-metadata=\"sha256={sha}\""
             );
+        }
+        if let Some(url) = provenance(f) {
+            attrs += &format!(" data-provenance=\"{}\"", escape(&url));
         }
         html += &format!(
             "    <a href=\"{}#sha256={}\"{attrs}>{}</a><br />\n",

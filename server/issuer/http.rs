@@ -28,6 +28,7 @@ pub fn router(issuer: Arc<Issuer>) -> Router {
         .route("/_control", get(control_state))
         .route("/_control/rotate", post(control_rotate))
         .route("/_control/jwks", post(control_jwks))
+        .merge(crate::sigstore::http::router())
         .with_state(issuer)
 }
 

@@ -66,6 +66,7 @@ pub struct Issuer {
     unpublished: tokio::sync::OnceCell<Arc<SigningKey>>,
     last_jti: Mutex<Option<String>>,
     jwks_mode: tokio::sync::watch::Sender<JwksMode>,
+    sigstore: Option<Arc<crate::sigstore::Sigstore>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +146,45 @@ impl Issuer {
             unpublished: tokio::sync::OnceCell::new(),
             last_jti: Mutex::new(None),
             jwks_mode: tokio::sync::watch::Sender::new(JwksMode::Normal),
+            sigstore: None,
         }
+    }
+
+    /// Serve a fake Sigstore (CA and transparency log) next to the issuer.
+    pub fn with_sigstore(mut self, sigstore: crate::sigstore::Sigstore) -> Self {
+        self.sigstore = Some(Arc::new(sigstore));
+        self
+    }
+
+    pub fn sigstore(&self) -> Option<&crate::sigstore::Sigstore> {
+        self.sigstore.as_deref()
+    }
+
+    /// Verify a token this issuer signed (RS256, a published key, not expired, the
+    /// given audience): its provider flavour and claims. The fake CA trusts exactly this.
+    pub fn verify_own_token(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<(Provider, Map<String, Value>), String> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("not a JWT: {e}"))?;
+        let kid = header.kid.ok_or("the token has no 'kid'")?;
+        let jwks = self.jwks();
+        let jwk = jwks
+            .find(&kid)
+            .ok_or_else(|| format!("no published key '{kid}'"))?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_audience(&[audience]);
+        validation.leeway = 30;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+            .map_err(|e| format!("{e} (the CA expects aud '{audience}')"))?;
+        let iss = data.claims.get("iss").and_then(Value::as_str).unwrap_or("");
+        let provider = Provider::ALL
+            .into_iter()
+            .find(|p| self.issuer_url(*p) == iss)
+            .ok_or_else(|| format!("'{iss}' is not one of this issuer's flavours"))?;
+        Ok((provider, data.claims))
     }
 
     /// Sign `provider`'s tokens with `iss` (e.g. the real provider's issuer string).

@@ -29,6 +29,9 @@ enum Decision {
     /// The release is past its upload window; unless the file exists already (PyPI
     /// checks duplicates first), that is the answer.
     TooOld,
+    /// Its attestations were refused; unless the file exists already (PyPI checks
+    /// duplicates, the release's age and a second sdist first), that is the answer.
+    BadAttestations,
 }
 
 pub(super) fn writer(
@@ -67,6 +70,13 @@ pub(super) fn writer(
                     Decision::TooOld => classify(&pool, job)
                         .await
                         .map(|found| found.unwrap_or(StoreFileOutcome::ReleaseTooOld)),
+                    Decision::BadAttestations => classify(&pool, job).await.map(|found| {
+                        found.unwrap_or_else(|| {
+                            StoreFileOutcome::AttestationsRefused(
+                                job.file.attestations.clone().err().unwrap_or_default(),
+                            )
+                        })
+                    }),
                 });
             }
             outcomes
@@ -120,6 +130,9 @@ async fn write_batch(
             && created < cutoff
         {
             *decision = Some(Decision::TooOld);
+        }
+        if decision.is_none() && job.file.attestations.is_err() {
+            *decision = Some(Decision::BadAttestations);
         }
     }
     insert_files(&mut tx, jobs, &release_of, &mut decisions).await?;
@@ -249,9 +262,10 @@ async fn insert_files(
     }
     let sql = format!(
         "INSERT INTO files (release_id, filename, packagetype, python_version, requires_python, size, md5_digest, \
-         sha256_digest, blake2_256_digest, path, metadata_sha256, metadata_blake2_256, upload_time, token_id, metadata) \
+         sha256_digest, blake2_256_digest, path, metadata_sha256, metadata_blake2_256, upload_time, token_id, metadata, \
+         provenance, attestations) \
          VALUES {} ON CONFLICT DO NOTHING RETURNING filename, blake2_256_digest",
-        placeholders(candidates.len(), 15)
+        placeholders(candidates.len(), 17)
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for &i in &candidates {
@@ -271,7 +285,21 @@ async fn insert_files(
             .bind(f.metadata.as_ref().map(|m| m.blake2_256.clone()))
             .bind(now())
             .bind(f.token_id.clone())
-            .bind(f.metadata.as_ref().map(|m| m.bytes.clone()));
+            .bind(f.metadata.as_ref().map(|m| m.bytes.clone()))
+            .bind(
+                f.attestations
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| a.as_ref())
+                    .map(|a| a.provenance.clone()),
+            )
+            .bind(
+                f.attestations
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| a.as_ref())
+                    .map(|a| a.report.clone()),
+            );
     }
     // A row is named by (filename, content): several jobs may share a filename.
     let mut inserted: HashSet<(String, String)> = HashSet::new();

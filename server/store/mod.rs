@@ -20,7 +20,8 @@ pub use changes::Changes;
 pub use exchanges::{ExchangeFilter, ExchangeRecord, ExchangeRow, JtiClaim, NewExchange, Recorded};
 pub use issuers::TrustedIssuerRow;
 pub use projects::{
-    FileRow, NewFile, ProjectRow, ProjectStatus, ReleaseRow, StoreFileOutcome, WheelMetadata,
+    FileRow, NewFile, ProjectRow, ProjectStatus, ReleaseRow, StoreFileOutcome, StoredAttestations,
+    WheelMetadata,
 };
 pub use publishers::{PublisherRecord, Reified};
 pub use tokens::{NewToken, TokenRow};

@@ -100,11 +100,13 @@ pub struct FileRow {
     pub metadata_blake2_256: Option<String>,
     pub upload_time: i64,
     pub token_id: Option<String>,
+    /// The verification report of its attestations, if it had any.
+    pub attestations: Option<String>,
 }
 
 const FILE_COLUMNS: &str = "f.id, r.version, f.filename, f.packagetype, f.python_version, f.requires_python, f.size, \
      f.md5_digest, f.sha256_digest, f.blake2_256_digest, f.path, f.metadata_sha256, f.metadata_blake2_256, \
-     f.upload_time, f.token_id";
+     f.upload_time, f.token_id, f.attestations";
 
 /// A file with its project's normalized name.
 #[derive(sqlx::FromRow)]
@@ -128,6 +130,18 @@ pub struct NewFile {
     pub token_id: Option<String>,
     /// A release created before this time takes no new files (PyPI's 14 days).
     pub release_cutoff: Option<i64>,
+    /// Verified attestations to store with the file, or why they were refused (the
+    /// refusal is the answer only if nothing else refuses the file first).
+    pub attestations: Result<Option<StoredAttestations>, String>,
+}
+
+/// What a file's verified attestations leave behind.
+#[derive(Clone, Debug)]
+pub struct StoredAttestations {
+    /// The Integrity API's provenance document.
+    pub provenance: String,
+    /// Each attestation's verification, step by step (JSON).
+    pub report: String,
 }
 
 pub struct WheelMetadata {
@@ -150,6 +164,8 @@ pub enum StoreFileOutcome {
     SecondSdist,
     /// The release is older than the index allows new files for.
     ReleaseTooOld,
+    /// PyPI's reason, after `Invalid attestations supplied during upload: `.
+    AttestationsRefused(String),
 }
 
 impl Store {
@@ -284,6 +300,26 @@ impl Store {
         .bind(version)
         .bind(normalized)
         .fetch_optional(&self.write)
+        .await?)
+    }
+
+    /// A file's provenance (PEP 740), by project, canonical version and filename: `None`
+    /// if there is no such file, `Some(None)` if it has none.
+    pub async fn provenance(
+        &self,
+        normalized: &str,
+        version: &str,
+        filename: &str,
+    ) -> StoreResult<Option<Option<String>>> {
+        Ok(sqlx::query_scalar(
+            "SELECT f.provenance FROM files f JOIN releases r ON r.id = f.release_id \
+             JOIN projects p ON p.id = r.project_id \
+             WHERE p.normalized_name = $1 AND r.version = $2 AND f.filename = $3",
+        )
+        .bind(normalized)
+        .bind(version)
+        .bind(filename)
+        .fetch_optional(&self.read)
         .await?)
     }
 

@@ -75,6 +75,15 @@ impl Store {
         Ok(rows)
     }
 
+    pub async fn publisher_by_id(&self, id: i64) -> StoreResult<Option<PublisherRecord>> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {PUBLISHER_COLUMNS} FROM publishers WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
     pub async fn delete_publisher(&self, id: i64) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM publishers WHERE id = $1")
             .bind(id)

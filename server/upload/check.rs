@@ -181,6 +181,10 @@ pub fn answer(outcome: StoreFileOutcome, max_age_days: i64) -> Result<(), Upload
         StoreFileOutcome::SecondSdist => Err(UploadError::bad_request(
             "Only one sdist may be uploaded per release.",
         )),
+        StoreFileOutcome::AttestationsRefused(reason) => Err(UploadError::bad_request(format!(
+            "{}{reason}",
+            super::attestations::PREFIX
+        ))),
         StoreFileOutcome::ReleaseTooOld => Err(UploadError::bad_request(format!(
             "Uploading new files to releases older than {max_age_days} days is not allowed."
         ))),

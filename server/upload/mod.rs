@@ -4,6 +4,7 @@
 //! but for the archive inspection, which reads the staged file off the reactor. The
 //! handler (`http::upload`) only sequences these with the store.
 
+pub mod attestations;
 mod check;
 pub mod form;
 mod validate;

@@ -6,6 +6,7 @@
 mod common;
 
 mod api_tokens;
+mod attestations;
 mod audit;
 mod client_failures;
 mod clients;

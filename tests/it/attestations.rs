@@ -1,0 +1,566 @@
+//! PEP 740 end to end: `mock-pypi attest` signs through the fake Sigstore, uv (pinned)
+//! uploads the attestations, the index verifies them as PyPI does and serves the
+//! provenance; the pinned `sigstore` and `pypi-attestations` libraries verify the same
+//! files against the fake trusted root, independently of mock-pypi's own verifier.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+use crate::common::uploads::{Upload, assert_store_clean, basic, files_of};
+use crate::common::{Server, client, dists, run, uv_publish};
+
+/// PyPI's publish/v1 predicate type, as the client library defines it.
+fn publish_predicate() -> &'static str {
+    static TYPE: OnceLock<String> = OnceLock::new();
+    TYPE.get_or_init(|| {
+        let out = Command::new(crate::common::venv().join("bin/python"))
+            .env_clear()
+            .args([
+                "-c",
+                "from pypi_attestations import AttestationType as T; print(T.PYPI_PUBLISH_V1.value)",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    })
+}
+
+/// `mock-pypi attest` in the job's environment `env`, nothing else inherited.
+fn attest(
+    server: &Server,
+    env: &[(String, String)],
+    extra: &[&str],
+    files: &[&Path],
+) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mock-pypi"));
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(["attest", "--data-dir"])
+        .arg(server.data_dir())
+        .args(["--predicate-type", publish_predicate()])
+        .args(extra)
+        .args(files);
+    run(&mut cmd)
+}
+
+fn attestation_of(file: &Path) -> PathBuf {
+    let name = file.file_name().unwrap().to_str().unwrap();
+    file.with_file_name(format!("{name}.publish.attestation"))
+}
+
+fn github_job(server: &Server, repository: &str, workflow: &str) -> Vec<(String, String)> {
+    server.env_vars(&[
+        "env",
+        "github",
+        "--repository",
+        repository,
+        "--workflow",
+        workflow,
+    ])
+}
+
+/// Verify with sigstore + pypi-attestations (what PyPI runs), on our trusted root.
+/// `Ok` with the predicate type, or the library's error.
+fn independent_verify(
+    server: &Server,
+    home: &Path,
+    dist: &Path,
+    attestation: &str,
+    repository: &str,
+) -> Result<String, String> {
+    let script = home.join("verify.py");
+    std::fs::write(
+        &script,
+        r#"import sys
+from pathlib import Path
+from unittest import mock
+from sigstore.models import TrustedRoot
+from sigstore.verify import Verifier
+from pypi_attestations import Attestation, Distribution, GitHubPublisher
+root, dist, attestation, repository = sys.argv[1:5]
+verifier = Verifier(trusted_root=TrustedRoot.from_file(root))
+att = Attestation.model_validate_json(attestation)
+publisher = GitHubPublisher(repository=repository, workflow="release.yml")
+with mock.patch("pypi_attestations._impl.Verifier.production", return_value=verifier):
+    try:
+        predicate_type, _ = att.verify(publisher, Distribution.from_file(Path(dist)))
+    except Exception as e:
+        print(f"REFUSED {type(e).__name__}: {e}")
+        sys.exit(1)
+print(predicate_type)
+"#,
+    )
+    .unwrap();
+    let root = server.data_dir().join("sigstore/trusted_root.json");
+    let (ok, out) = run(Command::new(crate::common::venv().join("bin/python"))
+        .env_clear()
+        .arg(&script)
+        .arg(&root)
+        .arg(dist)
+        .arg(attestation)
+        .arg(repository));
+    if ok {
+        Ok(out.trim().to_owned())
+    } else {
+        Err(out)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uv_publishes_attested_files_and_the_index_serves_their_provenance() {
+    let server = Server::start();
+    let home = crate::common::tempdir();
+    server
+        .add_github_publisher("att-demo", "octo-org/att-demo", "release.yml", "")
+        .await;
+    let d = dists::build(&home.path().join("dist"), "att-demo", "1.0");
+    let env = github_job(&server, "octo-org/att-demo", "release.yml");
+    let (ok, out) = attest(&server, &env, &[], &[&d.wheel, &d.sdist]);
+    assert!(ok, "{out}");
+    // The files verify with the libraries PyPI uses, against our trusted root.
+    for dist in [&d.wheel, &d.sdist] {
+        let text = std::fs::read_to_string(attestation_of(dist)).unwrap();
+        assert_eq!(
+            independent_verify(&server, home.path(), dist, &text, "octo-org/att-demo"),
+            Ok(publish_predicate().to_owned())
+        );
+        // And not for another publisher.
+        assert!(independent_verify(&server, home.path(), dist, &text, "octo-org/other").is_err());
+    }
+    // The publish action refuses to overwrite; so does attest.
+    let (ok, out) = attest(&server, &env, &[], &[&d.wheel]);
+    assert!(!ok && out.contains("exists already"), "{out}");
+
+    let (wheel_att, sdist_att) = (attestation_of(&d.wheel), attestation_of(&d.sdist));
+    let (ok, out) = uv_publish(
+        &server,
+        home.path(),
+        &env,
+        &[&d.wheel, &d.sdist, &wheel_att, &sdist_att],
+    );
+    assert!(ok, "uv publish failed:\n{out}\n{}", server.log());
+
+    // PEP 691 JSON names each file's provenance; the HTML page carries data-provenance.
+    let page = server
+        .get_json(&format!("{}/simple/att-demo/", server.http()))
+        .await;
+    assert_eq!(page["meta"]["api-version"], "1.4");
+    let files = page["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    let html = server
+        .get_text(&format!("{}/simple/att-demo/", server.http()))
+        .await;
+    for f in files {
+        let url = f["provenance"].as_str().unwrap();
+        assert!(
+            url.starts_with(&format!("{}/integrity/att-demo/1.0/", server.https())),
+            "{url}"
+        );
+        assert!(
+            html.contains(&format!("data-provenance=\"{url}\"")),
+            "{html}"
+        );
+        // The Integrity API: PyPI's document, publisher first.
+        let response = server.client().get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/vnd.pypi.integrity.v1+json"
+        );
+        let provenance: Value = response.json().await.unwrap();
+        assert_eq!(provenance["version"], 1);
+        let bundle = &provenance["attestation_bundles"][0];
+        assert_eq!(
+            bundle["publisher"],
+            json!({"kind": "GitHub", "repository": "octo-org/att-demo", "workflow": "release.yml", "environment": null})
+        );
+        // The served attestation verifies independently too.
+        let filename = f["filename"].as_str().unwrap();
+        let dist = home.path().join("dist").join(filename);
+        let served = bundle["attestations"][0].to_string();
+        assert!(
+            independent_verify(&server, home.path(), &dist, &served, "octo-org/att-demo").is_ok()
+        );
+    }
+    // Negotiation and missing provenance, in PyPI's words.
+    let url = files[0]["provenance"].as_str().unwrap();
+    let refused = server
+        .client()
+        .get(url)
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 406);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap(),
+        json!({"message": "Request not acceptable"})
+    );
+    let json_too = server
+        .client()
+        .get(url)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_too.headers()["content-type"], "application/json");
+    let missing = server
+        .client()
+        .get(format!(
+            "{}/integrity/att-demo/1.0/nothing.tar.gz/provenance",
+            server.https()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.json::<Value>().await.unwrap(),
+        json!({"message": "No provenance available for nothing.tar.gz"})
+    );
+    // The upload's verification is kept step by step with the file.
+    let stored = &files_of(&server, "att-demo").await[0];
+    let report: Value = serde_json::from_str(stored["attestations"].as_str().unwrap()).unwrap();
+    let steps: Vec<&str> = report[0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "time",
+            "chain",
+            "sct",
+            "usage",
+            "identity",
+            "inclusion",
+            "validity",
+            "signature",
+            "log body",
+            "statement"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_attest_fault_is_refused_by_the_index_and_by_the_libraries() {
+    let server = Server::start();
+    let home = crate::common::tempdir();
+    server
+        .add_github_publisher("att-fault", "octo-org/att-fault", "release.yml", "")
+        .await;
+    let d = dists::build(&home.path().join("dist"), "att-fault", "1.0");
+    let env = github_job(&server, "octo-org/att-fault", "release.yml");
+    let cases = [
+        ("wrong-digest", "subject does not match distribution digest"),
+        ("wrong-filename", "subject does not match distribution name"),
+        (
+            "two-subjects",
+            "too many subjects in statement (must be exactly one)",
+        ),
+        (
+            "unknown-predicate",
+            "unknown attestation type: https://mock-pypi.invalid/",
+        ),
+        (
+            "other-identity",
+            "Certificate's Build Config URI (https://github.com/octo-org/att-fault/.github/workflows/not-the-publisher.yml@",
+        ),
+        (
+            "expired-certificate",
+            "invalid signing cert: expired at time of Rekor entry",
+        ),
+        (
+            "no-log-entry",
+            "Malformed attestations: verification_material.transparency_entries must hold at least one entry",
+        ),
+        ("tampered-signature", "DSSE: invalid signature"),
+        ("untrusted-ca", "failed to build chain"),
+    ];
+    for (fault, reason) in cases {
+        let (ok, out) = attest(
+            &server,
+            &env,
+            &["--fault", fault, "--overwrite"],
+            &[&d.wheel],
+        );
+        assert!(ok, "{fault}: {out}");
+        let att = attestation_of(&d.wheel);
+        let (ok, out) = uv_publish(&server, home.path(), &env, &[&d.wheel, &att]);
+        assert!(!ok, "{fault}: uv should have failed:\n{out}");
+        assert!(
+            out.contains("Invalid attestations supplied during upload: ") && out.contains(reason),
+            "{fault}: uv does not show the reason '{reason}':\n{out}"
+        );
+        assert_store_clean(&server, 0);
+        if fault != "no-log-entry" {
+            let text = std::fs::read_to_string(&att).unwrap();
+            let verdict =
+                independent_verify(&server, home.path(), &d.wheel, &text, "octo-org/att-fault");
+            assert!(verdict.is_err(), "{fault}: the libraries accepted it");
+        }
+    }
+    // The good one, after all that.
+    let (ok, out) = attest(&server, &env, &["--overwrite"], &[&d.wheel]);
+    assert!(ok, "{out}");
+    let (ok, out) = uv_publish(
+        &server,
+        home.path(),
+        &env,
+        &[&d.wheel, &attestation_of(&d.wheel)],
+    );
+    assert!(ok, "{out}");
+}
+
+/// The verification rules through the real endpoint, one case per rule, each with an
+/// input that breaks it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_verification_rules_one_case_each() {
+    let server = Server::start();
+    let home = crate::common::tempdir();
+    server
+        .add_github_publisher("att-rules", "octo-org/att-rules", "release.yml", "")
+        .await;
+    let d = dists::build(&home.path().join("dist"), "att-rules", "1.0");
+    let env = github_job(&server, "octo-org/att-rules", "release.yml");
+    let (ok, out) = attest(&server, &env, &[], &[&d.wheel]);
+    assert!(ok, "{out}");
+    let good: Value =
+        serde_json::from_str(&std::fs::read_to_string(attestation_of(&d.wheel)).unwrap()).unwrap();
+    let oidc = {
+        let token = server.github_token(&["--repository", "octo-org/att-rules"]);
+        let (status, body) = server.mint(&token).await;
+        assert_eq!(status, 200, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    };
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut a = good.clone();
+        f(&mut a);
+        json!([a]).to_string()
+    };
+    let entry = "/verification_material/transparency_entries/0";
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("not JSON", "[{".into(), "Malformed attestations: "),
+        ("not a list", good.to_string(), "Malformed attestations: "),
+        (
+            "empty list",
+            "[]".into(),
+            "Malformed attestations: an empty attestation set is not permitted",
+        ),
+        (
+            "version 2",
+            edit(&|a| a["version"] = json!(2)),
+            "Malformed attestations: version must be 1",
+        ),
+        (
+            "bad base64",
+            edit(&|a| a["envelope"]["signature"] = json!("%%%")),
+            "Malformed attestations: envelope.signature is not base64",
+        ),
+        (
+            "three attestations",
+            json!([good, good, good]).to_string(),
+            "A maximum of 2 attestations per file are supported",
+        ),
+        (
+            "two of one type",
+            json!([good, good]).to_string(),
+            "Multiple attestations for the same file with the same predicate type (",
+        ),
+        (
+            "not a certificate",
+            edit(&|a| a["verification_material"]["certificate"] = json!("AAAA")),
+            "Unknown error while trying to verify included attestations: invalid X.509 certificate",
+        ),
+        (
+            "integer log index",
+            edit(&|a| a.pointer_mut(entry).unwrap()["logIndex"] = json!(1)),
+            "Unknown error while trying to verify included attestations: invalid transparency log entry",
+        ),
+        (
+            "no inclusion promise",
+            edit(&|a| {
+                a.pointer_mut(entry)
+                    .unwrap()
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("inclusionPromise");
+            }),
+            "bundle must contain an inclusion promise or signed timestamp(s)",
+        ),
+        (
+            "another log's time",
+            edit(&|a| a.pointer_mut(entry).unwrap()["integratedTime"] = json!("1000")),
+            "Verification failed: invalid log entry: the signed entry timestamp",
+        ),
+        (
+            "a wrong inclusion proof",
+            edit(&|a| a.pointer_mut(entry).unwrap()["inclusionProof"]["treeSize"] = json!("999")),
+            "Verification failed: invalid log entry:",
+        ),
+        (
+            "a wrong body",
+            edit(&|a| {
+                let e = a.pointer_mut(entry).unwrap();
+                e["canonicalizedBody"] = json!(base64_of(b"{}"));
+            }),
+            "Verification failed: invalid log entry:",
+        ),
+    ];
+    let upload = |field: &str, token: &str| {
+        Upload::of(&d.wheel, "att-rules", "1.0")
+            .set("attestations", field)
+            .send_raw(&server, Some(&basic(token)))
+    };
+    for (name, field, reason) in &cases {
+        let (status, phrase, body) = upload(field, &oidc);
+        assert_eq!(status, 400, "{name}: {phrase} {body}");
+        assert!(
+            phrase.starts_with("Invalid attestations supplied during upload: "),
+            "{name}: {phrase}"
+        );
+        assert!(
+            phrase.contains(reason),
+            "{name}: expected '{reason}' in '{phrase}'"
+        );
+        assert_store_clean(&server, 0);
+    }
+    // Rule 1: only with trusted publishing.
+    let (_, api) = server
+        .api(
+            reqwest::Method::POST,
+            "/tokens",
+            Some(json!({"project": "att-rules"})),
+        )
+        .await;
+    let (status, phrase, _) = upload(&json!([good]).to_string(), api["token"].as_str().unwrap());
+    assert_eq!(status, 400);
+    assert_eq!(
+        phrase,
+        "Invalid attestations supplied during upload: Attestations are only supported when using Trusted Publishing"
+    );
+    // The good attestation goes in, and PyPI's duplicate check comes first: the same
+    // file again with a broken attestation is the quiet 200 of an identical upload.
+    let (status, phrase, _) = upload(&json!([good]).to_string(), &oidc);
+    assert_eq!(status, 200, "{phrase}");
+    let (status, phrase, _) = upload("[]", &oidc);
+    assert_eq!(status, 200, "{phrase}");
+    assert_store_clean(&server, 1);
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Rule 2: ActiveState publishers have no attestation identity at PyPI.
+#[tokio::test(flavor = "multi_thread")]
+async fn activestate_publishers_cannot_attach_attestations() {
+    let server = Server::spawn().await;
+    let (status, body) = server
+        .api(
+            reqwest::Method::POST,
+            "/publishers",
+            Some(json!({"provider": "activestate", "project": "as-att", "organization": "octo", "activestate_project_name": "as-att"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let token = server
+        .issue(json!({"provider": "activestate", "audience": "pypi", "identity": {"organization": "octo", "project": "as-att"}}))
+        .await;
+    let (status, minted) = server.mint(&token).await;
+    assert_eq!(status, 200, "{minted}");
+    let home = crate::common::tempdir();
+    let d = dists::build(home.path(), "as-att", "1.0");
+    let (status, phrase, _) = Upload::of(&d.wheel, "as-att", "1.0")
+        .set("attestations", "[]")
+        .send_raw(&server, Some(&basic(minted["token"].as_str().unwrap())));
+    assert_eq!(status, 400);
+    assert_eq!(
+        phrase,
+        "Invalid attestations supplied during upload: Attestations are not currently supported with ActiveState publishers"
+    );
+}
+
+/// twine's `--attestations`: with an API token PyPI's rule 1 refuses them; with trusted
+/// publishing (twine only trust-publishes to its own index: host impersonation) they go in.
+#[tokio::test(flavor = "multi_thread")]
+async fn twine_attestations_with_a_token_and_with_trusted_publishing() {
+    let python = crate::common::venv().join("bin/python");
+    let server = Server::launch(
+        &["--impersonate-host", "twine"],
+        &[("MOCK_PYPI_PYTHON", python.to_str().unwrap())],
+    );
+    let home = crate::common::tempdir();
+    server
+        .add_github_publisher("att-twine", "octo-org/att-twine", "release.yml", "")
+        .await;
+    let d = dists::build(&home.path().join("dist"), "att-twine", "1.0");
+    let env = server.env_vars(&[
+        "env",
+        "github",
+        "--repository",
+        "octo-org/att-twine",
+        "--workflow",
+        "release.yml",
+        "--impersonate",
+    ]);
+    let (ok, out) = attest(&server, &env, &[], &[&d.wheel]);
+    assert!(ok, "{out}");
+    let files = [d.wheel.clone(), attestation_of(&d.wheel)];
+    let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+
+    // An API token to the mock's own URL: twine warns, sends them, and PyPI's rule 1 refuses.
+    let (_, api) = server
+        .api(
+            reqwest::Method::POST,
+            "/tokens",
+            Some(json!({"project": "att-twine"})),
+        )
+        .await;
+    let mut cmd = client("twine", home.path());
+    cmd.env("SSL_CERT_FILE", server.ca_file())
+        .env("REQUESTS_CA_BUNDLE", server.ca_file())
+        .args([
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--attestations",
+        ])
+        .args(["--repository-url", &format!("{}/legacy/", server.https())])
+        .args(["-u", "__token__", "-p", api["token"].as_str().unwrap()])
+        .args(&files);
+    let (ok, out) = run(&mut cmd);
+    assert!(!ok, "{out}");
+    // twine wraps its output: compare words.
+    let words = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains("Attestations are only supported when using Trusted Publishing"),
+        "{out}"
+    );
+    assert_store_clean(&server, 0);
+
+    // Trusted publishing to twine's default index, which the proxy impersonates.
+    let mut cmd = client("twine", home.path());
+    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args([
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--attestations",
+        ])
+        .args(&files);
+    let (ok, out) = run(&mut cmd);
+    assert!(ok, "{out}\n{}", server.log());
+    let page = server
+        .get_json(&format!("{}/simple/att-twine/", server.http()))
+        .await;
+    assert!(page["files"][0]["provenance"].is_string(), "{page}");
+}
