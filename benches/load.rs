@@ -663,6 +663,91 @@ async fn curl_upload(
     elapsed
 }
 
+/// What verifying PEP 740 attestations adds to an upload: the same small wheels
+/// uploaded one at a time with and without an attestation (signed by `mock-pypi attest`
+/// through the fake Sigstore), medians compared. Needs the test venv's
+/// pypi-attestations for the predicate type (tests/run.sh makes it).
+async fn attestations() {
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    if !python.exists() {
+        println!("attestations: skipped (run tests/run.sh once for target/test-venv)");
+        return;
+    }
+    let server = Server::launch(&[], QUIET);
+    let token = upload_token(&server, "bench-att").await;
+    let env = server.env_vars(&["env", "github", "--repository", "octo-org/bench-att"]);
+    let dir = common::tempdir();
+    let n = 200;
+    let mut plain = Vec::new();
+    let mut attested = Vec::new();
+    for i in 0..2 * n {
+        let version = format!("1.{i}");
+        let d = dists::build(&dir.path().join(&version), "bench-att", &version);
+        if i % 2 == 0 {
+            attested.push((version, d.wheel))
+        } else {
+            plain.push((version, d.wheel))
+        }
+    }
+    let files: Vec<&std::path::Path> = attested.iter().map(|(_, w)| w.as_path()).collect();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("MOCK_PYPI_PYTHON", &python)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(["attest", "--data-dir"])
+        .arg(server.data_dir())
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client = server.client();
+    let url = format!("{}/legacy/", server.https());
+    let time = async |version: &str, wheel: &std::path::Path, with: bool| {
+        let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
+        let mut form = form("bench-att", version, &name, std::fs::read(wheel).unwrap());
+        if with {
+            let att = std::fs::read_to_string(
+                wheel.with_file_name(format!("{name}.publish.attestation")),
+            )
+            .unwrap();
+            form = form.text("attestations", format!("[{att}]"));
+        }
+        let start = Instant::now();
+        let r = client
+            .post(&url)
+            .basic_auth("__token__", Some(&token))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        start.elapsed()
+    };
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    // Interleaved, so disk and cache effects fall on both alike.
+    for ((va, wa), (vp, wp)) in attested.iter().zip(&plain) {
+        with.push(time(va, wa, true).await);
+        without.push(time(vp, wp, false).await);
+    }
+    with.sort();
+    without.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{:<28} median {:.2} ms with, {:.2} ms without: +{:.2} ms; p90 +{:.2} ms over {n} uploads each (target: < 5 ms)",
+        "attestation verification",
+        ms(with[n / 2]),
+        ms(without[n / 2]),
+        ms(with[n / 2]) - ms(without[n / 2]),
+        ms(with[n * 9 / 10]) - ms(without[n * 9 / 10]),
+    );
+}
+
 /// MB/s for writing 1 GiB into `dir` (page cache and filesystem included), like `dd`.
 fn raw_write_speed(dir: &std::path::Path) -> f64 {
     use std::io::Write;
@@ -736,6 +821,9 @@ fn main() {
         }
         if wanted("one-core-upload") {
             one_core_upload().await;
+        }
+        if wanted("attestations") {
+            attestations().await;
         }
     });
 }

@@ -59,6 +59,48 @@ pub struct FileLine {
     pub size: String,
     pub when: When,
     pub token: String,
+    /// Each attestation's verification (PEP 740), step by step.
+    pub attestations: Vec<AttestationLine>,
+}
+
+pub struct AttestationLine {
+    pub kind: String,
+    pub steps: Vec<StepLine>,
+}
+
+pub struct StepLine {
+    pub step: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+fn attestation_lines(report: &Option<serde_json::Value>) -> Vec<AttestationLine> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+    report
+        .as_ref()
+        .and_then(|r| r.as_array())
+        .map(|items| {
+            items
+                .iter()
+                .map(|a| AttestationLine {
+                    kind: text(&a["kind"]),
+                    steps: a["steps"]
+                        .as_array()
+                        .map(|steps| {
+                            steps
+                                .iter()
+                                .map(|s| StepLine {
+                                    step: text(&s["step"]),
+                                    ok: s["ok"] == true,
+                                    detail: text(&s["detail"]),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl FileLine {
@@ -70,6 +112,7 @@ impl FileLine {
             size: human_size(f.size),
             when: When::at(f.upload_time, now),
             token: f.token_id.clone().unwrap_or_default(),
+            attestations: attestation_lines(&f.attestations.0),
         }
     }
 }

@@ -45,7 +45,7 @@ pub fn detail_page(
     https_base: &str,
 ) -> String {
     let provenance = |f: &FileRow| {
-        f.attestations.as_ref().map(|_| {
+        f.attestations.0.as_ref().map(|_| {
             provenance_url(
                 https_base,
                 &project.normalized_name,

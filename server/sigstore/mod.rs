@@ -185,3 +185,32 @@ async fn ca_certificate(path: &Path, key: &EcKey) -> anyhow::Result<Vec<u8>> {
     tokio::fs::write(path, bundle::certificate_pem(&der)).await?;
     Ok(der)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed test keys load, name themselves in the trusted root, and a second
+    /// start keeps the same CA certificate.
+    #[tokio::test]
+    async fn fixture_keys_make_a_reproducible_root() {
+        let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys/sigstore");
+        let data = tempfile::tempdir().unwrap();
+        let first = Sigstore::open(&keys, data.path(), "http://h/sigstore")
+            .await
+            .unwrap();
+        let rekor =
+            EcKey::from_pem(&std::fs::read_to_string(keys.join("rekor-key.pem")).unwrap()).unwrap();
+        let mut roots = root::Roots::default();
+        roots.add(&first.trusted_root).unwrap();
+        assert!(roots.tlog(&rekor.key_id()).is_some());
+        let again = Sigstore::open(&keys, data.path(), "http://h/sigstore")
+            .await
+            .unwrap();
+        assert_eq!(first.ca_der(), again.ca_der());
+        assert_eq!(
+            std::fs::read_to_string(&first.trusted_root_path).unwrap(),
+            again.trusted_root
+        );
+    }
+}

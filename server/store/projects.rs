@@ -101,7 +101,19 @@ pub struct FileRow {
     pub upload_time: i64,
     pub token_id: Option<String>,
     /// The verification report of its attestations, if it had any.
-    pub attestations: Option<String>,
+    #[sqlx(try_from = "Option<String>")]
+    pub attestations: Report,
+}
+
+/// A stored attestation report (JSON text), served as JSON; unreadable text is `null`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(transparent)]
+pub struct Report(pub Option<serde_json::Value>);
+
+impl From<Option<String>> for Report {
+    fn from(text: Option<String>) -> Self {
+        Self(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
 }
 
 const FILE_COLUMNS: &str = "f.id, r.version, f.filename, f.packagetype, f.python_version, f.requires_python, f.size, \

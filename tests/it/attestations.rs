@@ -225,7 +225,7 @@ async fn uv_publishes_attested_files_and_the_index_serves_their_provenance() {
     );
     // The upload's verification is kept step by step with the file.
     let stored = &files_of(&server, "att-demo").await[0];
-    let report: Value = serde_json::from_str(stored["attestations"].as_str().unwrap()).unwrap();
+    let report = &stored["attestations"];
     let steps: Vec<&str> = report[0]["steps"]
         .as_array()
         .unwrap()
@@ -246,6 +246,31 @@ async fn uv_publishes_attested_files_and_the_index_serves_their_provenance() {
             "log body",
             "statement"
         ]
+    );
+    // The audit API shows the same report with the upload of the exchange's token,
+    // and the dashboard shows it on the project page.
+    let (_, log) = server
+        .api(
+            reqwest::Method::GET,
+            "/exchanges?outcome=accepted&limit=1",
+            None,
+        )
+        .await;
+    let id = log["exchanges"][0]["id"].as_i64().unwrap();
+    let (_, exchange) = server
+        .api(reqwest::Method::GET, &format!("/exchanges/{id}"), None)
+        .await;
+    let uploads = exchange["uploads"].as_array().unwrap();
+    assert_eq!(uploads.len(), 2, "{exchange}");
+    assert_eq!(uploads[0]["attestations"][0]["kind"], "publish/v1");
+    let page = server
+        .get_text(&format!("{}/_mock/dashboard/projects", server.http()))
+        .await;
+    assert!(
+        page.contains(
+            "PEP 740 attestation (publish/v1): <span class=\"ok\">verified</span> in 10 steps"
+        ),
+        "{page}"
     );
 }
 
@@ -563,4 +588,76 @@ async fn twine_attestations_with_a_token_and_with_trusted_publishing() {
         .get_json(&format!("{}/simple/att-twine/", server.http()))
         .await;
     assert!(page["files"][0]["provenance"].is_string(), "{page}");
+}
+
+/// GitLab and Google jobs sign too (their tokens reach `attest` as SIGSTORE_ID_TOKEN),
+/// and the index applies PyPI's policy for each: GitLab's needs the commit and the ref,
+/// Google's the e-mail.
+#[tokio::test(flavor = "multi_thread")]
+async fn gitlab_and_google_jobs_attest_for_their_publishers() {
+    let server = Server::start();
+    let home = crate::common::tempdir();
+    for (provider, publisher, job) in [
+        (
+            "gitlab",
+            json!({"provider": "gitlab", "project": "gl-att", "project_path": "octo-group/gl-att"}),
+            vec!["env", "gitlab", "--project", "octo-group/gl-att"],
+        ),
+        (
+            "google",
+            json!({"provider": "google", "project": "gg-att", "email": "att@demo.iam.example"}),
+            vec!["env", "google", "--email", "att@demo.iam.example"],
+        ),
+    ] {
+        let (status, body) = server
+            .api(
+                reqwest::Method::POST,
+                "/publishers",
+                Some(publisher.clone()),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let project = publisher["project"].as_str().unwrap();
+        let d = dists::build(&home.path().join(provider), project, "1.0");
+        let env = server.env_vars(&job);
+        let (ok, out) = attest(&server, &env, &[], &[&d.wheel]);
+        assert!(ok, "{provider}: {out}");
+        let oidc = env
+            .iter()
+            .find(|(k, _)| k == "PYPI_ID_TOKEN")
+            .map(|(_, v)| v.clone())
+            .expect("the job's PyPI token");
+        let (status, minted) = server.mint(&oidc).await;
+        assert_eq!(status, 200, "{provider}: {minted}");
+        let field = format!(
+            "[{}]",
+            std::fs::read_to_string(attestation_of(&d.wheel)).unwrap()
+        );
+        let (status, phrase, _) = Upload::of(&d.wheel, project, "1.0")
+            .set("attestations", &field)
+            .send_raw(&server, Some(&basic(minted["token"].as_str().unwrap())));
+        assert_eq!(status, 200, "{provider}: {phrase}");
+        let page = server
+            .get_json(&format!("{}/simple/{project}/", server.http()))
+            .await;
+        let url = page["files"][0]["provenance"].as_str().unwrap().to_owned();
+        let provenance: Value = server
+            .client()
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let kind = &provenance["attestation_bundles"][0]["publisher"]["kind"];
+        assert_eq!(
+            kind,
+            if provider == "gitlab" {
+                "GitLab"
+            } else {
+                "Google"
+            }
+        );
+    }
 }
