@@ -237,6 +237,10 @@ async fn the_compose_topology_runs_natively() {
                 "/index-data".into(),
                 root.path().join("index").display().to_string(),
             ),
+            (
+                "/issuer-data".into(),
+                root.path().join("issuer").display().to_string(),
+            ),
         ],
         vars,
     };
