@@ -179,6 +179,9 @@ struct FileConfig {
     /// Project names nobody may create (PyPI's prohibited names).
     #[serde(default)]
     prohibited_names: Vec<String>,
+    /// Faults armed at start (and again after a reset).
+    #[serde(default)]
+    faults: Vec<toml::Value>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -269,6 +272,8 @@ pub struct Settings {
     pub impersonate_hosts: Vec<String>,
     pub publishers: Vec<Map<String, Value>>,
     pub prohibited_names: Vec<String>,
+    /// Fault definitions (JSON) to arm at start.
+    pub faults: Vec<Value>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
@@ -379,6 +384,12 @@ impl Settings {
             ),
             publishers: file.publishers,
             prohibited_names: file.prohibited_names,
+            faults: file
+                .faults
+                .into_iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()
+                .context("the config file's faults")?,
         })
     }
 }

@@ -200,6 +200,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     BadRequest(String),
+    /// A definition refused because of one field (named in the answer).
+    #[error("{field}: {message}")]
+    BadField { field: String, message: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -216,6 +219,13 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadField { field, message } => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": format!("{field}: {message}"), "field": field})),
+                )
+                    .into_response();
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Conflict(_) | ApiError::Store(StoreError::Conflict) => StatusCode::CONFLICT,

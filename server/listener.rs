@@ -78,6 +78,8 @@ async fn connection(
     if !matches!(peeked, Ok(Ok(1))) {
         return;
     }
+    // A fault may drop this connection mid-request (see `faults::layer`).
+    let kill = crate::faults::ConnectionKill(Arc::new(tokio::sync::Notify::new()));
     let builder = auto::Builder::new(TokioExecutor::new());
     let result = if first[0] == 0x16 {
         let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
@@ -90,16 +92,22 @@ async fn connection(
         };
         let conn = builder.serve_connection_with_upgrades(
             TokioIo::new(stream),
-            service(router, None, Scheme("https")),
+            service(router, None, Scheme("https"), kill.clone()),
         );
-        watcher.watch(conn.into_owned()).await
+        tokio::select! {
+            r = watcher.watch(conn.into_owned()) => r,
+            _ = kill.0.notified() => Ok(()),
+        }
     } else {
         // Only plain HTTP carries proxy requests (HTTPS_PROXY=http://…).
         let conn = builder.serve_connection_with_upgrades(
             TokioIo::new(stream),
-            service(router, Some(tunnels), Scheme("http")),
+            service(router, Some(tunnels), Scheme("http"), kill.clone()),
         );
-        watcher.watch(conn.into_owned()).await
+        tokio::select! {
+            r = watcher.watch(conn.into_owned()) => r,
+            _ = kill.0.notified() => Ok(()),
+        }
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, "connection ended with an error");
@@ -110,6 +118,7 @@ fn service(
     router: Router,
     tunnels: Option<Arc<Tunnels>>,
     scheme: Scheme,
+    kill: crate::faults::ConnectionKill,
 ) -> impl hyper::service::Service<
     hyper::Request<Incoming>,
     Response = axum::response::Response,
@@ -119,12 +128,13 @@ fn service(
     > + Send,
 > + Clone {
     hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        let (router, tunnels) = (router.clone(), tunnels.clone());
+        let (router, tunnels, kill) = (router.clone(), tunnels.clone(), kill.clone());
         async move {
             if let Some(t) = tunnels.filter(|_| Tunnels::is_proxy_request(&request)) {
                 return Ok(t.connect(request));
             }
             request.extensions_mut().insert(scheme);
+            request.extensions_mut().insert(kill);
             router.oneshot(request).await
         }
     })

@@ -181,6 +181,9 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
             )
             .await?;
     }
+    for fault in &app.settings.faults {
+        arm_fault(app, fault).map_err(|e| anyhow::anyhow!("fault {fault}: {e}"))?;
+    }
     for publisher in &app.settings.publishers {
         match add_publisher(app, publisher).await {
             Ok(_) | Err(ApiError::Conflict(_)) => {}
@@ -241,6 +244,8 @@ pub async fn exchange_activity(app: &App, id: i64) -> Result<Option<ExchangeActi
 
 /// Forget everything users created, then apply the configured fixtures again.
 pub async fn reset(app: &App) -> Result<(), ApiError> {
+    app.faults.clear();
+    app.stale.clear();
     app.store.reset().await?;
     app.jwks.clear();
     app.blobs
@@ -249,4 +254,36 @@ pub async fn reset(app: &App) -> Result<(), ApiError> {
         .map_err(|e| StoreError::Other(e.into()))?;
     apply_fixtures(app).await.map_err(StoreError::Other)?;
     Ok(())
+}
+
+/// Arm a fault from its definition; a bad one is refused with its field named.
+pub fn arm_fault(app: &App, definition: &Value) -> Result<crate::faults::engine::Armed, ApiError> {
+    let spec = crate::faults::FaultSpec::parse(definition).map_err(|e| ApiError::BadField {
+        field: e.field,
+        message: e.message,
+    })?;
+    Ok(app.faults.arm(spec))
+}
+
+/// Arm a named scenario's faults (tagged with its name); the scenario and what it armed.
+pub fn arm_scenario(app: &App, name: &str) -> Result<Value, ApiError> {
+    let scenario = crate::faults::scenarios::find(name).ok_or_else(|| {
+        let names: Vec<&str> = crate::faults::scenarios::all()
+            .iter()
+            .map(|s| s.name)
+            .collect();
+        ApiError::NotFound(format!(
+            "no scenario '{name}' (one of: {})",
+            names.join(", ")
+        ))
+    })?;
+    let mut armed = Vec::new();
+    for fault in &scenario.faults {
+        let mut f = fault.clone();
+        if let Some(obj) = f.as_object_mut() {
+            obj.insert("scenario".into(), Value::from(scenario.name));
+        }
+        armed.push(arm_fault(app, &f)?);
+    }
+    Ok(serde_json::json!({"scenario": scenario, "armed": armed}))
 }

@@ -78,6 +78,8 @@ impl Server {
         };
         let sigstore_roots = Arc::new(sigstore_roots(&settings, issuer.as_deref()).await?);
         let app = App {
+            faults: Default::default(),
+            stale: Default::default(),
             sigstore_roots,
             public_url,
             admin_token,

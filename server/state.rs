@@ -42,6 +42,9 @@ pub struct App {
     /// What attestations are verified against: the embedded fake Sigstore's root and
     /// any configured ones.
     pub sigstore_roots: Arc<crate::sigstore::root::Roots>,
+    /// Armed faults (the failure kit) and the files they keep off the simple pages.
+    pub faults: crate::faults::Faults,
+    pub stale: crate::faults::StaleFiles,
 }
 
 impl App {

@@ -60,6 +60,10 @@ pub struct GitHubJob {
     /// (`workflow_ref` stays the caller, --workflow in --repository).
     #[arg(long)]
     pub job_workflow_ref: Option<String>,
+    /// The job has no `permissions: id-token: write` (or is a pull request from a fork):
+    /// no token request URL or token in its environment.
+    #[arg(long)]
+    pub without_id_token: bool,
     /// `immutable` for GitHub's 2026 subject, repo:OWNER@OWNER_ID/REPO@REPO_ID:… [default: classic].
     #[arg(long, value_parser = ["classic", "immutable"])]
     pub sub_format: Option<String>,
@@ -226,9 +230,17 @@ pub fn github_env(job: &GitHubJob) -> anyhow::Result<String> {
     ];
     vars.push(sigstore_var(&r));
     vars.extend(proxy_vars(&job.issuer, &r)?);
+    if job.without_id_token {
+        vars.retain(|(k, _)| !k.starts_with("ACTIONS_ID_TOKEN_REQUEST_"));
+    }
+    let unset = if job.without_id_token {
+        "GITLAB_CI BUILDKITE CIRCLECI GOOGLE_SERVICE_ACCOUNT_NAME ACTIONS_ID_TOKEN_REQUEST_URL ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+    } else {
+        "GITLAB_CI BUILDKITE CIRCLECI GOOGLE_SERVICE_ACCOUNT_NAME"
+    };
     Ok(exports(
         "A GitHub Actions job, as mock-pypi's fake issuer sees it.",
-        "GITLAB_CI BUILDKITE CIRCLECI GOOGLE_SERVICE_ACCOUNT_NAME",
+        unset,
         &vars,
         r.ca_file.as_ref(),
     ))
@@ -385,6 +397,7 @@ mod tests {
             repository_owner_id: None,
             job_workflow_ref: None,
             sub_format: None,
+            without_id_token: false,
         };
         let text = github_env(&job).unwrap();
         assert!(text.contains("export GITHUB_ACTIONS='true'\n"));

@@ -4,6 +4,7 @@
 mod api_token;
 mod attest;
 mod env;
+mod fault;
 mod health;
 mod publisher;
 mod serve;
@@ -46,6 +47,10 @@ pub enum Command {
     /// Write PEP 740 attestations for distributions, signed through the fake Sigstore
     /// with the CI job's identity (run in the environment `mock-pypi env …` prints).
     Attest(attest::AttestArgs),
+    /// Arm, list or clear faults on a running index (its bad days, on demand).
+    Fault(fault::FaultArgs),
+    /// The named failure scenarios uploaders meet: list, show, arm.
+    Scenario(fault::ScenarioArgs),
     /// Exit 0 if a server answers its health URL (container health checks).
     Health(health::HealthArgs),
 }
@@ -61,5 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Health(args) => health::health(args).await,
         Command::ApiToken(args) => api_token::api_token(args).await,
         Command::Attest(args) => attest::attest(args).await,
+        Command::Fault(args) => fault::fault(args).await,
+        Command::Scenario(args) => fault::scenario(args).await,
     }
 }

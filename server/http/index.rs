@@ -82,13 +82,19 @@ pub async fn simple_detail(
         return Ok(moved(&format!("/simple/{normalized}/")));
     }
     let media = negotiate::choose(accept(&headers));
-    cached(&app, &normalized, media, async {
+    let render = async {
         let (project, releases, files) = load(&app, &normalized, IndexError::NotFound).await?;
         let versions: Vec<String> = releases.into_iter().map(|r| r.version).collect();
         let body = simple::detail_page(&project, &files, &versions, media, &app.https_url());
         Ok((project.last_serial, body))
-    })
-    .await
+    };
+    // A page with files kept off it (a stale-cache fault) is never cached.
+    if app.stale.hidden(&normalized).is_empty() {
+        cached(&app, &normalized, media, render).await
+    } else {
+        let (serial, body) = render.await?;
+        Ok(respond(media, serial, Bytes::from(body)))
+    }
 }
 
 /// A project with its releases and files, both in PEP 440 order. A quarantined
@@ -109,6 +115,8 @@ async fn load(
     let mut releases = app.store.project_releases(project.id).await?;
     releases.sort_by_key(|a| version_key(&a.version));
     let mut files = app.store.project_files(project.id).await?;
+    let hidden = app.stale.hidden(normalized);
+    files.retain(|f| !hidden.contains(&f.filename));
     sort_files(&mut files);
     Ok((project, releases, files))
 }

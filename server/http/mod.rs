@@ -50,10 +50,13 @@ pub fn build_router(state: AppState) -> Router {
     if let Some(issuer) = &state.issuer {
         router = router.nest_service("/issuer", crate::issuer::router(issuer.clone()));
     }
+    let faults = axum::middleware::from_fn_with_state(state.clone(), crate::faults::layer::faults);
     router.with_state(state).layer((
         TraceLayer::new_for_http(),
         CatchPanicLayer::new(),
         axum::middleware::from_fn_with_state(drain_limit, drain::drain_unread),
+        // Inside the drain: a fault's early answer still lets the client finish sending.
+        faults,
     ))
 }
 

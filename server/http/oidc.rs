@@ -25,9 +25,11 @@ pub async fn audience(State(app): State<AppState>) -> Json<Value> {
 /// gets what it asked for and errors as RFC 9457 problems that keep PyPI's fields.
 pub async fn mint_token(
     State(app): State<AppState>,
+    tweak: Option<axum::Extension<crate::faults::MintTweak>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let tweak = tweak.map(|t| t.0).unwrap_or_default();
     let asked_pep807 = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -47,7 +49,14 @@ pub async fn mint_token(
         Err(e) => return MintError::new("invalid-features", e).respond(true),
     };
     let pep807 = asked_pep807 || request.pep807;
-    match app.exchanger().mint(&body, request.single_use).await {
+    let options = crate::oidc::exchange::MintOptions {
+        single_use: request.single_use,
+        lifetime: tweak.lifetime,
+    };
+    match app.exchanger().mint(&body, options).await {
+        Ok(minted) if tweak.omit_expires => {
+            Json(json!({"success": true, "token": minted.token})).into_response()
+        }
         Ok(minted) => {
             Json(json!({"success": true, "token": minted.token, "expires": minted.expires}))
                 .into_response()

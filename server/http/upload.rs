@@ -12,6 +12,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::error::UploadError;
+use crate::faults::layer;
+use crate::faults::spec::Style;
+use crate::faults::{Action, MatchCtx, Route};
 use crate::state::AppState;
 use crate::store::{BlobStore, NewFile, StoredAttestations, TokenRow};
 use crate::upload::{self, HELP};
@@ -24,7 +27,8 @@ pub async fn upload(
 ) -> Response {
     let json = wants_json(&headers);
     match accept(&app, &query, &headers, multipart).await {
-        Ok(()) => (StatusCode::OK, "OK\n").into_response(),
+        Ok(None) => (StatusCode::OK, "OK\n").into_response(),
+        Ok(Some(injected)) => injected,
         Err(mut e) => {
             e.json = json;
             tracing::info!(status = %e.status, message = %e.message, "upload refused");
@@ -38,7 +42,7 @@ async fn accept(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Result<(), UploadError> {
+) -> Result<Option<Response>, UploadError> {
     // Authentication first: an unauthenticated upload is refused before its body is read.
     let token = authenticate(app, headers).await?;
     let multipart = multipart.map_err(|e| {
@@ -86,10 +90,70 @@ async fn accept(
             .then(|| crate::util::now() - app.settings.max_release_age),
         attestations,
     };
+    // Faults that need the form fire here, just before the file is stored.
+    let fault = app.faults.pick(
+        Route::Upload,
+        MatchCtx {
+            project: Some(&project.normalized_name),
+            filename: Some(&file.filename),
+            provider: None,
+        },
+        true,
+    );
+    if let Some(f) = &fault {
+        let at = Some((project.normalized_name.as_str(), file.filename.as_str()));
+        crate::faults::record(app, f, "POST", "/legacy/", at).await;
+    }
+    let filename = file.filename.clone();
+    let after = match fault.map(|f| (f.action.clone(), f)) {
+        Some((
+            Action::Status {
+                status,
+                style,
+                body,
+                content_type,
+                retry_after,
+            },
+            f,
+        )) => {
+            let r = layer::injected(
+                Route::Upload,
+                status,
+                style,
+                body,
+                content_type,
+                retry_after,
+                &f,
+            );
+            return Ok(Some(r));
+        }
+        Some((Action::Delay { ms }, _)) => {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            None
+        }
+        Some((Action::StoredThenStatus { status }, f)) => Some(layer::injected(
+            Route::Upload,
+            status,
+            Style::Cdn,
+            None,
+            None,
+            None,
+            &f,
+        )),
+        Some((Action::StaleFor { seconds }, _)) => {
+            app.stale.hide(
+                &project.normalized_name,
+                &filename,
+                crate::util::now() + seconds as i64,
+            );
+            None
+        }
+        _ => None,
+    };
     let outcome = app.store.store_file(file.staged, new_file).await?;
     upload::answer(outcome, app.settings.max_release_age / 86_400)?;
-    tracing::info!(file = %file.filename, project = %project.normalized_name, token = %token.id, "upload stored");
-    Ok(())
+    tracing::info!(file = %filename, project = %project.normalized_name, token = %token.id, "upload stored");
+    Ok(after)
 }
 
 /// The `attestations` field checked (off the reactor: it is signature checks), or the

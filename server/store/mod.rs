@@ -7,6 +7,7 @@ mod blobs;
 mod changes;
 pub(crate) mod digests;
 mod exchanges;
+mod fault_events;
 mod files;
 mod issuers;
 mod prohibited;
@@ -18,6 +19,7 @@ mod tokens;
 pub use blobs::{BlobStore, Digests, StagedFile};
 pub use changes::Changes;
 pub use exchanges::{ExchangeFilter, ExchangeRecord, ExchangeRow, JtiClaim, NewExchange, Recorded};
+pub use fault_events::NewFaultEvent;
 pub use issuers::TrustedIssuerRow;
 pub use projects::{
     FileRow, NewFile, ProjectRow, ProjectStatus, ReleaseRow, StoreFileOutcome, StoredAttestations,
@@ -190,6 +192,7 @@ impl Store {
             "DELETE FROM exchanges",
             "DELETE FROM trusted_issuers",
             "DELETE FROM prohibited_names",
+            "DELETE FROM fault_events",
         ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }

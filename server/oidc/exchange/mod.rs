@@ -17,6 +17,15 @@ use crate::store::{ExchangeRecord, JtiClaim, NewExchange, NewToken, Recorded, Re
 use crate::tokens;
 use crate::util::now;
 
+/// How this exchange's token is minted.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MintOptions {
+    /// Good for one upload (PEP 807's `single-use-token`).
+    pub single_use: bool,
+    /// Instead of the configured lifetime (a fault's short-lived token).
+    pub lifetime: Option<i64>,
+}
+
 /// A minted upload token, as returned to the client.
 pub struct Minted {
     pub token: String,
@@ -46,9 +55,8 @@ impl From<crate::store::StoreError> for Stop {
 }
 
 impl Exchanger<'_> {
-    /// The whole exchange for one request body; `single_use` mints a token good for
-    /// one upload (PEP 807's `single-use-token`).
-    pub async fn mint(&self, body: &[u8], single_use: bool) -> Result<Minted, MintError> {
+    /// The whole exchange for one request body.
+    pub async fn mint(&self, body: &[u8], options: MintOptions) -> Result<Minted, MintError> {
         let mut audit = Audit::default();
         let token = match decide::read_token(body, &mut audit) {
             Ok(t) => t,
@@ -58,7 +66,12 @@ impl Exchanger<'_> {
         // The audit keeps the token's header and claims (moved, not copied).
         audit.keep(token);
         match decided {
-            Ok(grant) => self.record(audit, grant, single_use).await,
+            Ok(mut grant) => {
+                if let Some(lifetime) = options.lifetime {
+                    grant.expires = now() + lifetime;
+                }
+                self.record(audit, grant, options.single_use).await
+            }
             Err(Stop::Refused(refusal)) => Err(self.refuse(audit, refusal).await),
             Err(Stop::Failed(error)) => Err(error),
         }

@@ -1,0 +1,349 @@
+//! The fault layer around the index (and the embedded issuer): it names the route a
+//! request is for, counts it, and if an armed fault fires, answers in its place, delays
+//! it, drips its answer, drops the connection, or passes a tweak to the handler. The
+//! control API and the dashboard are never faulted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+use super::engine::{Fired, MatchCtx};
+use super::spec::{Action, Close, Route, Style};
+use crate::provider::Provider;
+use crate::state::AppState;
+
+/// Drops the connection a request arrived on (set by the listener, one per connection).
+#[derive(Clone)]
+pub struct ConnectionKill(pub Arc<tokio::sync::Notify>);
+
+impl ConnectionKill {
+    fn fire(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Handed to the mint handler: the token's lifetime, or no `expires` in the answer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MintTweak {
+    pub lifetime: Option<i64>,
+    pub omit_expires: bool,
+}
+
+/// A request's route and what it can be matched on.
+struct Target {
+    route: Route,
+    project: Option<String>,
+    filename: Option<String>,
+    provider: Option<Provider>,
+}
+
+fn target(route: Route) -> Target {
+    Target {
+        route,
+        project: None,
+        filename: None,
+        provider: None,
+    }
+}
+
+/// The route and what can be matched, from the method and path.
+fn classify(method: &Method, path: &str) -> Option<Target> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let project = |p: &str| Some(crate::packaging::normalize_name(p));
+    Some(match (method, segments.as_slice()) {
+        (_, ["_mock", ..]) => return None,
+        (&Method::GET, ["_", "oidc", "audience"]) => target(Route::Audience),
+        (&Method::POST, ["_", "oidc", "mint-token"]) => target(Route::MintToken),
+        (&Method::POST, ["_", "oidc", "github", "mint-token"]) => target(Route::LegacyMintToken),
+        (&Method::POST, ["_", "oidc", "burn-token"]) => target(Route::BurnToken),
+        (&Method::POST, ["legacy", ..]) => target(Route::Upload),
+        (&Method::GET, ["simple", ""] | ["simple"]) => target(Route::SimpleIndex),
+        (&Method::GET, ["simple", p, ..]) => Target {
+            project: project(p),
+            ..target(Route::SimpleProject)
+        },
+        (&Method::GET, ["pypi", p, .., "json"]) => Target {
+            project: project(p),
+            ..target(Route::JsonApi)
+        },
+        (&Method::GET | &Method::HEAD, ["files", .., filename]) => Target {
+            filename: Some((*filename).to_owned()),
+            ..target(Route::File)
+        },
+        (&Method::GET, ["issuer", "github", "token"]) => Target {
+            provider: Some(Provider::GitHub),
+            ..target(Route::IssuerToken)
+        },
+        (&Method::GET, ["issuer", provider, ".well-known", "jwks"]) => Target {
+            provider: provider.parse().ok(),
+            ..target(Route::IssuerJwks)
+        },
+        _ => return None,
+    })
+}
+
+pub async fn faults(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(t) = classify(request.method(), request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let route = t.route;
+    app.faults.count(route);
+    let ctx = MatchCtx {
+        project: t.project.as_deref(),
+        filename: t.filename.as_deref(),
+        provider: t.provider,
+    };
+    let Some(fired) = app.faults.pick(route, ctx, false) else {
+        return next.run(request).await;
+    };
+    super::record(
+        &app,
+        &fired,
+        request.method().as_str(),
+        request.uri().path(),
+        None,
+    )
+    .await;
+    let kill = request.extensions().get::<ConnectionKill>().cloned();
+    match fired.action.clone() {
+        Action::Status {
+            status,
+            style,
+            body,
+            content_type,
+            retry_after,
+        } => injected(
+            route,
+            status,
+            style,
+            body,
+            content_type,
+            retry_after,
+            &fired,
+        ),
+        Action::Delay { ms } => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            next.run(request).await
+        }
+        Action::Drip { bytes_per_second } => drip(next.run(request).await, bytes_per_second),
+        Action::Close(Close::BeforeBody) => {
+            if let Some(k) = kill {
+                k.fire();
+            }
+            // The connection is gone; this request never answers.
+            std::future::pending::<()>().await;
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        Action::Close(Close::AfterBodyBytes { bytes }) => {
+            let (parts, body) = request.into_parts();
+            let body = cut_after(body, bytes, kill);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Action::Close(Close::MidResponse { bytes }) => {
+            let response = next.run(request).await;
+            let (parts, body) = response.into_parts();
+            Response::from_parts(parts, cut_after(body, bytes, kill))
+        }
+        Action::TokenLifetime { seconds } => {
+            request.extensions_mut().insert(MintTweak {
+                lifetime: Some(seconds),
+                omit_expires: false,
+            });
+            next.run(request).await
+        }
+        Action::OmitExpires => {
+            request.extensions_mut().insert(MintTweak {
+                lifetime: None,
+                omit_expires: true,
+            });
+            next.run(request).await
+        }
+        Action::ReusableWorkflow { file } => {
+            reusable(&mut request, &file);
+            next.run(request).await
+        }
+        // Fired by the upload handler, never here.
+        Action::StoredThenStatus { .. } | Action::StaleFor { .. } => next.run(request).await,
+    }
+}
+
+/// A body that passes `limit` bytes on, then drops the connection and stalls.
+fn cut_after(body: Body, limit: u64, kill: Option<ConnectionKill>) -> Body {
+    let mut passed = 0u64;
+    let stream = body.into_data_stream().then(move |chunk| {
+        let kill = kill.clone();
+        let start = passed;
+        if let Ok(c) = &chunk {
+            passed += c.len() as u64;
+        }
+        async move {
+            match chunk {
+                Ok(c) if start + c.len() as u64 > limit => {
+                    let keep = usize::try_from(limit.saturating_sub(start)).unwrap_or(0);
+                    if let Some(k) = kill {
+                        k.fire();
+                    }
+                    if keep > 0 {
+                        Ok(c.slice(..keep))
+                    } else {
+                        std::future::pending::<()>().await;
+                        Ok(Bytes::new())
+                    }
+                }
+                other => other,
+            }
+        }
+    });
+    Body::from_stream(stream)
+}
+
+/// The answer, a slice every tenth of a second.
+fn drip(response: Response, bytes_per_second: u64) -> Response {
+    let slice = usize::try_from((bytes_per_second / 10).max(1)).unwrap_or(1);
+    let (mut parts, body) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let stream = body
+        .into_data_stream()
+        .flat_map(move |chunk| {
+            let pieces: Vec<Result<Bytes, axum::Error>> = match chunk {
+                Ok(c) => (0..c.len())
+                    .step_by(slice)
+                    .map(|at| Ok(c.slice(at..(at + slice).min(c.len()))))
+                    .collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures_util::stream::iter(pieces)
+        })
+        .then(|piece| async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            piece
+        });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// Make the GitHub token request one for a reusable workflow: the called file in the
+/// same repository, at the same ref.
+fn reusable(request: &mut Request, file: &str) {
+    let uri = request.uri().clone();
+    let query = uri.query().unwrap_or("");
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != "job_workflow_ref")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let repository = get("repository").unwrap_or_default();
+    let git_ref = get("ref").unwrap_or_else(|| crate::provider::DEFAULT_REF.into());
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    out.extend_pairs(&pairs);
+    out.append_pair(
+        "job_workflow_ref",
+        &format!("{repository}/.github/workflows/{file}@{git_ref}"),
+    );
+    let new = format!("{}?{}", uri.path(), out.finish());
+    if let Ok(parsed) = new.parse() {
+        *request.uri_mut() = parsed;
+    }
+}
+
+/// An injected answer: PyPI's shape for the route, or the CDN's error page.
+pub fn injected(
+    route: Route,
+    status: u16,
+    style: Style,
+    body: Option<String>,
+    content_type: Option<String>,
+    retry_after: Option<u64>,
+    fired: &Fired,
+) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let reason = code.canonical_reason().unwrap_or("Error");
+    let why = format!(
+        "injected by mock-pypi fault {}{}",
+        fired.id,
+        fired
+            .scenario
+            .as_ref()
+            .map(|s| format!(" (scenario {s})"))
+            .unwrap_or_default()
+    );
+    let (default_type, default_body) = match style {
+        Style::Cdn => (
+            "text/html; charset=utf-8",
+            format!(
+                "<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head><body>\n<h1>Error {status} {reason}</h1>\n<p>{reason}</p>\n<h3>Guru Mediation:</h3>\n<p>Details: cache-mock-1 {} ({why})</p>\n<hr><p>Varnish cache server</p>\n</body></html>\n",
+                crate::util::now()
+            ),
+        ),
+        Style::Pypi if route.is_mint() => (
+            "application/json",
+            serde_json::json!({
+                "message": "Token request failed",
+                "errors": [{"code": if status >= 500 { "server-error" } else { "invalid-payload" }, "description": format!("{status} {reason}: {why}")}],
+            })
+            .to_string(),
+        ),
+        Style::Pypi => ("text/plain; charset=utf-8", format!("{status} {reason}\n\n{why}\n")),
+    };
+    let mut response = (code, body.unwrap_or(default_body)).into_response();
+    let h = response.headers_mut();
+    let content_type = content_type.unwrap_or_else(|| default_type.to_owned());
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Some(seconds) = retry_after {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if style == Style::Cdn {
+        h.insert(header::VIA, HeaderValue::from_static("1.1 varnish"));
+        h.insert("x-served-by", HeaderValue::from_static("cache-mock-1"));
+        h.insert("x-cache", HeaderValue::from_static("MISS"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_named_and_the_control_api_never_is() {
+        let get = |p: &str| classify(&Method::GET, p).map(|c| c.route);
+        let post = |p: &str| classify(&Method::POST, p).map(|c| c.route);
+        assert_eq!(get("/_/oidc/audience"), Some(Route::Audience));
+        assert_eq!(post("/_/oidc/mint-token"), Some(Route::MintToken));
+        assert_eq!(
+            post("/_/oidc/github/mint-token"),
+            Some(Route::LegacyMintToken)
+        );
+        assert_eq!(post("/legacy/"), Some(Route::Upload));
+        assert_eq!(get("/simple/"), Some(Route::SimpleIndex));
+        assert_eq!(
+            classify(&Method::GET, "/simple/Demo_Pkg/").map(|c| c.project),
+            Some(Some("demo-pkg".into()))
+        );
+        assert_eq!(get("/pypi/demo/1.0/json"), Some(Route::JsonApi));
+        assert_eq!(
+            classify(&Method::GET, "/files/ab/cd/ef/demo-1.0.tar.gz").map(|c| c.filename),
+            Some(Some("demo-1.0.tar.gz".into()))
+        );
+        assert_eq!(
+            get("/issuer/gitlab/.well-known/jwks"),
+            Some(Route::IssuerJwks)
+        );
+        assert_eq!(get("/issuer/github/token"), Some(Route::IssuerToken));
+        assert_eq!(get("/_mock/api/faults"), None);
+        assert_eq!(post("/_mock/api/publishers"), None);
+        assert_eq!(get("/_mock/dashboard/"), None);
+    }
+}
