@@ -142,13 +142,13 @@ pub async fn faults(State(app): State<AppState>, mut request: Request, next: Nex
         }
         Action::Close(Close::AfterBodyBytes { bytes }) => {
             let (parts, body) = request.into_parts();
-            let body = cut_after(body, bytes, kill);
+            let body = cut_after(body, bytes, kill, false);
             next.run(Request::from_parts(parts, body)).await
         }
         Action::Close(Close::MidResponse { bytes }) => {
             let response = next.run(request).await;
             let (parts, body) = response.into_parts();
-            Response::from_parts(parts, cut_after(body, bytes, kill))
+            Response::from_parts(parts, cut_after(body, bytes, kill, true))
         }
         Action::TokenLifetime { seconds } => {
             request.extensions_mut().insert(MintTweak {
@@ -173,34 +173,69 @@ pub async fn faults(State(app): State<AppState>, mut request: Request, next: Nex
     }
 }
 
-/// A body that passes `limit` bytes on, then drops the connection and stalls.
-fn cut_after(body: Body, limit: u64, kill: Option<ConnectionKill>) -> Body {
-    let mut passed = 0u64;
-    let stream = body.into_data_stream().then(move |chunk| {
-        let kill = kill.clone();
-        let start = passed;
-        if let Ok(c) = &chunk {
-            passed += c.len() as u64;
+/// A body that passes on whole chunks while they stay within `limit` bytes; the chunk
+/// that would cross it drops the connection instead, and the body never ends (so the
+/// handler cannot answer before the connection is gone).
+/// For a response (`partial`), the bytes up to the limit are sent first.
+fn cut_after(body: Body, limit: u64, kill: Option<ConnectionKill>, partial: bool) -> Body {
+    Body::from_stream(Cut {
+        inner: body.into_data_stream(),
+        passed: 0,
+        limit,
+        kill,
+        cut: false,
+        partial,
+    })
+}
+
+struct Cut {
+    inner: axum::body::BodyDataStream,
+    passed: u64,
+    limit: u64,
+    kill: Option<ConnectionKill>,
+    cut: bool,
+    partial: bool,
+}
+
+impl futures_util::Stream for Cut {
+    type Item = Result<Bytes, axum::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if self.cut {
+            return Poll::Pending;
         }
-        async move {
-            match chunk {
-                Ok(c) if start + c.len() as u64 > limit => {
-                    let keep = usize::try_from(limit.saturating_sub(start)).unwrap_or(0);
-                    if let Some(k) = kill {
-                        k.fire();
-                    }
-                    if keep > 0 {
-                        Ok(c.slice(..keep))
-                    } else {
-                        std::future::pending::<()>().await;
-                        Ok(Bytes::new())
-                    }
+        match std::pin::Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) if self.passed + chunk.len() as u64 > self.limit => {
+                self.cut = true;
+                if let Some(k) = &self.kill {
+                    k.fire();
                 }
-                other => other,
+                let keep = usize::try_from(self.limit - self.passed).unwrap_or(0);
+                if self.partial && keep > 0 {
+                    Poll::Ready(Some(Ok(chunk.slice(..keep))))
+                } else {
+                    Poll::Pending
+                }
             }
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.passed += chunk.len() as u64;
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(None) if self.passed < self.limit => Poll::Ready(None),
+            Poll::Ready(None) => {
+                self.cut = true;
+                if let Some(k) = &self.kill {
+                    k.fire();
+                }
+                Poll::Pending
+            }
+            other => other,
         }
-    });
-    Body::from_stream(stream)
+    }
 }
 
 /// The answer, a slice every tenth of a second.

@@ -16,6 +16,7 @@ mod conformance;
 mod dashboard;
 mod e2e_providers;
 mod e2e_uv;
+mod faults;
 mod index;
 mod issuer_and_cli;
 mod issuer_faults;
