@@ -46,6 +46,11 @@ pub struct ServeArgs {
     /// [default: 30].
     #[arg(long, env = "MOCK_PYPI_PENDING_PUBLISHER_EXPIRY_DAYS")]
     pub pending_publisher_expiry_days: Option<u32>,
+    /// Seconds an upload may send nothing before it is answered 408 and its connection
+    /// closed (a client that stalls mid-body never holds a connection forever)
+    /// [default: 30].
+    #[arg(long, env = "MOCK_PYPI_UPLOAD_IDLE_TIMEOUT")]
+    pub upload_idle_timeout: Option<u64>,
     /// Largest accepted distribution file, e.g. 100MiB [default: 100MiB].
     #[arg(long, env = "MOCK_PYPI_MAX_UPLOAD_SIZE", value_parser = parse_size)]
     pub max_upload_size: Option<u64>,
@@ -196,6 +201,7 @@ struct ServerSection {
     token_lifetime: Option<i64>,
     max_release_age_days: Option<u32>,
     pending_publisher_expiry_days: Option<u32>,
+    upload_idle_timeout: Option<u64>,
     max_upload_size: Option<toml::Value>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -251,6 +257,8 @@ pub struct Settings {
     /// Seconds a pending publisher stays usable (0: no limit).
     pub pending_publisher_expiry: i64,
     pub max_upload_bytes: u64,
+    /// How long an upload body may stall.
+    pub upload_idle_timeout: std::time::Duration,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_names: Vec<String>,
@@ -335,6 +343,12 @@ impl Settings {
                 DEFAULT_PENDING_PUBLISHER_EXPIRY_DAYS,
             ),
             max_upload_bytes: max_upload(args.max_upload_size, s.max_upload_size)?,
+            upload_idle_timeout: std::time::Duration::from_secs(
+                args.upload_idle_timeout
+                    .or(s.upload_idle_timeout)
+                    .unwrap_or(30)
+                    .max(1),
+            ),
             tls_cert: args.tls_cert.clone().or(rel(s.tls_cert)),
             tls_key: args.tls_key.clone().or(rel(s.tls_key)),
             tls_names,

@@ -152,6 +152,13 @@ impl IntoResponse for UploadError {
         if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase) {
             response.extensions_mut().insert(reason);
         }
+        // A stalled body is never drained: the connection ends with the answer.
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
         response
     }
 }

@@ -100,7 +100,12 @@ pub async fn drain_unread(State(limit): State<u64>, request: Request, next: Next
         Ok(mut slot) => slot.take(),
         Err(poisoned) => poisoned.into_inner().take(),
     };
-    if let Some(rest) = rest {
+    // An answer that closes the connection anyway (a stalled upload's 408) goes out now.
+    let closing = response
+        .headers()
+        .get(header::CONNECTION)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+    if let Some(rest) = rest.filter(|_| !closing) {
         let drained = tokio::time::timeout(DRAIN_TIME, discard(rest, limit)).await;
         if !matches!(drained, Ok(true)) {
             response

@@ -6,6 +6,7 @@
 mod control;
 mod dashboard;
 mod drain;
+pub(crate) mod idle;
 mod index;
 mod oidc;
 mod upload;
@@ -81,7 +82,11 @@ fn uploads(state: &AppState) -> Router<AppState> {
             "/legacy/",
             post(upload::upload)
                 .get(upload::info)
-                .layer(DefaultBodyLimit::max(limit)),
+                .layer(DefaultBodyLimit::max(limit))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.settings.upload_idle_timeout,
+                    idle::idle_timeout,
+                )),
         )
         .route(
             "/legacy",

@@ -44,6 +44,18 @@ impl Form {
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> UploadError {
+    // A stalled body (see `http::idle`) is the client's silence, not a bad form.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if let Some(idle) = c.downcast_ref::<crate::http::idle::BodyIdle>() {
+            return UploadError {
+                status: axum::http::StatusCode::REQUEST_TIMEOUT,
+                message: format!("Request Timeout: {idle}; the connection is closed"),
+                json: false,
+            };
+        }
+        cause = c.source();
+    }
     UploadError::bad_request(format!("Invalid upload request: {}", e.body_text()))
 }
 

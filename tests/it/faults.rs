@@ -207,6 +207,16 @@ async fn dropped_connections_leave_nothing_behind() {
 /// Send a raw upload over plain HTTP, slowly enough that a cut lands mid-body; what came
 /// back (possibly nothing).
 fn raw_upload(port: u16, token: &str, wheel: &std::path::Path) -> String {
+    raw_upload_stalling(port, token, wheel, None)
+}
+
+/// [`raw_upload`], stopping after `stall_after` bytes of the body (then only reading).
+fn raw_upload_stalling(
+    port: u16,
+    token: &str,
+    wheel: &std::path::Path,
+    stall_after: Option<usize>,
+) -> String {
     let upload = Upload::of(wheel, "cut", "1.0");
     let boundary = "mockpypicut";
     let mut body = Vec::new();
@@ -230,8 +240,9 @@ fn raw_upload(port: u16, token: &str, wheel: &std::path::Path) -> String {
         body.len()
     );
     // A write fails once the server has dropped the connection; what matters is the answer.
+    let sent = stall_after.unwrap_or(body.len()).min(body.len());
     let _ = stream.write_all(head.as_bytes()).and_then(|_| {
-        for chunk in body.chunks(1024) {
+        for chunk in body[..sent].chunks(1024) {
             stream.write_all(chunk)?;
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -240,6 +251,38 @@ fn raw_upload(port: u16, token: &str, wheel: &std::path::Path) -> String {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     answer
+}
+
+/// Not a fault but what one provokes: a client that stops sending mid-body (twine
+/// retrying a half-read stream does) is answered 408 once the body has been quiet for
+/// `--upload-idle-timeout`, the connection closes, and nothing is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_upload_is_answered_408() {
+    let server = Server::launch(&["--upload-idle-timeout", "1"], &[]);
+    let token = token_for(&server, "cut").await;
+    let home = crate::common::tempdir();
+    let d = dists::build(home.path(), "cut", "1.0");
+    let start = Instant::now();
+    let answer = tokio::task::spawn_blocking({
+        let (token, wheel, port) = (token.clone(), d.wheel.clone(), server.port);
+        move || raw_upload_stalling(port, &token, &wheel, Some(1500))
+    })
+    .await
+    .unwrap();
+    let took = start.elapsed();
+    assert!(
+        answer.starts_with("HTTP/1.1 408 ")
+            && answer.contains("no part of the upload arrived for 1 s"),
+        "{answer}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    // Answered at once when the quiet time is up, not after a drain.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_store_clean(&server, 0);
+    assert!(files_of(&server, "cut").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
