@@ -262,6 +262,10 @@ pub fn arm_fault(app: &App, definition: &Value) -> Result<crate::faults::engine:
         field: e.field,
         message: e.message,
     })?;
+    // A key-set fault must meet a fetch: forget cached keys, so the next exchange asks.
+    if spec.route == crate::faults::Route::IssuerJwks {
+        app.jwks.clear();
+    }
     Ok(app.faults.arm(spec))
 }
 

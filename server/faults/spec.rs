@@ -232,6 +232,80 @@ impl Action {
     }
 }
 
+impl Action {
+    /// What the action does, in words (the dashboard's column).
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Status {
+                status,
+                style,
+                retry_after,
+                ..
+            } => {
+                let whose = match style {
+                    Style::Pypi => "the index's",
+                    Style::Cdn => "the CDN's",
+                };
+                let retry = retry_after
+                    .map(|s| format!(", Retry-After: {s}"))
+                    .unwrap_or_default();
+                format!("answer {status} with {whose} error page{retry}")
+            }
+            Action::Delay { ms } => format!("delay the answer {ms} ms"),
+            Action::Drip { bytes_per_second } => {
+                format!("drip the answer at {bytes_per_second} bytes/s")
+            }
+            Action::Close(Close::BeforeBody) => {
+                "drop the connection before reading the body".into()
+            }
+            Action::Close(Close::AfterBodyBytes { bytes }) => {
+                format!("drop the connection after {bytes} bytes of the request body")
+            }
+            Action::Close(Close::MidResponse { bytes }) => {
+                format!("drop the connection after {bytes} bytes of the answer")
+            }
+            Action::TokenLifetime { seconds } => {
+                format!("mint a token that expires after {seconds} s")
+            }
+            Action::OmitExpires => "answer success without `expires`".into(),
+            Action::StoredThenStatus { status } => {
+                format!("store the file, then answer {status}")
+            }
+            Action::StaleFor { seconds } => {
+                format!("store the file, keep it off the simple pages for {seconds} s")
+            }
+            Action::ReusableWorkflow { file } => {
+                format!("issue a token for the reusable workflow {file}")
+            }
+        }
+    }
+}
+
+impl When {
+    /// When it fires, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            When::Always => "every matching request".into(),
+            When::Next(1) => "the next matching request".into(),
+            When::Next(n) => format!("the next {n} matching requests"),
+            When::Every(k) => {
+                let suffix = match (k % 10, k % 100) {
+                    (_, 11..=13) => "th",
+                    (1, _) => "st",
+                    (2, _) => "nd",
+                    (3, _) => "rd",
+                    _ => "th",
+                };
+                format!("every {k}{suffix} matching request")
+            }
+            When::After(n) => format!("every matching request after the first {n}"),
+            When::Probability { p, seed } => {
+                format!("with probability {p} (seed {seed})")
+            }
+        }
+    }
+}
+
 impl When {
     fn to_value(&self) -> Value {
         match self {

@@ -11,8 +11,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::dashboard::{
-    BASE, ExchangeLine, ExchangePage, ExchangesPage, FileLine, Frame, IssuerLine, IssuersPage,
-    OverviewPage, ProjectBlock, ProjectsPage, PublisherLine, PublishersPage,
+    BASE, ExchangeLine, ExchangePage, ExchangesPage, FaultEventLine, FaultLine, FaultsPage,
+    FileLine, Frame, IssuerLine, IssuersPage, OverviewPage, ProjectBlock, ProjectsPage,
+    PublisherLine, PublishersPage,
 };
 use crate::error::ApiError;
 use crate::services;
@@ -33,6 +34,12 @@ pub fn router() -> Router<AppState> {
         .route("/publishers", get(publishers).post(add_publisher))
         .route("/projects", get(projects))
         .route("/issuers", get(issuers))
+        .route("/faults", get(faults))
+}
+
+/// Every page's frame, with the banner when faults are armed.
+fn frame(app: &AppState, section: &'static str) -> Frame {
+    Frame::new(section).with_faults(app.faults.list().len())
 }
 
 async fn style() -> Response {
@@ -86,7 +93,7 @@ pub async fn overview(State(app): State<AppState>) -> Result<Response, Failed> {
     Ok(page(
         StatusCode::OK,
         OverviewPage {
-            frame: Frame::new("overview"),
+            frame: frame(&app, "overview"),
             upload_url: format!("{}/legacy/", app.https_url()),
             simple_url: format!("{}/simple/", app.public_url),
             accepted,
@@ -121,7 +128,7 @@ async fn exchanges(State(app): State<AppState>, Query(q): Query<Live>) -> Result
     };
     let now = now();
     let rows = app.store.list_exchanges(&filter).await?;
-    let mut frame = Frame::new("exchanges");
+    let mut frame = frame(&app, "exchanges");
     frame.refresh = q.live.is_some();
     Ok(page(
         StatusCode::OK,
@@ -134,7 +141,11 @@ async fn exchanges(State(app): State<AppState>, Query(q): Query<Live>) -> Result
 
 async fn exchange(State(app): State<AppState>, Path(id): Path<i64>) -> Result<Response, Failed> {
     Ok(match services::exchange_activity(&app, id).await? {
-        Some(activity) => page(StatusCode::OK, ExchangePage::new(&activity, now())),
+        Some(activity) => {
+            let mut view = ExchangePage::new(&activity, now());
+            view.frame = frame(&app, "exchanges");
+            page(StatusCode::OK, view)
+        }
         None => (StatusCode::NOT_FOUND, format!("no exchange {id}")).into_response(),
     })
 }
@@ -149,7 +160,7 @@ async fn publishers_page(
     Ok(page(
         status,
         PublishersPage {
-            frame: Frame::new("publishers"),
+            frame: frame(app, "publishers"),
             publishers: publishers
                 .iter()
                 .map(|p| PublisherLine::new(p, now()))
@@ -220,7 +231,7 @@ async fn projects(State(app): State<AppState>) -> Result<Response, Failed> {
     Ok(page(
         StatusCode::OK,
         ProjectsPage {
-            frame: Frame::new("projects"),
+            frame: frame(&app, "projects"),
             projects,
         },
     ))
@@ -237,8 +248,32 @@ async fn issuers(State(app): State<AppState>) -> Result<Response, Failed> {
     Ok(page(
         StatusCode::OK,
         IssuersPage {
-            frame: Frame::new("issuers"),
+            frame: frame(&app, "issuers"),
             issuers,
+        },
+    ))
+}
+
+async fn faults(State(app): State<AppState>, Query(q): Query<Live>) -> Result<Response, Failed> {
+    let now = now();
+    let events = app.store.fault_events(200).await?;
+    let mut frame = frame(&app, "faults");
+    frame.refresh = q.live.is_some();
+    Ok(page(
+        StatusCode::OK,
+        FaultsPage {
+            frame,
+            faults: app
+                .faults
+                .list()
+                .iter()
+                .map(|a| FaultLine::new(a, now))
+                .collect(),
+            events: events.iter().map(|e| FaultEventLine::new(e, now)).collect(),
+            scenarios: crate::faults::scenarios::all()
+                .iter()
+                .map(|s| (s.name, s.what))
+                .collect(),
         },
     ))
 }

@@ -19,7 +19,7 @@ mod tokens;
 pub use blobs::{BlobStore, Digests, StagedFile};
 pub use changes::Changes;
 pub use exchanges::{ExchangeFilter, ExchangeRecord, ExchangeRow, JtiClaim, NewExchange, Recorded};
-pub use fault_events::NewFaultEvent;
+pub use fault_events::{FaultEventRow, NewFaultEvent};
 pub use issuers::TrustedIssuerRow;
 pub use projects::{
     FileRow, NewFile, ProjectRow, ProjectStatus, ReleaseRow, StoreFileOutcome, StoredAttestations,

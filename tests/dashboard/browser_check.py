@@ -134,7 +134,8 @@ for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--wind
     options.add_argument(arg)
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 try:
-    pages = ["", "exchanges", f"exchanges/{refused}", f"exchanges/{accepted}", "publishers", "projects", "issuers"]
+    pages = ["", "exchanges", f"exchanges/{refused}", f"exchanges/{accepted}", "publishers", "projects", "issuers",
+             "faults"]
     for p in pages:
         url = f"{dash}/{p}"
         load(driver, url)
@@ -152,6 +153,16 @@ try:
     body = driver.find_element(By.TAG_NAME, "main").text
     check("Minted token" in body and "dash_demo-1.0-py3-none-any.whl" in body,
           f"accepted exchange: token or uploads missing:\n{body}")
+
+    # An armed fault: every page says so; the Faults page shows it and where it fired.
+    load(driver, f"{dash}/")
+    banner = driver.find_elements(By.CSS_SELECTOR, "main .banner")
+    check(bool(banner) and "1 fault armed" in banner[0].text, "no banner while a fault is armed")
+    load(driver, f"{dash}/faults")
+    tables = [t.text for t in driver.find_elements(By.TAG_NAME, "table")]
+    check(len(tables) == 2 and "simple-index" in tables[0] and "answer 503 with the CDN's error page" in tables[0],
+          f"the armed fault is not listed: {tables}")
+    check(len(tables) == 2 and "GET /simple/" in tables[1], f"the fired fault is not listed: {tables}")
 
     # The add-publisher form: a wrong admin token is refused, the right one adds it.
     def submit(token):
@@ -209,7 +220,8 @@ try:
     def shoot(width, height):
         driver.set_window_size(width, height)
         for name, p in (("overview", ""), ("exchanges", "exchanges"), ("refused", f"exchanges/{refused}"),
-                        ("accepted", f"exchanges/{accepted}"), ("publishers", "publishers")):
+                        ("accepted", f"exchanges/{accepted}"), ("publishers", "publishers"),
+                        ("faults", "faults")):
             load(driver, f"{dash}/{p}")
             full = driver.execute_script("return document.documentElement.scrollHeight")
             driver.set_window_size(width, max(height, min(full + 120, 6000)))

@@ -53,6 +53,19 @@ async fn the_dashboard_in_headless_chromium() {
             .to_string()
     };
     let (refused, accepted) = (id_of("invalid-publisher"), id_of("accepted"));
+    // A fault armed and fired once: the banner on every page, the Faults page's rows.
+    let (status, _) = server
+        .api(
+            Method::POST,
+            "/faults",
+            Some(serde_json::json!({"route": "simple-index", "status": 503, "style": "cdn"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let fired = reqwest::get(format!("{}/simple/", server.http()))
+        .await
+        .unwrap();
+    assert_eq!(fired.status(), 503);
 
     // The screenshots are kept for people to look at (CI keeps target/ as artifacts).
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
@@ -65,7 +78,14 @@ async fn the_dashboard_in_headless_chromium() {
     let (ok, out) = run(&mut cmd);
     assert!(ok, "{out}\nserver log:\n{}", server.log());
     assert!(out.contains("dashboard OK"), "{out}");
-    for page in ["overview", "exchanges", "refused", "accepted", "publishers"] {
+    for page in [
+        "overview",
+        "exchanges",
+        "refused",
+        "accepted",
+        "publishers",
+        "faults",
+    ] {
         for width in [1280u32, 390] {
             let png = std::fs::read(shots.join(format!("{page}-{width}.png"))).unwrap();
             assert_eq!(
