@@ -30,6 +30,7 @@ _ENV_FLAGS: dict[str, dict[str, str]] = {
         "event_name": "--event-name",
         "repository_owner_id": "--repository-owner-id",
         "job_workflow_ref": "--job-workflow-ref",
+        "sub_format": "--sub-format",
     },
     "gitlab": {"ref_path": "--ref-path", "sha": "--sha"},
     "google": {},
@@ -414,6 +415,38 @@ class Server:
         """Forget everything users created; configured fixtures are applied again."""
         self.api("POST", "/reset")
 
+    # -- faults on demand ------------------------------------------------------------
+
+    def add_fault(self, route: str, **definition: Any) -> dict[str, Any]:
+        """Arm a fault on ``route`` (``definition`` as the control API takes it, e.g.
+        ``status=503, when={"next": 1}``); the armed fault with its id. A bad definition
+        raises :class:`ApiError` naming the field."""
+        return dict(self.api("POST", "/faults", {"route": route, **definition}))
+
+    def faults(self) -> dict[str, Any]:
+        """Armed faults with their counters, and requests per route since the last clear."""
+        return dict(self.api("GET", "/faults"))
+
+    def remove_fault(self, fault_id: int) -> None:
+        self.api("DELETE", f"/faults/{int(fault_id)}")
+
+    def clear_faults(self) -> None:
+        """Disarm every fault and zero the request counters."""
+        self.api("DELETE", "/faults")
+
+    def fault_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Faults that fired, newest first, with the request each one hit."""
+        return list(self.api("GET", f"/faults/events?limit={_positive_int('limit', limit)}")["events"])
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        """The named failure scenarios (what each does, what a client should do)."""
+        return list(self.api("GET", "/scenarios")["scenarios"])
+
+    def arm_scenario(self, name: str) -> dict[str, Any]:
+        """Arm a named scenario's faults; the scenario (its ``env_flags`` go to
+        :meth:`github_env` as ``extra_flags``) and the faults it armed."""
+        return dict(self.api("POST", f"/scenarios/{_text('name', name)}/arm"))
+
     # -- CI jobs and tokens ----------------------------------------------------------
 
     def _job_env(self, provider: str, args: list[str], identity: Mapping[str, Any], fault: Optional[str],
@@ -444,12 +477,17 @@ class Server:
 
     def github_env(self, repository: str, workflow: str = "release.yml", environment: Optional[str] = None, *,
                    fault: Optional[str] = None, impersonate: bool = False, audience: Optional[str] = None,
-                   **identity: Any) -> ClientEnv:
+                   extra_flags: Sequence[str] = (), **identity: Any) -> ClientEnv:
         """A GitHub Actions job with ``id-token: write`` in ``repository``, running
-        ``workflow`` (identity: ref, sha, event_name, repository_owner_id, job_workflow_ref)."""
+        ``workflow`` (identity: ref, sha, event_name, repository_owner_id, job_workflow_ref,
+        sub_format). ``extra_flags`` go to ``mock-pypi env github`` as they are (a
+        scenario's ``env_flags``, e.g. ``--without-id-token``)."""
         args = ["--repository", repository, "--workflow", workflow]
         if environment:
             args += ["--environment", environment]
+        if isinstance(extra_flags, str):
+            raise ValueError("extra_flags must be a list of flags, not a string")
+        args += [str(f) for f in extra_flags]
         return self._job_env("github", args, identity, fault, impersonate, audience)
 
     def gitlab_env(self, project: str, ci_file: str = ".gitlab-ci.yml", environment: Optional[str] = None, *,

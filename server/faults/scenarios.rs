@@ -61,7 +61,7 @@ pub fn all() -> Vec<Scenario> {
         s(
             "token-expires-mid-publish",
             "Minted tokens live 3 s and each upload takes 2 s, so a two-file publish outlives its token.",
-            "Use the exchange's `expires` and mint a new token before it runs out (twine 6.2+ does).",
+            "Use the exchange's `expires` and mint a new token before it runs out (or report the expiry and that the publish is partial).",
             vec![
                 json!({"route": "mint-token", "token_lifetime": 3}),
                 json!({"route": "upload", "delay_ms": 2000}),

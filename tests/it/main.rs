@@ -22,6 +22,7 @@ mod issuer_and_cli;
 mod issuer_faults;
 mod pypi_2026;
 mod replicas;
+mod report_card;
 mod twine;
 mod upload;
 mod verification;

@@ -1,7 +1,10 @@
 //! Real Python clients (pinned in tests/requirements.txt) run with clean environments.
 
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::Server;
 
@@ -39,14 +42,70 @@ pub fn client(program: &str, home: &Path) -> Command {
 }
 
 pub fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().expect("running a client");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    run_for(cmd, Duration::from_secs(300))
 }
+
+/// [`run`], killing the client (by its PID) if it is still running after `limit`: a
+/// client that hangs is a finding, never a test that hangs. The output then ends with
+/// [`HUNG`].
+pub fn run_for(cmd: &mut Command, limit: Duration) -> (bool, String) {
+    // Its own process group, so that what it started goes with it.
+    let mut child = cmd
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running a client");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let start = Instant::now();
+    let (ok, hung) = loop {
+        match child.try_wait().expect("waiting for a client") {
+            Some(status) => break (status.success(), false),
+            None if start.elapsed() >= limit => {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &format!("-{}", child.id())])
+                    .status();
+                let _ = child.kill();
+                let _ = child.wait();
+                break (false, true);
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let mut text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.join().unwrap_or_default()),
+        String::from_utf8_lossy(&err.join().unwrap_or_default())
+    );
+    if hung {
+        text += &format!("\n{HUNG} {} s\n", limit.as_secs());
+    }
+    (ok, text)
+}
+
+/// How [`run_for`] marks a client it had to kill.
+pub const HUNG: &str = "[mock-pypi test: killed the client after";
 
 /// `uv publish --trusted-publishing always` to the server's HTTPS upload URL, with only
 /// the given CI variables.

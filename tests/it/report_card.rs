@@ -1,0 +1,550 @@
+//! The report card: every pinned client through every failure scenario that concerns
+//! it. Per pair: whether the publish succeeded, how often the client retried the faulted
+//! route, whether its output names the cause, how long it took, and what the index
+//! holds afterwards. A client behaving badly is a finding, not a failure: the test fails
+//! only if a scenario did not do what it promises or the index's state is wrong. The
+//! README keeps the card (MOCK_PYPI_UPDATE_README=1 rewrites it; a stale one fails);
+//! times vary run to run, so they are in target/tmp/report-card.md only.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+
+use crate::common::{HUNG, Server, client, dists, run_for};
+
+/// How long a client may take before it is killed and recorded as hanging.
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    run_for(cmd, LIMIT)
+}
+
+const VERSION: &str = "1.0.0";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    TrustedPublishing,
+    Token,
+}
+
+struct Client {
+    name: &'static str,
+    mode: Mode,
+}
+
+const CLIENTS: [Client; 7] = [
+    Client {
+        name: "uv",
+        mode: Mode::TrustedPublishing,
+    },
+    Client {
+        name: "twine",
+        mode: Mode::TrustedPublishing,
+    },
+    Client {
+        name: "publish action",
+        mode: Mode::TrustedPublishing,
+    },
+    Client {
+        name: "pdm",
+        mode: Mode::TrustedPublishing,
+    },
+    Client {
+        name: "poetry",
+        mode: Mode::Token,
+    },
+    Client {
+        name: "hatch",
+        mode: Mode::Token,
+    },
+    Client {
+        name: "flit",
+        mode: Mode::Token,
+    },
+];
+
+/// The route each scenario faults (for retries), and words that name its cause.
+fn focus(scenario: &str) -> (&'static str, &'static [&'static str]) {
+    match scenario {
+        "audience-503" => ("audience", &["503"]),
+        "mint-500-once" => ("mint-token", &["500"]),
+        "upload-reset-midway" => (
+            "upload",
+            &[
+                "reset",
+                "connection",
+                "broken pipe",
+                "aborted",
+                "closed",
+                "disconnected",
+            ],
+        ),
+        "token-expires-mid-publish" => ("upload", &["expired"]),
+        "rate-limited" => ("upload", &["429", "too many requests"]),
+        "stored-but-5xx" => ("upload", &["503", "service unavailable"]),
+        "stale-simple-page" => ("upload", &[]),
+        "jwks-slow" => ("mint-token", &[]),
+        "reusable-workflow" => (
+            "mint-token",
+            &[
+                "job_workflow_ref",
+                "reusable",
+                "no corresponding publisher",
+                "invalid-publisher",
+            ],
+        ),
+        "no-id-token-permission" => ("mint-token", &["id-token", "permission", "oidc"]),
+        "fork-pull-request" => ("mint-token", &["fork", "id-token", "permission", "oidc"]),
+        _ => ("mint-token", &["pull_request_target"]),
+    }
+}
+
+struct Project {
+    dir: PathBuf,
+    name: String,
+    wheel: PathBuf,
+    sdist: PathBuf,
+}
+
+fn project(home: &Path, name: &str) -> Project {
+    let dir = home.join(name);
+    let d = dists::build(&dir.join("dist"), name, VERSION);
+    let module = dists::module(name);
+    std::fs::create_dir_all(dir.join(&module)).unwrap();
+    std::fs::write(
+        dir.join(&module).join("__init__.py"),
+        format!("VERSION = {VERSION:?}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        format!(
+            "[build-system]\nrequires = [\"flit_core >=3.2,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n\
+             [project]\nname = \"{name}\"\nversion = \"{VERSION}\"\ndescription = \"mock-pypi report card\"\nrequires-python = \">=3.8\"\n"
+        ),
+    )
+    .unwrap();
+    Project {
+        dir,
+        name: name.to_owned(),
+        wheel: d.wheel,
+        sdist: d.sdist,
+    }
+}
+
+/// Run one client's publish of `p`; (succeeded, output).
+fn publish(
+    server: &Server,
+    home: &Path,
+    who: &Client,
+    p: &Project,
+    env: &[(String, String)],
+    token: &str,
+) -> (bool, String) {
+    let ca = server.ca_file().display().to_string();
+    let upload = format!("{}/legacy/", server.https());
+    let with_env = |cmd: &mut Command| {
+        cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    };
+    match who.name {
+        "uv" => {
+            let mut cmd = client("uv", home);
+            with_env(&mut cmd);
+            cmd.args(["publish", "--trusted-publishing", "always", "--publish-url"])
+                .arg(&upload)
+                .args([&p.wheel, &p.sdist]);
+            run(&mut cmd)
+        }
+        "twine" => {
+            let mut cmd = client("twine", home);
+            with_env(&mut cmd);
+            cmd.args(["upload", "--non-interactive", "--disable-progress-bar"])
+                .args([&p.wheel, &p.sdist]);
+            run(&mut cmd)
+        }
+        "publish action" => {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/clients/publish_action_exchange.py");
+            let mut cmd = client("python", home);
+            with_env(&mut cmd);
+            cmd.env("INPUT_REPOSITORY_URL", &upload).arg(&script);
+            let (ok, out) = run(&mut cmd);
+            if !ok {
+                return (false, out);
+            }
+            let minted = out
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("pypi-"))
+                .unwrap_or("")
+                .to_owned();
+            let mut cmd = client("twine", home);
+            cmd.env("REQUESTS_CA_BUNDLE", &ca)
+                .args([
+                    "upload",
+                    "--non-interactive",
+                    "--disable-progress-bar",
+                    "--repository-url",
+                    &upload,
+                ])
+                .args(["-u", "__token__", "-p", &minted])
+                .args([&p.wheel, &p.sdist]);
+            let (ok, more) = run(&mut cmd);
+            (ok, format!("{out}{more}"))
+        }
+        "pdm" => {
+            let mut cmd = client("pdm", home);
+            with_env(&mut cmd);
+            cmd.env("PDM_CHECK_UPDATE", "false")
+                .env("PDM_USE_VENV", "false")
+                .current_dir(&p.dir)
+                .args(["publish", "--no-build", "-r", &upload, "--ca-certs", &ca]);
+            run(&mut cmd)
+        }
+        "poetry" => {
+            let mut cmd = client("poetry", home);
+            cmd.current_dir(&p.dir)
+                .env("POETRY_REPOSITORIES_MOCK_URL", &upload)
+                .env("POETRY_PYPI_TOKEN_MOCK", token)
+                .env("POETRY_CERTIFICATES_MOCK_CERT", &ca)
+                .env("POETRY_CACHE_DIR", home.join("poetry-cache"))
+                .args(["publish", "--no-interaction", "-r", "mock"]);
+            run(&mut cmd)
+        }
+        "hatch" => {
+            let mut cmd = client("hatch", home);
+            cmd.current_dir(&p.dir)
+                .env("HATCH_INDEX_CA_CERT", &ca)
+                .args([
+                    "publish",
+                    "--no-prompt",
+                    "-r",
+                    &upload,
+                    "-u",
+                    "__token__",
+                    "-a",
+                    token,
+                ])
+                .args([&p.wheel, &p.sdist]);
+            run(&mut cmd)
+        }
+        _ => {
+            // flit builds its own wheel and sdist.
+            let _ = std::fs::remove_dir_all(p.dir.join("dist"));
+            let mut cmd = client("flit", home);
+            cmd.current_dir(&p.dir)
+                .env("FLIT_INDEX_URL", &upload)
+                .env("FLIT_USERNAME", "__token__")
+                .env("FLIT_PASSWORD", token)
+                .env("REQUESTS_CA_BUNDLE", &ca)
+                .args(["publish"]);
+            run(&mut cmd)
+        }
+    }
+}
+
+/// Requests per route since the faults were last cleared.
+async fn requests(server: &Server) -> BTreeMap<String, u64> {
+    let (_, body) = server.api(Method::GET, "/faults", None).await;
+    body["requests"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The files stored for a project: (filename, size).
+async fn stored(server: &Server, project: &str) -> Vec<(String, u64)> {
+    crate::common::uploads::files_of(server, project)
+        .await
+        .iter()
+        .map(|f| {
+            (
+                f["filename"].as_str().unwrap_or("").to_owned(),
+                f["size"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// Prepare a fresh project for one run; the CI job's environment and an API token.
+async fn prepare(
+    server: &Server,
+    home: &Path,
+    who: &Client,
+    name: &str,
+    env_flags: &[String],
+) -> (Project, Vec<(String, String)>, String) {
+    let p = project(home, name);
+    let repo = format!("octo-org/{name}");
+    let mut env = Vec::new();
+    let mut token = String::new();
+    if who.mode == Mode::TrustedPublishing {
+        server
+            .add_github_publisher(name, &repo, "release.yml", "")
+            .await;
+        let mut args: Vec<String> = ["env", "github", "--repository", &repo]
+            .map(str::to_owned)
+            .to_vec();
+        if who.name == "twine" {
+            args.push("--impersonate".into());
+        }
+        args.extend(env_flags.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        env = server.env_vars(&args);
+    } else {
+        let out = server.cli(&["api-token", "create", "--project", name]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    }
+    (p, env, token)
+}
+
+struct Cell {
+    ok: bool,
+    hung: bool,
+    retries: Option<u64>,
+    names_cause: Option<bool>,
+    took: Duration,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_client_through_every_scenario() {
+    let python = crate::common::venv().join("bin/python");
+    // A stalled upload is answered 408 after 5 s rather than the default 30.
+    let server = Server::launch(
+        &["--impersonate-host", "twine", "--upload-idle-timeout", "5"],
+        &[("MOCK_PYPI_PYTHON", python.to_str().unwrap())],
+    );
+    let home = crate::common::tempdir();
+    let home = home.path();
+    let (_, listing) = server.api(Method::GET, "/scenarios", None).await;
+    let scenarios = listing["scenarios"].as_array().unwrap().clone();
+    let slug = |s: &str| {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+    };
+
+    // A clean publish per client first: the requests a client makes when nothing fails.
+    let mut baseline: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
+    for who in &CLIENTS {
+        server.api(Method::DELETE, "/faults", None).await;
+        let name = format!("rc-{}-clean", slug(who.name));
+        let (p, env, token) = prepare(&server, home, who, &name, &[]).await;
+        let (ok, out) = publish(&server, home, who, &p, &env, &token);
+        assert!(ok, "{} cannot publish without faults:\n{out}", who.name);
+        baseline.insert(who.name, requests(&server).await);
+    }
+
+    let outputs = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tmp/report-card");
+    let _ = std::fs::remove_dir_all(&outputs);
+    std::fs::create_dir_all(&outputs).unwrap();
+    let mut cells: BTreeMap<(String, &str), Cell> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for scenario in &scenarios {
+        let s_name = scenario["name"].as_str().unwrap().to_owned();
+        let applies = scenario["applies_to"].as_str().unwrap();
+        let env_flags: Vec<String> = scenario["env_flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_owned())
+            .collect();
+        let (route, words) = focus(&s_name);
+        for who in &CLIENTS {
+            if applies == "trusted-publishing" && who.mode != Mode::TrustedPublishing {
+                continue;
+            }
+            server.api(Method::DELETE, "/faults", None).await;
+            let name = format!("rc-{}-{}", slug(who.name), s_name);
+            let (p, env, token) = prepare(&server, home, who, &name, &env_flags).await;
+            let (status, armed) = server
+                .api(Method::POST, &format!("/scenarios/{s_name}/arm"), None)
+                .await;
+            assert_eq!(status, 201, "{armed}");
+            let start = Instant::now();
+            let (ok, out) = publish(&server, home, who, &p, &env, &token);
+            let took = start.elapsed();
+            // Each client's own words, for people reading the card (CI keeps target/).
+            std::fs::write(
+                outputs.join(format!("{s_name}--{}.txt", slug(who.name))),
+                &out,
+            )
+            .unwrap();
+            let seen = requests(&server).await;
+            let made = seen.get(route).copied().unwrap_or(0);
+            let usual = baseline[who.name].get(route).copied().unwrap_or(0);
+            let fired: u64 = server.api(Method::GET, "/faults", None).await.1["faults"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["fired"].as_u64().unwrap_or(0))
+                .sum();
+            let lower = out.to_lowercase();
+            let names_cause =
+                (!ok && !words.is_empty()).then(|| words.iter().any(|w| lower.contains(w)));
+            let files = stored(&server, &p.name).await;
+            // The index's state: never a partial file, never a file twice.
+            let local: BTreeMap<String, u64> = std::fs::read_dir(p.dir.join("dist"))
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| {
+                            (
+                                e.file_name().to_string_lossy().into_owned(),
+                                e.metadata().unwrap().len(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut names: Vec<&String> = files.iter().map(|(f, _)| f).collect();
+            names.dedup();
+            if names.len() != files.len() {
+                problems.push(format!(
+                    "{s_name} / {}: a file is stored twice: {files:?}",
+                    who.name
+                ));
+            }
+            for (f, size) in &files {
+                if let Some(want) = local.get(f)
+                    && want != size
+                {
+                    problems.push(format!(
+                        "{s_name} / {}: {f} stored with {size} bytes, not {want}",
+                        who.name
+                    ));
+                }
+            }
+            // What each scenario promises, where the client reached the faulted route.
+            let faulted = !armed["armed"].as_array().unwrap().is_empty();
+            if faulted && made > 0 && fired == 0 && s_name != "jwks-slow" {
+                problems.push(format!(
+                    "{s_name} / {}: the scenario's faults never fired",
+                    who.name
+                ));
+            }
+            if s_name == "stale-simple-page" && !files.is_empty() {
+                let page = server
+                    .get_json(&format!("{}/simple/{}/", server.http(), p.name))
+                    .await;
+                if page["files"].as_array().is_some_and(|f| !f.is_empty()) {
+                    problems.push(format!(
+                        "{s_name} / {}: the new files are on the simple page at once",
+                        who.name
+                    ));
+                }
+            }
+            cells.insert(
+                (s_name.clone(), who.name),
+                Cell {
+                    ok,
+                    hung: out.contains(HUNG),
+                    retries: (made > 0).then(|| made.saturating_sub(usual)),
+                    names_cause,
+                    took,
+                },
+            );
+        }
+    }
+    server.api(Method::DELETE, "/faults", None).await;
+    assert!(
+        problems.is_empty(),
+        "{}\n\nserver log:\n{}",
+        problems.join("\n"),
+        server.log()
+    );
+
+    // The card: one row per scenario, one column per client.
+    let mut readme = String::from("| scenario |");
+    let mut full = readme.clone();
+    for who in &CLIENTS {
+        readme += &format!(" {} |", who.name);
+        full += &format!(" {} |", who.name);
+    }
+    readme += "\n|---|";
+    full += "\n|---|";
+    for _ in &CLIENTS {
+        readme += "---|";
+        full += "---|";
+    }
+    readme.push('\n');
+    full.push('\n');
+    for scenario in &scenarios {
+        let s_name = scenario["name"].as_str().unwrap();
+        readme += &format!("| `{s_name}` |");
+        full += &format!("| `{s_name}` |");
+        for who in &CLIENTS {
+            match cells.get(&(s_name.to_owned(), who.name)) {
+                None => {
+                    readme += " n/a |";
+                    full += " n/a |";
+                }
+                Some(c) => {
+                    let mut text = if c.ok {
+                        "✅ publishes".to_owned()
+                    } else if c.hung {
+                        format!("⏳ hangs (killed after {} s)", LIMIT.as_secs())
+                    } else {
+                        "❌ fails".to_owned()
+                    };
+                    match c.retries {
+                        Some(0) | None => {}
+                        Some(1) => text += ", retried once",
+                        Some(n) => text += &format!(", retried {n}×"),
+                    }
+                    match c.names_cause {
+                        Some(true) => text += ", says why",
+                        Some(false) => text += ", cause not shown",
+                        None => {}
+                    }
+                    readme += &format!(" {text} |");
+                    full += &format!(" {text} ({:.1} s) |", c.took.as_secs_f64());
+                }
+            }
+        }
+        readme.push('\n');
+        full.push('\n');
+    }
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tmp");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("report-card.md"), &full).unwrap();
+    println!("each client's output: {}", outputs.display());
+    println!("{full}");
+    check_readme(&readme);
+}
+
+/// The README's card must be this run's.
+fn check_readme(table: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = (
+        "<!-- report-card:start (generated by tests/it/report_card.rs) -->\n",
+        "<!-- report-card:end -->",
+    );
+    let a = readme
+        .find(start)
+        .expect("README has the report-card markers")
+        + start.len();
+    let b = readme[a..].find(end).expect("end marker") + a;
+    if &readme[a..b] == table {
+        return;
+    }
+    if std::env::var_os("MOCK_PYPI_UPDATE_README").is_some() {
+        std::fs::write(&path, format!("{}{table}{}", &readme[..a], &readme[b..])).unwrap();
+        return;
+    }
+    panic!(
+        "the README's report card is stale; run `MOCK_PYPI_UPDATE_README=1 cargo test --test it report_card`. This run's card:\n{table}"
+    );
+}
