@@ -28,11 +28,24 @@ impl ConnectionKill {
     }
 }
 
-/// Handed to the mint handler: the token's lifetime, or no `expires` in the answer.
-#[derive(Clone, Copy, Debug, Default)]
+/// Handed to the mint handler: the token's lifetime, or no `expires` in the answer,
+/// and the fault in words for the exchange's audit.
+#[derive(Clone, Debug, Default)]
 pub struct MintTweak {
     pub lifetime: Option<i64>,
     pub omit_expires: bool,
+    pub note: Option<String>,
+}
+
+/// A fault that fired, in words: "fault 3 (scenario token-expires-mid-publish): mint a
+/// token that expires after 3 s".
+fn note(fired: &Fired) -> String {
+    let scenario = fired
+        .scenario
+        .as_ref()
+        .map(|s| format!(" (scenario {s})"))
+        .unwrap_or_default();
+    format!("fault {}{scenario}: {}", fired.id, fired.action.describe())
 }
 
 /// A request's route and what it can be matched on.
@@ -154,6 +167,7 @@ pub async fn faults(State(app): State<AppState>, mut request: Request, next: Nex
             request.extensions_mut().insert(MintTweak {
                 lifetime: Some(seconds),
                 omit_expires: false,
+                note: Some(note(&fired)),
             });
             next.run(request).await
         }
@@ -161,6 +175,7 @@ pub async fn faults(State(app): State<AppState>, mut request: Request, next: Nex
             request.extensions_mut().insert(MintTweak {
                 lifetime: None,
                 omit_expires: true,
+                note: Some(note(&fired)),
             });
             next.run(request).await
         }

@@ -52,6 +52,7 @@ pub async fn mint_token(
     let options = crate::oidc::exchange::MintOptions {
         single_use: request.single_use,
         lifetime: tweak.lifetime,
+        fault: tweak.note.clone(),
     };
     match app.exchanger().mint(&body, options).await {
         Ok(minted) if tweak.omit_expires => {

@@ -321,6 +321,28 @@ async fn token_faults_short_lifetimes_and_no_expires() {
     assert_eq!(status, 200);
     assert!(minted.get("expires").is_none(), "{minted}");
     assert!(minted["token"].as_str().unwrap().starts_with("pypi-"));
+
+    // Each exchange's audit names the fault that shaped it; the fault-free one none.
+    let (_, log) = server.api(Method::GET, "/exchanges", None).await;
+    let faults_of = |e: &Value| -> Vec<String> {
+        e["detail"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["step"] == "fault")
+            .map(|s| s["detail"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let exchanges = log["exchanges"].as_array().unwrap();
+    assert_eq!(exchanges.len(), 2, "{log}");
+    assert_eq!(
+        faults_of(&exchanges[0]),
+        ["fault 2: answer success without `expires`"]
+    );
+    assert_eq!(
+        faults_of(&exchanges[1]),
+        ["fault 1: mint a token that expires after 1 s"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

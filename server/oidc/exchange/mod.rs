@@ -18,12 +18,14 @@ use crate::tokens;
 use crate::util::now;
 
 /// How this exchange's token is minted.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct MintOptions {
     /// Good for one upload (PEP 807's `single-use-token`).
     pub single_use: bool,
     /// Instead of the configured lifetime (a fault's short-lived token).
     pub lifetime: Option<i64>,
+    /// A fault that fired on this request, in words: the audit shows it as a step.
+    pub fault: Option<String>,
 }
 
 /// A minted upload token, as returned to the client.
@@ -58,6 +60,9 @@ impl Exchanger<'_> {
     /// The whole exchange for one request body.
     pub async fn mint(&self, body: &[u8], options: MintOptions) -> Result<Minted, MintError> {
         let mut audit = Audit::default();
+        if let Some(fault) = options.fault {
+            audit.detail.steps.push(Step::pass("fault", fault));
+        }
         let token = match decide::read_token(body, &mut audit) {
             Ok(t) => t,
             Err(refusal) => return Err(self.refuse(audit, refusal).await),
