@@ -739,6 +739,28 @@ mod tests {
     }
 
     #[test]
+    fn described_in_words() {
+        let words = |v: Value| {
+            let f = FaultSpec::parse(&v).unwrap();
+            format!("{}: {}", f.when.describe(), f.action.describe())
+        };
+        assert_eq!(
+            words(
+                json!({"route": "upload", "status": 429, "retry_after": 2, "when": {"every": 2}})
+            ),
+            "every 2nd matching request: answer 429 with the index's error page, Retry-After: 2"
+        );
+        assert_eq!(
+            words(json!({"route": "audience", "status": 503, "when": {"every": 12}})),
+            "every 12th matching request: answer 503 with the CDN's error page"
+        );
+        assert_eq!(
+            words(json!({"route": "mint-token", "token_lifetime": 5, "when": {"next": 1}})),
+            "the next matching request: mint a token that expires after 5 s"
+        );
+    }
+
+    #[test]
     fn good_definitions_parse() {
         let f = FaultSpec::parse(&json!({"route": "audience", "status": 503})).unwrap();
         assert_eq!(
