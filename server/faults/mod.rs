@@ -4,8 +4,11 @@
 
 pub mod engine;
 pub mod layer;
+mod parse;
 pub mod scenarios;
 pub mod spec;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Mutex;
 
