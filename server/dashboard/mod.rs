@@ -3,9 +3,11 @@
 //! workshop projector and on a phone. The handlers that load the data are in
 //! `http::dashboard`.
 
+mod faults;
 mod time;
 mod views;
 
+pub use faults::*;
 pub use time::When;
 pub use views::*;
 

@@ -1,5 +1,6 @@
-//! `/_mock/api/`: publishers, trusted issuers, the exchange audit log, API tokens and
-//! reset, behind the admin bearer token.
+//! `/_mock/api/`: publishers, trusted issuers, the exchange audit log, API tokens,
+//! projects' status, prohibited names and reset (faults: `control_faults`), behind the
+//! admin bearer token.
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::header;
@@ -41,15 +42,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/prohibited-names/{name}", delete(remove_prohibited))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
-        .route(
-            "/faults",
-            get(list_faults).post(add_fault).delete(clear_faults),
-        )
-        .route("/faults/events", get(fault_events))
-        .route("/faults/{id}", delete(remove_fault))
-        .route("/scenarios", get(list_scenarios))
-        .route("/scenarios/{name}", get(get_scenario))
-        .route("/scenarios/{name}/arm", post(arm_scenario))
+        .merge(super::control_faults::router())
         .route("/reset", post(reset))
         .layer(middleware::from_fn_with_state(state, require_admin))
 }
@@ -262,7 +255,7 @@ async fn reset(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({"reset": true})))
 }
 
-type Body = Result<Json<Value>, axum::extract::rejection::JsonRejection>;
+pub(super) type Body = Result<Json<Value>, axum::extract::rejection::JsonRejection>;
 
 /// The time a backdating body asks for: `{"age_days": N}` (N days before now) or
 /// `{"created_at": UNIX}`.
@@ -398,70 +391,4 @@ async fn remove_prohibited(
             "'{normalized}' is not a prohibited name"
         )))
     }
-}
-
-/// Armed faults with their counters, and requests per route since the last clear.
-async fn list_faults(State(app): State<AppState>) -> Json<Value> {
-    let requests: Map<String, Value> = app
-        .faults
-        .requests()
-        .into_iter()
-        .map(|(r, n)| (r.as_str().to_owned(), Value::from(n)))
-        .collect();
-    Json(json!({"faults": app.faults.list(), "requests": requests}))
-}
-
-/// `POST /faults {"route": …, "match": …, "when": …, <one action>}`.
-async fn add_fault(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
-    let Json(definition) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let armed = services::arm_fault(&app, &definition)?;
-    Ok((axum::http::StatusCode::CREATED, Json(armed)).into_response())
-}
-
-async fn clear_faults(State(app): State<AppState>) -> Json<Value> {
-    let n = app.faults.list().len();
-    app.faults.clear();
-    Json(json!({"cleared": n}))
-}
-
-async fn remove_fault(
-    State(app): State<AppState>,
-    Path(id): Path<u64>,
-) -> Result<Json<Value>, ApiError> {
-    if app.faults.remove(id) {
-        Ok(Json(json!({"deleted": id})))
-    } else {
-        Err(ApiError::NotFound(format!("no armed fault {id}")))
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct Limit {
-    limit: Option<i64>,
-}
-
-async fn fault_events(
-    State(app): State<AppState>,
-    Query(q): Query<Limit>,
-) -> Result<Json<Value>, ApiError> {
-    let events = app.store.fault_events(q.limit.unwrap_or(100)).await?;
-    Ok(Json(json!({"events": events})))
-}
-
-async fn list_scenarios() -> Json<Value> {
-    Json(json!({"scenarios": crate::faults::scenarios::all()}))
-}
-
-async fn get_scenario(Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
-    crate::faults::scenarios::find(&name)
-        .map(|s| Json(json!(s)))
-        .ok_or_else(|| ApiError::NotFound(format!("no scenario '{name}'")))
-}
-
-async fn arm_scenario(
-    State(app): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    let armed = services::arm_scenario(&app, &name)?;
-    Ok((axum::http::StatusCode::CREATED, Json(armed)).into_response())
 }

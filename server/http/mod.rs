@@ -4,6 +4,7 @@
 //! answer.
 
 mod control;
+mod control_faults;
 mod dashboard;
 mod drain;
 pub(crate) mod idle;
