@@ -35,7 +35,8 @@ def test_a_scenario_the_job_cannot_survive(mock_pypi, dists, clean_env):
     result = subprocess.run(
         ["uv", "publish", "--trusted-publishing", "always", "--publish-url", mock_pypi.upload_url,
          *map(str, dists("demo"))],
-        env=job.apply(clean_env), capture_output=True, text=True,
+        # uv retries a 503 three times with backoff (about 12 s); no retries keeps the test fast.
+        env={**job.apply(clean_env), "UV_HTTP_RETRIES": "0"}, capture_output=True, text=True,
     )
 
     assert result.returncode != 0

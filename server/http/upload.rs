@@ -90,48 +90,60 @@ async fn accept(
             .then(|| crate::util::now() - app.settings.max_release_age),
         attestations,
     };
-    // Faults that need the form fire here, just before the file is stored.
-    let fault = app.faults.pick(
-        Route::Upload,
-        MatchCtx {
-            project: Some(&project.normalized_name),
-            filename: Some(&file.filename),
-            provider: None,
-        },
-        true,
-    );
-    if let Some(f) = &fault {
-        let at = Some((project.normalized_name.as_str(), file.filename.as_str()));
-        crate::faults::record(app, f, "POST", "/legacy/", at).await;
-    }
     let filename = file.filename.clone();
-    let after = match fault.map(|f| (f.action.clone(), f)) {
-        Some((
-            Action::Status {
-                status,
-                style,
-                body,
-                content_type,
-                retry_after,
-            },
-            f,
-        )) => {
-            let r = layer::injected(
-                Route::Upload,
-                status,
-                style,
-                body,
-                content_type,
-                retry_after,
-                &f,
-            );
-            return Ok(Some(r));
-        }
-        Some((Action::Delay { ms }, _)) => {
+    let after = match handler_fault(app, &project.normalized_name, &filename).await {
+        FaultTurn::AnswerNow(r) => return Ok(Some(r)),
+        FaultTurn::AnswerAfterStoring(r) => Some(r),
+        FaultTurn::Carry => None,
+    };
+    let outcome = app.store.store_file(file.staged, new_file).await?;
+    upload::answer(outcome, app.settings.max_release_age / 86_400)?;
+    tracing::info!(file = %filename, project = %project.normalized_name, token = %token.id, "upload stored");
+    Ok(after)
+}
+
+/// What an upload fault fired in the handler leaves the handler to do.
+enum FaultTurn {
+    /// Answer this instead of storing.
+    AnswerNow(Response),
+    /// Store the file, then answer this (stored-then-5xx).
+    AnswerAfterStoring(Response),
+    /// Store and answer as usual (nothing fired, or a delay or a stale window).
+    Carry,
+}
+
+/// Faults that need the form fire here, just before the file is stored.
+async fn handler_fault(app: &AppState, project: &str, filename: &str) -> FaultTurn {
+    let ctx = MatchCtx {
+        project: Some(project),
+        filename: Some(filename),
+        provider: None,
+    };
+    let Some(f) = app.faults.pick(Route::Upload, ctx, true) else {
+        return FaultTurn::Carry;
+    };
+    crate::faults::record(app, &f, "POST", "/legacy/", Some((project, filename))).await;
+    match f.action.clone() {
+        Action::Status {
+            status,
+            style,
+            body,
+            content_type,
+            retry_after,
+        } => FaultTurn::AnswerNow(layer::injected(
+            Route::Upload,
+            status,
+            style,
+            body,
+            content_type,
+            retry_after,
+            &f,
+        )),
+        Action::Delay { ms } => {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-            None
+            FaultTurn::Carry
         }
-        Some((Action::StoredThenStatus { status }, f)) => Some(layer::injected(
+        Action::StoredThenStatus { status } => FaultTurn::AnswerAfterStoring(layer::injected(
             Route::Upload,
             status,
             Style::Cdn,
@@ -140,20 +152,13 @@ async fn accept(
             None,
             &f,
         )),
-        Some((Action::StaleFor { seconds }, _)) => {
-            app.stale.hide(
-                &project.normalized_name,
-                &filename,
-                crate::util::now() + seconds as i64,
-            );
-            None
+        Action::StaleFor { seconds } => {
+            app.stale
+                .hide(project, filename, crate::util::now() + seconds as i64);
+            FaultTurn::Carry
         }
-        _ => None,
-    };
-    let outcome = app.store.store_file(file.staged, new_file).await?;
-    upload::answer(outcome, app.settings.max_release_age / 86_400)?;
-    tracing::info!(file = %filename, project = %project.normalized_name, token = %token.id, "upload stored");
-    Ok(after)
+        _ => FaultTurn::Carry,
+    }
 }
 
 /// The `attestations` field checked (off the reactor: it is signature checks), or the
