@@ -136,6 +136,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
 pub const DEFAULT_MAX_UPLOAD: u64 = 100 << 20;
 
 impl Settings {
+    /// Each setting from its flag, the file or its default. Long because the settings
+    /// are many: one field each, in the order of `Settings`.
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
         let (file, base) = read_file(args.config.as_deref())?;
         // Paths in the file are relative to the file.

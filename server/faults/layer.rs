@@ -101,6 +101,8 @@ fn classify(method: &Method, path: &str) -> Option<Target> {
     })
 }
 
+/// The layer: count the request, and if a fault fires, record it and act. Long because
+/// it is one match over the actions, each a few lines.
 pub async fn faults(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
     let Some(t) = classify(request.method(), request.uri().path()) else {
         return next.run(request).await;

@@ -181,27 +181,85 @@ fn parse_when(v: Option<&Value>) -> Result<When, FieldError> {
     }
 }
 
-fn parse_action(obj: &Map<String, Value>, route: Route) -> Result<Action, FieldError> {
-    let given: Vec<&str> = ACTIONS
+/// The one action a definition names.
+fn action_name(obj: &Map<String, Value>) -> Result<&'static str, FieldError> {
+    let given: Vec<&'static str> = ACTIONS
         .iter()
         .copied()
         .filter(|a| *a != "when" && obj.contains_key(*a))
         .collect();
-    let name = match given.as_slice() {
-        [one] => *one,
-        [] => {
+    match given.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(err(
+            "status",
+            "a fault needs one action: status, delay_ms, drip_bytes_per_second, close, token_lifetime, omit_expires, stored_then_status, stale_seconds or reusable_workflow",
+        )),
+        more => Err(err(
+            more[1],
+            format!("one action per fault (also given: {})", more[0]),
+        )),
+    }
+}
+
+fn parse_status(obj: &Map<String, Value>, v: &Value) -> Result<Action, FieldError> {
+    let status = status(v, "status")?;
+    let style = match obj
+        .get("style")
+        .map(|s| text(s, "style"))
+        .transpose()?
+        .as_deref()
+    {
+        None if matches!(status, 502..=504) => Style::Cdn,
+        None | Some("pypi") => Style::Pypi,
+        Some("cdn") => Style::Cdn,
+        Some(other) => {
             return Err(err(
-                "status",
-                "a fault needs one action: status, delay_ms, drip_bytes_per_second, close, token_lifetime, omit_expires, stored_then_status, stale_seconds or reusable_workflow",
-            ));
-        }
-        more => {
-            return Err(err(
-                more[1],
-                format!("one action per fault (also given: {})", more[0]),
+                "style",
+                format!("'{other}' is neither 'pypi' nor 'cdn'"),
             ));
         }
     };
+    Ok(Action::Status {
+        status,
+        style,
+        body: obj.get("body").map(|b| text(b, "body")).transpose()?,
+        content_type: obj
+            .get("content_type")
+            .map(|b| text(b, "content_type"))
+            .transpose()?,
+        retry_after: obj
+            .get("retry_after")
+            .map(|b| uint(b, "retry_after"))
+            .transpose()?,
+    })
+}
+
+fn parse_close(obj: &Map<String, Value>, v: &Value) -> Result<Action, FieldError> {
+    let bytes = obj
+        .get("after_bytes")
+        .map(|b| uint(b, "after_bytes"))
+        .transpose()?;
+    Ok(match (text(v, "close")?.as_str(), bytes) {
+        ("before-body", None) => Action::Close(Close::BeforeBody),
+        ("after-body-bytes", Some(bytes)) => Action::Close(Close::AfterBodyBytes { bytes }),
+        ("mid-response", Some(bytes)) => Action::Close(Close::MidResponse { bytes }),
+        ("after-body-bytes" | "mid-response", None) => {
+            return Err(err("after_bytes", "required with this close"));
+        }
+        ("before-body", Some(_)) => {
+            return Err(err("after_bytes", "not used with close: before-body"));
+        }
+        (other, _) => {
+            return Err(err(
+                "close",
+                format!("'{other}' is not before-body, after-body-bytes or mid-response"),
+            ));
+        }
+    })
+}
+
+fn parse_action(obj: &Map<String, Value>, route: Route) -> Result<Action, FieldError> {
+    let name = action_name(obj)?;
     let only = |routes: &[Route], what: &str| -> Result<(), FieldError> {
         if routes.contains(&route) {
             Ok(())
@@ -215,38 +273,7 @@ fn parse_action(obj: &Map<String, Value>, route: Route) -> Result<Action, FieldE
     };
     let v = &obj[name];
     Ok(match name {
-        "status" => {
-            let status = status(v, "status")?;
-            let style = match obj
-                .get("style")
-                .map(|s| text(s, "style"))
-                .transpose()?
-                .as_deref()
-            {
-                None if matches!(status, 502..=504) => Style::Cdn,
-                None | Some("pypi") => Style::Pypi,
-                Some("cdn") => Style::Cdn,
-                Some(other) => {
-                    return Err(err(
-                        "style",
-                        format!("'{other}' is neither 'pypi' nor 'cdn'"),
-                    ));
-                }
-            };
-            Action::Status {
-                status,
-                style,
-                body: obj.get("body").map(|b| text(b, "body")).transpose()?,
-                content_type: obj
-                    .get("content_type")
-                    .map(|b| text(b, "content_type"))
-                    .transpose()?,
-                retry_after: obj
-                    .get("retry_after")
-                    .map(|b| uint(b, "retry_after"))
-                    .transpose()?,
-            }
-        }
+        "status" => parse_status(obj, v)?,
         "delay_ms" => Action::Delay {
             ms: uint(v, "delay_ms")?.min(120_000),
         },
@@ -256,29 +283,7 @@ fn parse_action(obj: &Map<String, Value>, route: Route) -> Result<Action, FieldE
                 bytes_per_second: n,
             },
         },
-        "close" => {
-            let bytes = obj
-                .get("after_bytes")
-                .map(|b| uint(b, "after_bytes"))
-                .transpose()?;
-            match (text(v, "close")?.as_str(), bytes) {
-                ("before-body", None) => Action::Close(Close::BeforeBody),
-                ("after-body-bytes", Some(bytes)) => Action::Close(Close::AfterBodyBytes { bytes }),
-                ("mid-response", Some(bytes)) => Action::Close(Close::MidResponse { bytes }),
-                ("after-body-bytes" | "mid-response", None) => {
-                    return Err(err("after_bytes", "required with this close"));
-                }
-                ("before-body", Some(_)) => {
-                    return Err(err("after_bytes", "not used with close: before-body"));
-                }
-                (other, _) => {
-                    return Err(err(
-                        "close",
-                        format!("'{other}' is not before-body, after-body-bytes or mid-response"),
-                    ));
-                }
-            }
-        }
+        "close" => parse_close(obj, v)?,
         "token_lifetime" => {
             only(
                 &[Route::MintToken, Route::LegacyMintToken],

@@ -20,6 +20,7 @@ pub struct Scenario {
     pub applies_to: &'static str,
 }
 
+/// Every scenario. Long because it is a table: one entry per scenario, read top to bottom.
 pub fn all() -> Vec<Scenario> {
     let s = |name, what, expected, faults: Vec<Value>, env_flags, applies_to| Scenario {
         name,

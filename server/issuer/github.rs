@@ -80,6 +80,7 @@ impl GitHubIdentity {
     }
 
     /// The full GitHub claim set (every custom claim is a string, as GitHub sends them).
+    /// Long because GitHub's claims are many, listed as GitHub documents them.
     pub fn claims(
         &self,
         issuer: &str,

@@ -228,7 +228,8 @@ fn verify(
 
 /// The publisher for verified claims: a matching pending one first (the shell creates
 /// its project), then the normal ones; the grant covers every project of the
-/// configuration that matched.
+/// configuration that matched. One function, though long, so the order of preference
+/// reads in one place.
 fn choose(
     token: &Token,
     trusted: &Trusted,

@@ -245,6 +245,30 @@ pub(super) fn san(cert: &Certificate) -> Vec<String> {
 
 /// Step 5: the publisher's policy, as pypi-attestations builds it (exact compares).
 pub(super) fn policy(cert: &Certificate, identity: &Identity, run: &mut Run) -> Outcome<()> {
+    match identity {
+        Identity::GitHub {
+            repository,
+            workflow,
+            ..
+        } => ci_policy(cert, true, repository, workflow, run),
+        Identity::GitLab {
+            repository,
+            workflow_filepath,
+            ..
+        } => ci_policy(cert, false, repository, workflow_filepath, run),
+        Identity::Google { email } => google_policy(cert, email, run),
+    }
+}
+
+/// GitHub's and GitLab's publisher policy: issuer, source repository, and the build
+/// config at the commit or ref that ran.
+fn ci_policy(
+    cert: &Certificate,
+    github: bool,
+    repository: &str,
+    workflow: &str,
+    run: &mut Run,
+) -> Outcome<()> {
     let missing = |run: &mut Run, n: u32| {
         Err(take(run).fail(
             FailureKind::Unknown,
@@ -263,82 +287,71 @@ pub(super) fn policy(cert: &Certificate, identity: &Identity, run: &mut Run) -> 
             )),
         }
     };
-    match identity {
-        Identity::GitHub {
-            repository,
-            workflow,
-            ..
-        }
-        | Identity::GitLab {
-            repository,
-            workflow_filepath: workflow,
-            ..
-        } => {
-            let github = matches!(identity, Identity::GitHub { .. });
-            let (issuer, host) = if github {
-                (
-                    "https://token.actions.githubusercontent.com",
-                    "https://github.com",
-                )
-            } else {
-                ("https://gitlab.com", "https://gitlab.com")
-            };
-            expect(run, 8, "OIDC issuer", issuer)?;
-            expect(
-                run,
-                12,
-                "Source Repository URI",
-                &format!("{host}/{repository}"),
-            )?;
-            let config = match extension_text(cert, 18) {
-                Some(c) => c,
-                None => return missing(run, 18),
-            };
-            let (digest, git_ref) = (extension_text(cert, 13), extension_text(cert, 14));
-            if !github && (digest.is_none() || git_ref.is_none()) {
-                return missing(run, if digest.is_none() { 13 } else { 14 });
-            }
-            let base = if github {
-                format!("{host}/{repository}/.github/workflows/{workflow}")
-            } else {
-                format!("{host}/{repository}//{workflow}")
-            };
-            let fits = [digest, git_ref]
-                .into_iter()
-                .flatten()
-                .any(|at| config == format!("{base}@{at}"));
-            if !fits {
-                return Err(take(run).fail(
-                    FailureKind::Verification,
-                    "identity",
-                    format!(
-                        "Certificate's Build Config URI ({config}) does not match expected Trusted Publisher ({workflow} @ {repository})"
-                    ),
-                ));
-            }
-            run.pass("identity", format!("signed by {workflow} in {repository}"));
-        }
-        Identity::Google { email } => {
-            if extension_text(cert, 1).as_deref() != Some("https://accounts.google.com") {
-                return Err(take(run).fail(
-                    FailureKind::Verification,
-                    "identity",
-                    "Certificate's OIDC issuer is not https://accounts.google.com",
-                ));
-            }
-            if !san(cert).iter().any(|s| s == email) {
-                return Err(take(run).fail(
-                    FailureKind::Verification,
-                    "identity",
-                    format!(
-                        "Certificate's SANs do not match {email}; actual SANs: {:?}",
-                        san(cert)
-                    ),
-                ));
-            }
-            run.pass("identity", format!("signed by {email}"));
-        }
+    let (issuer, host) = if github {
+        (
+            "https://token.actions.githubusercontent.com",
+            "https://github.com",
+        )
+    } else {
+        ("https://gitlab.com", "https://gitlab.com")
+    };
+    expect(run, 8, "OIDC issuer", issuer)?;
+    expect(
+        run,
+        12,
+        "Source Repository URI",
+        &format!("{host}/{repository}"),
+    )?;
+    let config = match extension_text(cert, 18) {
+        Some(c) => c,
+        None => return missing(run, 18),
+    };
+    let (digest, git_ref) = (extension_text(cert, 13), extension_text(cert, 14));
+    if !github && (digest.is_none() || git_ref.is_none()) {
+        return missing(run, if digest.is_none() { 13 } else { 14 });
     }
+    let base = if github {
+        format!("{host}/{repository}/.github/workflows/{workflow}")
+    } else {
+        format!("{host}/{repository}//{workflow}")
+    };
+    let fits = [digest, git_ref]
+        .into_iter()
+        .flatten()
+        .any(|at| config == format!("{base}@{at}"));
+    if !fits {
+        return Err(take(run).fail(
+            FailureKind::Verification,
+            "identity",
+            format!(
+                "Certificate's Build Config URI ({config}) does not match expected Trusted Publisher ({workflow} @ {repository})"
+            ),
+        ));
+    }
+    run.pass("identity", format!("signed by {workflow} in {repository}"));
+    Ok(())
+}
+
+/// Google's publisher policy: the issuer, and the service account among the SANs.
+fn google_policy(cert: &Certificate, email: &str, run: &mut Run) -> Outcome<()> {
+    if extension_text(cert, 1).as_deref() != Some("https://accounts.google.com") {
+        return Err(take(run).fail(
+            FailureKind::Verification,
+            "identity",
+            "Certificate's OIDC issuer is not https://accounts.google.com",
+        ));
+    }
+    if !san(cert).iter().any(|s| s == email) {
+        return Err(take(run).fail(
+            FailureKind::Verification,
+            "identity",
+            format!(
+                "Certificate's SANs do not match {email}; actual SANs: {:?}",
+                san(cert)
+            ),
+        ));
+    }
+    run.pass("identity", format!("signed by {email}"));
     Ok(())
 }
 
