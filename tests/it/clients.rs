@@ -3,9 +3,10 @@
 //! pip and uv install each result back. The README's matrix is generated from these
 //! results (MOCK_PYPI_UPDATE_README=1 rewrites it; otherwise a stale README fails).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use crate::common::publishing::{self, Project, Target, VERSION, api_token, minted_token};
 use crate::common::{Server, client, dists, run};
 use serde_json::json;
 
@@ -19,39 +20,8 @@ struct Row {
 }
 
 /// A project directory: pyproject.toml, the package source and prebuilt dists in dist/.
-struct Project {
-    dir: PathBuf,
-    name: String,
-    wheel: PathBuf,
-    sdist: PathBuf,
-}
-
-const VERSION: &str = "1.0.0";
-
 fn project(home: &Path, name: &str) -> Project {
-    let dir = home.join(name);
-    let d = dists::build(&dir.join("dist"), name, VERSION);
-    let module = dists::module(name);
-    std::fs::create_dir_all(dir.join(&module)).unwrap();
-    std::fs::write(
-        dir.join(&module).join("__init__.py"),
-        format!("\"\"\"A mock-pypi client-matrix package.\"\"\"\nVERSION = {VERSION:?}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("pyproject.toml"),
-        format!(
-            "[build-system]\nrequires = [\"flit_core >=3.2,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n\
-             [project]\nname = \"{name}\"\nversion = \"{VERSION}\"\ndescription = \"mock-pypi client matrix\"\nrequires-python = \">=3.8\"\n"
-        ),
-    )
-    .unwrap();
-    Project {
-        dir,
-        name: name.to_owned(),
-        wheel: d.wheel,
-        sdist: d.sdist,
-    }
+    publishing::project(home, name, "mock-pypi client matrix")
 }
 
 fn version_of(program: &str, home: &Path) -> String {
@@ -77,38 +47,6 @@ async fn github_publisher(server: &Server, name: &str) -> Vec<(String, String)> 
     server.env_vars(&["env", "github", "--repository", &format!("octo-org/{name}")])
 }
 
-/// `twine upload` of the project's wheel and sdist with an upload token.
-fn twine_with_token(
-    home: &Path,
-    ca: &str,
-    upload: &str,
-    token: &str,
-    p: &Project,
-) -> Result<(), String> {
-    let mut cmd = client("twine", home);
-    cmd.env("REQUESTS_CA_BUNDLE", ca)
-        .args([
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            upload,
-        ])
-        .args(["-u", "__token__", "-p", token])
-        .args([&p.wheel, &p.sdist]);
-    outcome(run(&mut cmd))
-}
-
-fn api_token(server: &Server, name: &str) -> String {
-    let out = server.cli(&["api-token", "create", "--project", name]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_client_publishes_and_installs() {
     let python = crate::common::venv().join("bin/python");
@@ -121,8 +59,7 @@ async fn every_client_publishes_and_installs() {
     );
     let home = crate::common::tempdir();
     let home = home.path();
-    let ca = server.ca_file().display().to_string();
-    let upload = format!("{}/legacy/", server.https());
+    let to = Target::of(&server);
     let mut rows: Vec<Row> = Vec::new();
     let mut add = |client, mode, project: &Project, published| {
         rows.push(Row {
@@ -198,26 +135,17 @@ async fn every_client_publishes_and_installs() {
         "twine",
         "token",
         &p,
-        twine_with_token(home, &ca, &upload, &token, &p),
+        outcome(run(&mut to.twine_with_token(home, &token, &p))),
     );
 
     // The publish action's exchange, then twine with the minted token, as the action does.
     let p = project(home, "m-action");
     let env = github_publisher(&server, &p.name).await;
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/publish_action_exchange.py");
-    let mut cmd = client("python", home);
+    let mut cmd = to.action_exchange(home);
     envs(&mut cmd, &env);
-    cmd.env("INPUT_REPOSITORY_URL", &upload).arg(&script);
     let (ok, out) = run(&mut cmd);
     let published = if ok {
-        let minted = out
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("pypi-"))
-            .unwrap_or("")
-            .to_owned();
-        twine_with_token(home, &ca, &upload, &minted, &p)
+        outcome(run(&mut to.twine_with_token(home, &minted_token(&out), &p)))
     } else {
         Err(out)
     };
@@ -231,76 +159,43 @@ async fn every_client_publishes_and_installs() {
     // pdm
     let p = project(home, "m-pdm-tp");
     let env = github_publisher(&server, &p.name).await;
-    let mut cmd = client("pdm", home);
+    let mut cmd = to.pdm(home, &p, None);
     envs(&mut cmd, &env);
-    cmd.env("PDM_CHECK_UPDATE", "false")
-        .env("PDM_USE_VENV", "false")
-        .current_dir(&p.dir)
-        .args(["publish", "--no-build", "-r", &upload, "--ca-certs", &ca]);
     add("pdm", "trusted publishing", &p, outcome(run(&mut cmd)));
     let p = project(home, "m-pdm-token");
     let token = api_token(&server, &p.name);
-    let mut cmd = client("pdm", home);
-    cmd.env("PDM_CHECK_UPDATE", "false")
-        .env("PDM_USE_VENV", "false")
-        .current_dir(&p.dir)
-        .args([
-            "publish",
-            "--no-build",
-            "-r",
-            &upload,
-            "-u",
-            "__token__",
-            "-P",
-            &token,
-            "--ca-certs",
-            &ca,
-        ]);
-    add("pdm", "token", &p, outcome(run(&mut cmd)));
+    add(
+        "pdm",
+        "token",
+        &p,
+        outcome(run(&mut to.pdm(home, &p, Some(&token)))),
+    );
 
-    // poetry
+    // poetry, hatch and flit (which builds its own wheel and sdist) publish with tokens.
     let p = project(home, "m-poetry-token");
     let token = api_token(&server, &p.name);
-    let mut cmd = client("poetry", home);
-    cmd.current_dir(&p.dir)
-        .env("POETRY_REPOSITORIES_MOCK_URL", &upload)
-        .env("POETRY_PYPI_TOKEN_MOCK", &token)
-        .env("POETRY_CERTIFICATES_MOCK_CERT", &ca)
-        .env("POETRY_CACHE_DIR", home.join("poetry-cache"))
-        .args(["publish", "--no-interaction", "-r", "mock"]);
-    add("poetry", "token", &p, outcome(run(&mut cmd)));
-
-    // hatch
+    add(
+        "poetry",
+        "token",
+        &p,
+        outcome(run(&mut to.poetry(home, &p, &token))),
+    );
     let p = project(home, "m-hatch-token");
     let token = api_token(&server, &p.name);
-    let mut cmd = client("hatch", home);
-    cmd.current_dir(&p.dir)
-        .env("HATCH_INDEX_CA_CERT", &ca)
-        .args([
-            "publish",
-            "--no-prompt",
-            "-r",
-            &upload,
-            "-u",
-            "__token__",
-            "-a",
-            &token,
-        ])
-        .args([&p.wheel, &p.sdist]);
-    add("hatch", "token", &p, outcome(run(&mut cmd)));
-
-    // flit builds its own wheel and sdist from the project.
+    add(
+        "hatch",
+        "token",
+        &p,
+        outcome(run(&mut to.hatch(home, &p, &token))),
+    );
     let p = project(home, "m-flit-token");
-    std::fs::remove_dir_all(p.dir.join("dist")).unwrap();
     let token = api_token(&server, &p.name);
-    let mut cmd = client("flit", home);
-    cmd.current_dir(&p.dir)
-        .env("FLIT_INDEX_URL", &upload)
-        .env("FLIT_USERNAME", "__token__")
-        .env("FLIT_PASSWORD", &token)
-        .env("REQUESTS_CA_BUNDLE", &ca)
-        .args(["publish"]);
-    add("flit", "token", &p, outcome(run(&mut cmd)));
+    add(
+        "flit",
+        "token",
+        &p,
+        outcome(run(&mut to.flit(home, &p, &token))),
+    );
 
     // Every published project has its wheel and sdist, and installs with pip and uv.
     let (_, projects) = server.api(reqwest::Method::GET, "/projects", None).await;
@@ -365,7 +260,7 @@ async fn every_client_publishes_and_installs() {
         failures.join("\n\n"),
         server.log()
     );
-    check_readme(&table);
+    publishing::check_readme("client-matrix", "tests/it/clients.rs", &table);
 }
 
 fn python_module_version(home: &Path, module: &str) -> String {
@@ -374,29 +269,4 @@ fn python_module_version(home: &Path, module: &str) -> String {
         &format!("import importlib.metadata as m; print(m.version({module:?}))"),
     ]));
     out.trim().to_owned()
-}
-
-/// The README's matrix must be this run's table.
-fn check_readme(table: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let readme = std::fs::read_to_string(&path).unwrap();
-    let (start, end) = (
-        "<!-- client-matrix:start (generated by tests/it/clients.rs) -->\n",
-        "<!-- client-matrix:end -->",
-    );
-    let a = readme
-        .find(start)
-        .expect("README has the client-matrix markers")
-        + start.len();
-    let b = readme[a..].find(end).expect("end marker") + a;
-    if &readme[a..b] == table {
-        return;
-    }
-    if std::env::var_os("MOCK_PYPI_UPDATE_README").is_some() {
-        std::fs::write(&path, format!("{}{table}{}", &readme[..a], &readme[b..])).unwrap();
-        return;
-    }
-    panic!(
-        "the README's client matrix is stale; run `MOCK_PYPI_UPDATE_README=1 tests/run.sh --test clients`. This run's table:\n{table}"
-    );
 }

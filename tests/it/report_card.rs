@@ -7,13 +7,14 @@
 //! times vary run to run, so they are in target/tmp/report-card.md only.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::common::{HUNG, Server, client, dists, run_for};
+use crate::common::publishing::{self, Project, Target, api_token, minted_token};
+use crate::common::{HUNG, Server, client, run_for};
 
 /// How long a client may take before it is killed and recorded as hanging.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -21,8 +22,6 @@ const LIMIT: Duration = Duration::from_secs(120);
 fn run(cmd: &mut Command) -> (bool, String) {
     run_for(cmd, LIMIT)
 }
-
-const VERSION: &str = "1.0.0";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -102,37 +101,8 @@ fn focus(scenario: &str) -> (&'static str, &'static [&'static str]) {
     }
 }
 
-struct Project {
-    dir: PathBuf,
-    name: String,
-    wheel: PathBuf,
-    sdist: PathBuf,
-}
-
 fn project(home: &Path, name: &str) -> Project {
-    let dir = home.join(name);
-    let d = dists::build(&dir.join("dist"), name, VERSION);
-    let module = dists::module(name);
-    std::fs::create_dir_all(dir.join(&module)).unwrap();
-    std::fs::write(
-        dir.join(&module).join("__init__.py"),
-        format!("VERSION = {VERSION:?}\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("pyproject.toml"),
-        format!(
-            "[build-system]\nrequires = [\"flit_core >=3.2,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n\
-             [project]\nname = \"{name}\"\nversion = \"{VERSION}\"\ndescription = \"mock-pypi report card\"\nrequires-python = \">=3.8\"\n"
-        ),
-    )
-    .unwrap();
-    Project {
-        dir,
-        name: name.to_owned(),
-        wheel: d.wheel,
-        sdist: d.sdist,
-    }
+    publishing::project(home, name, "mock-pypi report card")
 }
 
 /// Run one client's publish of `p`; (succeeded, output).
@@ -144,106 +114,39 @@ fn publish(
     env: &[(String, String)],
     token: &str,
 ) -> (bool, String) {
-    let ca = server.ca_file().display().to_string();
-    let upload = format!("{}/legacy/", server.https());
-    let with_env = |cmd: &mut Command| {
+    let to = Target::of(server);
+    let with_env = |mut cmd: Command| {
         cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd
     };
-    match who.name {
+    let mut cmd = match who.name {
         "uv" => {
-            let mut cmd = client("uv", home);
-            with_env(&mut cmd);
+            let mut cmd = with_env(client("uv", home));
             cmd.args(["publish", "--trusted-publishing", "always", "--publish-url"])
-                .arg(&upload)
+                .arg(&to.upload)
                 .args([&p.wheel, &p.sdist]);
-            run(&mut cmd)
+            cmd
         }
         "twine" => {
-            let mut cmd = client("twine", home);
-            with_env(&mut cmd);
+            let mut cmd = with_env(client("twine", home));
             cmd.args(["upload", "--non-interactive", "--disable-progress-bar"])
                 .args([&p.wheel, &p.sdist]);
-            run(&mut cmd)
+            cmd
         }
         "publish action" => {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/clients/publish_action_exchange.py");
-            let mut cmd = client("python", home);
-            with_env(&mut cmd);
-            cmd.env("INPUT_REPOSITORY_URL", &upload).arg(&script);
-            let (ok, out) = run(&mut cmd);
+            let (ok, out) = run(&mut with_env(to.action_exchange(home)));
             if !ok {
                 return (false, out);
             }
-            let minted = out
-                .lines()
-                .rev()
-                .find(|l| l.starts_with("pypi-"))
-                .unwrap_or("")
-                .to_owned();
-            let mut cmd = client("twine", home);
-            cmd.env("REQUESTS_CA_BUNDLE", &ca)
-                .args([
-                    "upload",
-                    "--non-interactive",
-                    "--disable-progress-bar",
-                    "--repository-url",
-                    &upload,
-                ])
-                .args(["-u", "__token__", "-p", &minted])
-                .args([&p.wheel, &p.sdist]);
-            let (ok, more) = run(&mut cmd);
-            (ok, format!("{out}{more}"))
+            let (ok, more) = run(&mut to.twine_with_token(home, &minted_token(&out), p));
+            return (ok, format!("{out}{more}"));
         }
-        "pdm" => {
-            let mut cmd = client("pdm", home);
-            with_env(&mut cmd);
-            cmd.env("PDM_CHECK_UPDATE", "false")
-                .env("PDM_USE_VENV", "false")
-                .current_dir(&p.dir)
-                .args(["publish", "--no-build", "-r", &upload, "--ca-certs", &ca]);
-            run(&mut cmd)
-        }
-        "poetry" => {
-            let mut cmd = client("poetry", home);
-            cmd.current_dir(&p.dir)
-                .env("POETRY_REPOSITORIES_MOCK_URL", &upload)
-                .env("POETRY_PYPI_TOKEN_MOCK", token)
-                .env("POETRY_CERTIFICATES_MOCK_CERT", &ca)
-                .env("POETRY_CACHE_DIR", home.join("poetry-cache"))
-                .args(["publish", "--no-interaction", "-r", "mock"]);
-            run(&mut cmd)
-        }
-        "hatch" => {
-            let mut cmd = client("hatch", home);
-            cmd.current_dir(&p.dir)
-                .env("HATCH_INDEX_CA_CERT", &ca)
-                .args([
-                    "publish",
-                    "--no-prompt",
-                    "-r",
-                    &upload,
-                    "-u",
-                    "__token__",
-                    "-a",
-                    token,
-                ])
-                .args([&p.wheel, &p.sdist]);
-            run(&mut cmd)
-        }
-        _ => {
-            // flit builds its own wheel and sdist.
-            let _ = std::fs::remove_dir_all(p.dir.join("dist"));
-            let mut cmd = client("flit", home);
-            cmd.current_dir(&p.dir)
-                .env("FLIT_INDEX_URL", &upload)
-                .env("FLIT_USERNAME", "__token__")
-                .env("FLIT_PASSWORD", token)
-                .env("REQUESTS_CA_BUNDLE", &ca)
-                .args(["publish"]);
-            run(&mut cmd)
-        }
-    }
+        "pdm" => with_env(to.pdm(home, p, None)),
+        "poetry" => to.poetry(home, p, token),
+        "hatch" => to.hatch(home, p, token),
+        _ => to.flit(home, p, token),
+    };
+    run(&mut cmd)
 }
 
 /// Requests per route since the faults were last cleared.
@@ -299,13 +202,7 @@ async fn prepare(
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         env = server.env_vars(&args);
     } else {
-        let out = server.cli(&["api-token", "create", "--project", name]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        token = api_token(server, name);
     }
     (p, env, token)
 }
@@ -521,30 +418,5 @@ async fn every_client_through_every_scenario() {
     std::fs::write(out.join("report-card.md"), &full).unwrap();
     println!("each client's output: {}", outputs.display());
     println!("{full}");
-    check_readme(&readme);
-}
-
-/// The README's card must be this run's.
-fn check_readme(table: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let readme = std::fs::read_to_string(&path).unwrap();
-    let (start, end) = (
-        "<!-- report-card:start (generated by tests/it/report_card.rs) -->\n",
-        "<!-- report-card:end -->",
-    );
-    let a = readme
-        .find(start)
-        .expect("README has the report-card markers")
-        + start.len();
-    let b = readme[a..].find(end).expect("end marker") + a;
-    if &readme[a..b] == table {
-        return;
-    }
-    if std::env::var_os("MOCK_PYPI_UPDATE_README").is_some() {
-        std::fs::write(&path, format!("{}{table}{}", &readme[..a], &readme[b..])).unwrap();
-        return;
-    }
-    panic!(
-        "the README's report card is stale; run `MOCK_PYPI_UPDATE_README=1 cargo test --test it report_card`. This run's card:\n{table}"
-    );
+    publishing::check_readme("report-card", "tests/it/report_card.rs", &readme);
 }

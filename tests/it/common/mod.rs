@@ -5,6 +5,7 @@
 pub mod clients;
 pub mod dists;
 pub mod pg;
+pub mod publishing;
 pub mod server;
 pub mod uploads;
 
