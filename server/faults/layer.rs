@@ -127,21 +127,7 @@ pub async fn faults(State(app): State<AppState>, mut request: Request, next: Nex
     .await;
     let kill = request.extensions().get::<ConnectionKill>().cloned();
     match fired.action.clone() {
-        Action::Status {
-            status,
-            style,
-            body,
-            content_type,
-            retry_after,
-        } => injected(
-            route,
-            status,
-            style,
-            body,
-            content_type,
-            retry_after,
-            &fired,
-        ),
+        Action::Status { .. } => injected(route, &fired),
         Action::Delay { ms } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             next.run(request).await
@@ -308,8 +294,33 @@ fn reusable(request: &mut Request, file: &str) {
     }
 }
 
+/// The answer a fired status fault (or a stored-then-status one, as the CDN's) gives.
+pub fn injected(route: Route, fired: &Fired) -> Response {
+    match &fired.action {
+        Action::Status {
+            status,
+            style,
+            body,
+            content_type,
+            retry_after,
+        } => status_page(
+            route,
+            *status,
+            *style,
+            body.clone(),
+            content_type.clone(),
+            *retry_after,
+            fired,
+        ),
+        Action::StoredThenStatus { status } => {
+            status_page(route, *status, Style::Cdn, None, None, None, fired)
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
 /// An injected answer: PyPI's shape for the route, or the CDN's error page.
-pub fn injected(
+fn status_page(
     route: Route,
     status: u16,
     style: Style,

@@ -13,7 +13,6 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::error::UploadError;
 use crate::faults::layer;
-use crate::faults::spec::Style;
 use crate::faults::{Action, MatchCtx, Route};
 use crate::state::AppState;
 use crate::store::{BlobStore, NewFile, StoredAttestations, TokenRow};
@@ -124,34 +123,14 @@ async fn handler_fault(app: &AppState, project: &str, filename: &str) -> FaultTu
     };
     crate::faults::record(app, &f, "POST", "/legacy/", Some((project, filename))).await;
     match f.action.clone() {
-        Action::Status {
-            status,
-            style,
-            body,
-            content_type,
-            retry_after,
-        } => FaultTurn::AnswerNow(layer::injected(
-            Route::Upload,
-            status,
-            style,
-            body,
-            content_type,
-            retry_after,
-            &f,
-        )),
+        Action::Status { .. } => FaultTurn::AnswerNow(layer::injected(Route::Upload, &f)),
         Action::Delay { ms } => {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             FaultTurn::Carry
         }
-        Action::StoredThenStatus { status } => FaultTurn::AnswerAfterStoring(layer::injected(
-            Route::Upload,
-            status,
-            Style::Cdn,
-            None,
-            None,
-            None,
-            &f,
-        )),
+        Action::StoredThenStatus { .. } => {
+            FaultTurn::AnswerAfterStoring(layer::injected(Route::Upload, &f))
+        }
         Action::StaleFor { seconds } => {
             app.stale
                 .hide(project, filename, crate::util::now() + seconds as i64);
