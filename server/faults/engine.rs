@@ -42,6 +42,16 @@ pub struct Fired {
     pub scenario: Option<String>,
 }
 
+impl Fired {
+    /// "fault 3", or "fault 3 (scenario rate-limited)".
+    pub fn label(&self) -> String {
+        match &self.scenario {
+            Some(s) => format!("fault {} (scenario {s})", self.id),
+            None => format!("fault {}", self.id),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Faults {
     armed: RwLock<Vec<Armed>>,

@@ -40,12 +40,7 @@ pub struct MintTweak {
 /// A fault that fired, in words: "fault 3 (scenario token-expires-mid-publish): mint a
 /// token that expires after 3 s".
 fn note(fired: &Fired) -> String {
-    let scenario = fired
-        .scenario
-        .as_ref()
-        .map(|s| format!(" (scenario {s})"))
-        .unwrap_or_default();
-    format!("fault {}{scenario}: {}", fired.id, fired.action.describe())
+    format!("{}: {}", fired.label(), fired.action.describe())
 }
 
 /// A request's route and what it can be matched on.
@@ -331,15 +326,7 @@ fn status_page(
 ) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     let reason = code.canonical_reason().unwrap_or("Error");
-    let why = format!(
-        "injected by mock-pypi fault {}{}",
-        fired.id,
-        fired
-            .scenario
-            .as_ref()
-            .map(|s| format!(" (scenario {s})"))
-            .unwrap_or_default()
-    );
+    let why = format!("injected by mock-pypi {}", fired.label());
     let (default_type, default_body) = match style {
         Style::Cdn => (
             "text/html; charset=utf-8",
