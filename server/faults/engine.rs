@@ -108,6 +108,11 @@ impl Faults {
         }
     }
 
+    /// Whether any fault is armed.
+    pub fn armed(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
     pub fn count(&self, route: Route) {
         self.requests[index(route)].fetch_add(1, Ordering::Relaxed);
     }
@@ -123,7 +128,7 @@ impl Faults {
     /// The first armed fault for `route` that matches `ctx` and is due, among those
     /// fired by the upload handler (`in_handler`) or by the layer.
     pub fn pick(&self, route: Route, ctx: MatchCtx<'_>, in_handler: bool) -> Option<Fired> {
-        if !self.any.load(Ordering::Acquire) {
+        if !self.armed() {
             return None;
         }
         let mut list = self.armed.write().unwrap_or_else(|p| p.into_inner());

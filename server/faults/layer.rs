@@ -43,15 +43,15 @@ fn note(fired: &Fired) -> String {
     format!("{}: {}", fired.label(), fired.action.describe())
 }
 
-/// A request's route and what it can be matched on.
-struct Target {
+/// A request's route and what it can be matched on (the project as the path spells it).
+struct Target<'a> {
     route: Route,
-    project: Option<String>,
-    filename: Option<String>,
+    project: Option<&'a str>,
+    filename: Option<&'a str>,
     provider: Option<Provider>,
 }
 
-fn target(route: Route) -> Target {
+fn target<'a>(route: Route) -> Target<'a> {
     Target {
         route,
         project: None,
@@ -61,9 +61,8 @@ fn target(route: Route) -> Target {
 }
 
 /// The route and what can be matched, from the method and path.
-fn classify(method: &Method, path: &str) -> Option<Target> {
+fn classify<'a>(method: &Method, path: &'a str) -> Option<Target<'a>> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let project = |p: &str| Some(crate::packaging::normalize_name(p));
     Some(match (method, segments.as_slice()) {
         (_, ["_mock", ..]) => return None,
         (&Method::GET, ["_", "oidc", "audience"]) => target(Route::Audience),
@@ -73,15 +72,15 @@ fn classify(method: &Method, path: &str) -> Option<Target> {
         (&Method::POST, ["legacy", ..]) => target(Route::Upload),
         (&Method::GET, ["simple", ""] | ["simple"]) => target(Route::SimpleIndex),
         (&Method::GET, ["simple", p, ..]) => Target {
-            project: project(p),
+            project: Some(p),
             ..target(Route::SimpleProject)
         },
         (&Method::GET, ["pypi", p, .., "json"]) => Target {
-            project: project(p),
+            project: Some(p),
             ..target(Route::JsonApi)
         },
         (&Method::GET | &Method::HEAD, ["files", .., filename]) => Target {
-            filename: Some((*filename).to_owned()),
+            filename: Some(filename),
             ..target(Route::File)
         },
         (&Method::GET, ["issuer", "github", "token"]) => Target {
@@ -104,9 +103,14 @@ pub async fn faults(State(app): State<AppState>, mut request: Request, next: Nex
     };
     let route = t.route;
     app.faults.count(route);
+    // The common case, nothing armed: no more work on the request's path.
+    if !app.faults.armed() {
+        return next.run(request).await;
+    }
+    let project = t.project.map(crate::packaging::normalize_name);
     let ctx = MatchCtx {
-        project: t.project.as_deref(),
-        filename: t.filename.as_deref(),
+        project: project.as_deref(),
+        filename: t.filename,
         provider: t.provider,
     };
     let Some(fired) = app.faults.pick(route, ctx, false) else {
@@ -379,13 +383,15 @@ mod tests {
         assert_eq!(post("/legacy/"), Some(Route::Upload));
         assert_eq!(get("/simple/"), Some(Route::SimpleIndex));
         assert_eq!(
-            classify(&Method::GET, "/simple/Demo_Pkg/").map(|c| c.project),
-            Some(Some("demo-pkg".into()))
+            classify(&Method::GET, "/simple/Demo_Pkg/")
+                .and_then(|c| c.project)
+                .map(crate::packaging::normalize_name),
+            Some("demo-pkg".into())
         );
         assert_eq!(get("/pypi/demo/1.0/json"), Some(Route::JsonApi));
         assert_eq!(
             classify(&Method::GET, "/files/ab/cd/ef/demo-1.0.tar.gz").map(|c| c.filename),
-            Some(Some("demo-1.0.tar.gz".into()))
+            Some(Some("demo-1.0.tar.gz"))
         );
         assert_eq!(
             get("/issuer/gitlab/.well-known/jwks"),
