@@ -172,30 +172,22 @@ async fn every_client_publishes_and_installs() {
     );
 
     // poetry, hatch and flit (which builds its own wheel and sdist) publish with tokens.
-    let p = project(home, "m-poetry-token");
-    let token = api_token(&server, &p.name);
-    add(
-        "poetry",
-        "token",
-        &p,
-        outcome(run(&mut to.poetry(home, &p, &token))),
-    );
-    let p = project(home, "m-hatch-token");
-    let token = api_token(&server, &p.name);
-    add(
-        "hatch",
-        "token",
-        &p,
-        outcome(run(&mut to.hatch(home, &p, &token))),
-    );
-    let p = project(home, "m-flit-token");
-    let token = api_token(&server, &p.name);
-    add(
-        "flit",
-        "token",
-        &p,
-        outcome(run(&mut to.flit(home, &p, &token))),
-    );
+    type TokenPublish = fn(&Target, &Path, &Project, &str) -> Command;
+    let token_clients: [(&str, TokenPublish); 3] = [
+        ("poetry", Target::poetry),
+        ("hatch", Target::hatch),
+        ("flit", Target::flit),
+    ];
+    for (name, publish) in token_clients {
+        let p = project(home, &format!("m-{name}-token"));
+        let token = api_token(&server, &p.name);
+        add(
+            name,
+            "token",
+            &p,
+            outcome(run(&mut publish(&to, home, &p, &token))),
+        );
+    }
 
     // Every published project has its wheel and sdist, and installs with pip and uv.
     let (_, projects) = server.api(reqwest::Method::GET, "/projects", None).await;

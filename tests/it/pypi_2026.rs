@@ -119,17 +119,9 @@ async fn the_release_age_is_configurable_and_can_be_turned_off() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pending_publishers_expire_and_the_exchange_says_so() {
     let server = Server::spawn().await;
-    let (status, publisher) = server
-        .api(
-            Method::POST,
-            "/publishers",
-            Some(
-                json!({"provider": "github", "project": "fresh-start", "pending": true,
-                        "repository": "octo-org/fresh-start", "workflow_filename": "release.yml"}),
-            ),
-        )
+    let publisher = server
+        .add_pending_github_publisher("fresh-start", "octo-org/fresh-start")
         .await;
-    assert_eq!(status, 201, "{publisher}");
     let id = publisher["id"].as_i64().unwrap();
     let created = publisher["created_at"].as_i64().unwrap();
     assert_eq!(publisher["expires_at"], created + 30 * 86_400);
@@ -188,17 +180,9 @@ async fn pending_publishers_expire_and_the_exchange_says_so() {
 async fn prohibited_names_cannot_be_created_by_any_path() {
     let server = Server::spawn().await;
     // A pending publisher registered before the name is prohibited…
-    let (status, body) = server
-        .api(
-            Method::POST,
-            "/publishers",
-            Some(
-                json!({"provider": "github", "project": "later-banned", "pending": true,
-                        "repository": "octo-org/later", "workflow_filename": "release.yml"}),
-            ),
-        )
+    server
+        .add_pending_github_publisher("later-banned", "octo-org/later")
         .await;
-    assert_eq!(status, 201, "{body}");
     for name in ["Forbidden_Pkg", "later-banned"] {
         let (status, body) = server
             .api(

@@ -69,11 +69,7 @@ impl Server {
             .expect("starting mock-pypi");
         let info = wait_for_server(&data_dir, child.id())
             .unwrap_or_else(|| panic!("server did not start; log:\n{}", read_log(dir.path())));
-        let port = info["http_url"]
-            .as_str()
-            .and_then(|u| u.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .expect("port");
+        let port = port_of(&info);
         Self {
             running: Running::Process(child),
             data: data_dir,
@@ -126,11 +122,7 @@ impl Server {
         }));
         let text = std::fs::read_to_string(data_dir.join("server.json")).expect("server.json");
         let info: Value = serde_json::from_str(&text).expect("server.json is JSON");
-        let port = info["http_url"]
-            .as_str()
-            .and_then(|u| u.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .expect("port");
+        let port = port_of(&info);
         Self {
             running: Running::InProcess { stop: Some(stop) },
             data: data_dir,
@@ -242,6 +234,17 @@ impl Server {
     ) -> Value {
         let body = serde_json::json!({"provider": "github", "project": project, "repository": repository,
             "workflow_filename": workflow, "environment": environment});
+        let (status, publisher) = self
+            .api(reqwest::Method::POST, "/publishers", Some(body))
+            .await;
+        assert_eq!(status, 201, "{publisher}");
+        publisher
+    }
+
+    /// A pending GitHub publisher for `project` (the project must not exist yet).
+    pub async fn add_pending_github_publisher(&self, project: &str, repository: &str) -> Value {
+        let body = serde_json::json!({"provider": "github", "project": project, "pending": true,
+            "repository": repository, "workflow_filename": "release.yml"});
         let (status, publisher) = self
             .api(reqwest::Method::POST, "/publishers", Some(body))
             .await;
@@ -377,4 +380,13 @@ pub fn tempdir() -> tempfile::TempDir {
 
 fn read_log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+}
+
+/// The port of a running server, from its `server.json`.
+fn port_of(info: &Value) -> u16 {
+    info["http_url"]
+        .as_str()
+        .and_then(|u| u.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .expect("port")
 }
