@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{FIXTURE_KEY, Server, dists};
+use mock_pypi::issuer::claims::ClaimContext;
 use mock_pypi::issuer::github::GitHubIdentity;
 use mock_pypi::issuer::keys::SigningKey;
 use sha2::{Digest, Sha256};
@@ -251,13 +252,10 @@ async fn mint(servers: &[Server]) {
                     };
                     (0..n / 2)
                         .map(|i| {
-                            let claims = identity.claims(
-                                &iss,
-                                "pypi",
-                                mock_pypi::util::now(),
-                                600,
-                                &format!("bench-{t}-{i}"),
-                            );
+                            let jti = format!("bench-{t}-{i}");
+                            let now = mock_pypi::util::now();
+                            let ctx = ClaimContext::at(&iss, "pypi", now, 600, &jti);
+                            let claims = identity.claims(&ctx);
                             key.sign(&claims).unwrap()
                         })
                         .collect::<Vec<_>>()

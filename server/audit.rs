@@ -1,6 +1,7 @@
-//! The audit record of one token exchange, in one typed form: built by the exchange,
-//! stored as JSON by the store, read back and rendered by the control API and the
-//! dashboard. A leaf: the verifier and the store both depend on it, it on neither.
+//! The audit record of one token exchange, and of one upload's attestations, each in
+//! one typed form: built by the exchange (or the attestation verifier), stored as JSON
+//! by the store, read back and rendered by the control API and the dashboard. A leaf:
+//! the verifiers and the store depend on it, it on none of them.
 
 use std::borrow::Cow;
 
@@ -36,6 +37,26 @@ impl Detail {
     }
 }
 
+/// How an upload's attestations (PEP 740) were verified: one entry per attestation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AttestationReport(pub Vec<AttestationCheck>);
+
+/// One attestation's verification, step by step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttestationCheck {
+    pub predicate_type: String,
+    /// What the predicate type is called ("publish/v1", "SLSA provenance v1").
+    pub kind: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+impl AttestationReport {
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "[]".into())
+    }
+}
+
 /// Where a verification key came from.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KeySource {
@@ -45,7 +66,7 @@ pub struct KeySource {
 }
 
 /// One verification step: what was checked and what was found.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub step: Cow<'static, str>,
     pub ok: bool,

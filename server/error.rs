@@ -10,6 +10,32 @@ use serde_json::json;
 
 use crate::store::StoreError;
 
+/// Appended to refusals, as Warehouse points at its help page.
+pub const HELP: &str = "See the mock-pypi README (Troubleshooting) for more information.";
+
+/// PyPI's refusal for creating a project whose name is prohibited (by an upload, a
+/// pending publisher or its reification).
+pub fn prohibited_name(name: &str) -> String {
+    format!("The name '{name}' isn't allowed. {HELP}")
+}
+
+/// The error a stalled upload body ends with (`http::idle` ends it so);
+/// `upload::form` finds it in the multipart error.
+#[derive(Debug)]
+pub struct BodyIdle(pub std::time::Duration);
+
+impl std::fmt::Display for BodyIdle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no part of the upload arrived for {} s",
+            self.0.as_secs()
+        )
+    }
+}
+
+impl std::error::Error for BodyIdle {}
+
 /// A refused token exchange: always HTTP 422 with PyPI's body.
 #[derive(Debug, Clone)]
 pub struct MintError {

@@ -78,8 +78,8 @@ async fn connection(
     if !matches!(peeked, Ok(Ok(1))) {
         return;
     }
-    // A fault may drop this connection mid-request (see `faults::layer`).
-    let kill = crate::faults::ConnectionKill(Arc::new(tokio::sync::Notify::new()));
+    // A fault may drop this connection mid-request (see `http::faults`).
+    let kill = ConnectionKill(Arc::new(tokio::sync::Notify::new()));
     let builder = auto::Builder::new(TokioExecutor::new());
     let result = if first[0] == 0x16 {
         let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
@@ -118,7 +118,7 @@ fn service(
     router: Router,
     tunnels: Option<Arc<Tunnels>>,
     scheme: Scheme,
-    kill: crate::faults::ConnectionKill,
+    kill: ConnectionKill,
 ) -> impl hyper::service::Service<
     hyper::Request<Incoming>,
     Response = axum::response::Response,
@@ -138,4 +138,15 @@ fn service(
             router.oneshot(request).await
         }
     })
+}
+
+/// Drops the connection a request arrived on (one per connection, in every request's
+/// extensions; a fault fires it).
+#[derive(Clone)]
+pub struct ConnectionKill(pub Arc<tokio::sync::Notify>);
+
+impl ConnectionKill {
+    pub fn fire(&self) {
+        self.0.notify_one();
+    }
 }

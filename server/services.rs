@@ -245,7 +245,6 @@ pub async fn exchange_activity(app: &App, id: i64) -> Result<Option<ExchangeActi
 /// Forget everything users created, then apply the configured fixtures again.
 pub async fn reset(app: &App) -> Result<(), ApiError> {
     app.faults.clear();
-    app.stale.clear();
     app.store.reset().await?;
     app.jwks.clear();
     app.blobs

@@ -79,7 +79,6 @@ impl Server {
         let sigstore_roots = Arc::new(sigstore_roots(&settings, issuer.as_deref()).await?);
         let app = App {
             faults: Default::default(),
-            stale: Default::default(),
             sigstore_roots,
             public_url,
             admin_token,
@@ -173,7 +172,7 @@ pub async fn build_issuer(settings: &Settings, base_url: &str) -> anyhow::Result
         .sigstore_key_dir
         .clone()
         .unwrap_or_else(|| settings.data_dir.join("sigstore"));
-    let sigstore = crate::sigstore::Sigstore::open(
+    let sigstore = crate::issuer::sigstore::Sigstore::open(
         &key_dir,
         &settings.data_dir,
         &format!("{}/sigstore", base_url.trim_end_matches('/')),

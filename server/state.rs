@@ -13,6 +13,7 @@ use crate::oidc::exchange::{Exchanger, Policy};
 use crate::oidc::jwks::JwksCache;
 use crate::oidc::trust::TrustCache;
 use crate::store::{BlobStore, Store};
+use crate::upload::{UploadPolicy, Uploader};
 
 /// Which protocol a connection arrived on; handlers that build absolute URLs read it.
 #[derive(Clone, Copy, Debug)]
@@ -42,9 +43,8 @@ pub struct App {
     /// What attestations are verified against: the embedded fake Sigstore's root and
     /// any configured ones.
     pub sigstore_roots: Arc<crate::sigstore::root::Roots>,
-    /// Armed faults (the failure kit) and the files they keep off the simple pages.
+    /// Armed faults (the failure kit), with the files they keep off the simple pages.
     pub faults: crate::faults::Faults,
-    pub stale: crate::faults::StaleFiles,
 }
 
 impl App {
@@ -56,6 +56,19 @@ impl App {
             trust: &self.trust,
             policy: &self.policy,
             warehouse_exact_errors: self.settings.warehouse_exact_errors,
+        }
+    }
+
+    /// The upload, over this server's store, blobs and Sigstore roots.
+    pub fn uploader(&self) -> Uploader<'_> {
+        Uploader {
+            store: &self.store,
+            blobs: &self.blobs,
+            roots: &self.sigstore_roots,
+            policy: UploadPolicy {
+                max_release_age: self.settings.max_release_age,
+                max_upload_bytes: self.settings.max_upload_bytes,
+            },
         }
     }
 

@@ -2,7 +2,7 @@
 //! prints), sign each distribution as the publish action does with Sigstore: an
 //! ephemeral key, a certificate from the fake CA for the job's identity, a DSSE-signed
 //! in-toto statement about the file, recorded in the fake transparency log; written
-//! as `<file>.publish.attestation` (PEP 740). `--fault` writes one PyPI must refuse.
+//! as `<file>.publish.attestation` (PEP 740). `--bad-attestation` writes one PyPI must refuse.
 
 use std::path::{Path, PathBuf};
 
@@ -38,9 +38,10 @@ pub struct AttestArgs {
     /// from the GitHub job's token endpoint].
     #[arg(long, env = "SIGSTORE_ID_TOKEN", hide_env_values = true)]
     pub identity_token: Option<String>,
-    /// Write a deliberately broken attestation.
-    #[arg(long, value_enum)]
-    pub fault: Option<AttestFault>,
+    /// Write a deliberately broken attestation (`--fault` is a hidden alias, kept for
+    /// one release).
+    #[arg(long, value_enum, alias = "fault")]
+    pub bad_attestation: Option<BadAttestation>,
     /// Replace attestation files that exist (the publish action refuses to).
     #[arg(long)]
     pub overwrite: bool,
@@ -53,7 +54,7 @@ pub enum Predicate {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AttestFault {
+pub enum BadAttestation {
     /// The subject's digest is another file's.
     WrongDigest,
     /// The subject names another distribution.
@@ -74,9 +75,9 @@ pub enum AttestFault {
     UntrustedCa,
 }
 
-impl AttestFault {
-    /// The fault the fake CA applies, if this one is the CA's.
-    fn ca_fault(self) -> Option<&'static str> {
+impl BadAttestation {
+    /// The bad certificate the fake CA makes, if this one is the CA's.
+    fn bad_certificate(self) -> Option<&'static str> {
         match self {
             Self::OtherIdentity => Some("other-identity"),
             Self::ExpiredCertificate => Some("expired-certificate"),
@@ -117,7 +118,15 @@ pub async fn attest(args: AttestArgs) -> anyhow::Result<()> {
     let claims = claims_of(&token)?;
     // One key and certificate for every file, as a Sigstore signing session does.
     let key = EcKey::generate()?;
-    let cert = certificate(&http, &sigstore, &token, &claims, &key, args.fault).await?;
+    let cert = certificate(
+        &http,
+        &sigstore,
+        &token,
+        &claims,
+        &key,
+        args.bad_attestation,
+    )
+    .await?;
     for (file, out) in jobs {
         let attestation = attest_one(
             &http,
@@ -127,7 +136,7 @@ pub async fn attest(args: AttestArgs) -> anyhow::Result<()> {
             &file,
             &predicate_type,
             &claims,
-            args.fault,
+            args.bad_attestation,
         )
         .await
         .with_context(|| format!("attesting {}", file.display()))?;
@@ -192,7 +201,7 @@ async fn identity_token(http: &reqwest::Client, given: Option<&str>) -> anyhow::
     url.query_pairs_mut()
         .clear()
         .extend_pairs(pairs)
-        .append_pair("audience", crate::sigstore::http::AUDIENCE);
+        .append_pair("audience", crate::issuer::sigstore::http::AUDIENCE);
     let answer: Value = checked(http.get(url).bearer_auth(secret)).await?;
     answer["value"]
         .as_str()
@@ -234,7 +243,7 @@ async fn certificate(
     token: &str,
     claims: &serde_json::Map<String, Value>,
     key: &EcKey,
-    fault: Option<AttestFault>,
+    bad: Option<BadAttestation>,
 ) -> anyhow::Result<Vec<u8>> {
     let subject = claims
         .get("sub")
@@ -244,8 +253,8 @@ async fn certificate(
     let proof = key.sign(subject.as_bytes())?;
     let public = pem::encode(&pem::Pem::new("PUBLIC KEY", key.spki_der()));
     let mut url = format!("{sigstore}/fulcio/api/v2/signingCert");
-    if let Some(f) = fault.and_then(AttestFault::ca_fault) {
-        url += &format!("?fault={f}");
+    if let Some(f) = bad.and_then(BadAttestation::bad_certificate) {
+        url += &format!("?bad_certificate={f}");
     }
     let answer = checked(http.post(url).json(&json!({
         "credentials": {"oidcIdentityToken": token},
@@ -272,7 +281,7 @@ async fn attest_one(
     file: &Path,
     predicate_type: &str,
     claims: &serde_json::Map<String, Value>,
-    fault: Option<AttestFault>,
+    bad: Option<BadAttestation>,
 ) -> anyhow::Result<String> {
     let bytes = tokio::fs::read(file).await?;
     let name = file
@@ -283,13 +292,13 @@ async fn attest_one(
     let digest = hex::encode(Sha256::digest(&bytes));
     let mut subjects = vec![(name.clone(), digest.clone())];
     let mut predicate_type = predicate_type.to_owned();
-    match fault {
-        Some(AttestFault::WrongDigest) => {
+    match bad {
+        Some(BadAttestation::WrongDigest) => {
             subjects[0].1 = hex::encode(Sha256::digest([&bytes[..], b"!"].concat()))
         }
-        Some(AttestFault::WrongFilename) => subjects[0].0 = format!("not{name}"),
-        Some(AttestFault::TwoSubjects) => subjects.push((format!("{name}.copy"), digest)),
-        Some(AttestFault::UnknownPredicate) => {
+        Some(BadAttestation::WrongFilename) => subjects[0].0 = format!("not{name}"),
+        Some(BadAttestation::TwoSubjects) => subjects.push((format!("{name}.copy"), digest)),
+        Some(BadAttestation::UnknownPredicate) => {
             predicate_type = "https://mock-pypi.invalid/attestations/unknown/v1".into()
         }
         _ => {}
@@ -301,12 +310,12 @@ async fn attest_one(
     };
     let statement = bundle::statement(&subjects, &predicate_type, predicate);
     let mut signature = key.sign(&bundle::pae(DSSE_PAYLOAD_TYPE, &statement))?;
-    let entries = if fault == Some(AttestFault::NoLogEntry) {
+    let entries = if bad == Some(BadAttestation::NoLogEntry) {
         Vec::new()
     } else {
         vec![log(http, sigstore, &statement, &signature, cert).await?]
     };
-    if fault == Some(AttestFault::TamperedSignature)
+    if bad == Some(BadAttestation::TamperedSignature)
         && let Some(byte) = signature.get_mut(8)
     {
         *byte ^= 0x01;

@@ -9,8 +9,9 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::target::{IssuerTarget, Resolved, Target};
-use super::token::{mint_token, mint_token_with_audience};
+use super::target::{mint_token, mint_token_with_audience};
 use crate::issuer::github::{self, GitHubIdentity};
+use crate::provider::Provider;
 
 #[derive(Args, Debug)]
 pub struct EnvArgs {
@@ -85,12 +86,12 @@ impl GitHubJob {
         }
     }
 
-    /// The token-request URL a runner would be given (identity and fault in the query).
+    /// The token-request URL a runner would be given (identity and bad token in the query).
     fn request_url(&self, issuer: &str) -> String {
         let mut url = github::request_url(issuer, &self.identity());
-        if let Some(fault) = &self.issuer.fault {
-            url += "&fault=";
-            url.extend(url::form_urlencoded::byte_serialize(fault.as_bytes()));
+        if let Some(bad) = &self.issuer.bad_token {
+            url += "&bad_token=";
+            url.extend(url::form_urlencoded::byte_serialize(bad.as_bytes()));
         }
         url
     }
@@ -258,7 +259,7 @@ fn sigstore_var(r: &Resolved) -> (&'static str, String) {
 struct VariableJob<'a> {
     target: &'a Target,
     issuer: &'a IssuerTarget,
-    provider: &'a str,
+    provider: Provider,
     identity: Value,
     header: &'a str,
     extra: Vec<(&'a str, String)>,
@@ -270,7 +271,7 @@ async fn variable_env(job: VariableJob<'_>) -> anyhow::Result<String> {
         &r,
         job.provider,
         job.identity.clone(),
-        job.issuer.fault.as_ref(),
+        job.issuer.bad_token.as_ref(),
     )
     .await?;
     let mut vars = vec![("GITLAB_CI", "true".to_owned())];
@@ -279,13 +280,13 @@ async fn variable_env(job: VariableJob<'_>) -> anyhow::Result<String> {
     vars.push((variable.as_str(), token));
     // Sigstore signing (`mock-pypi attest`) reads its own token, as a GitLab job's
     // `id_tokens: SIGSTORE_ID_TOKEN: {aud: sigstore}` provides it.
-    if job.provider != "activestate" {
+    if job.provider != Provider::ActiveState {
         let sigstore = mint_token_with_audience(
             &r,
             job.provider,
             job.identity.clone(),
             None,
-            crate::sigstore::http::AUDIENCE,
+            crate::issuer::sigstore::http::AUDIENCE,
         )
         .await?;
         vars.push(("SIGSTORE_ID_TOKEN", sigstore));
@@ -333,7 +334,7 @@ pub async fn env(args: EnvArgs) -> anyhow::Result<()> {
             variable_env(VariableJob {
                 target: &job.target,
                 issuer: &job.issuer,
-                provider: "gitlab",
+                provider: Provider::GitLab,
                 identity: job.identity()?,
                 header: "A GitLab CI job whose id_tokens entry matches the index's audience (the token lives 5 minutes).",
                 extra: vec![
@@ -348,7 +349,7 @@ pub async fn env(args: EnvArgs) -> anyhow::Result<()> {
             variable_env(VariableJob {
                 target: &job.target,
                 issuer: &job.issuer,
-                provider: "google",
+                provider: Provider::Google,
                 identity: job.identity(),
                 header: "A Google ID token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
                 extra: Vec::new(),
@@ -359,7 +360,7 @@ pub async fn env(args: EnvArgs) -> anyhow::Result<()> {
             variable_env(VariableJob {
                 target: &job.target,
                 issuer: &job.issuer,
-                provider: "activestate",
+                provider: Provider::ActiveState,
                 identity: job.identity(),
                 header: "An ActiveState token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
                 extra: Vec::new(),

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::provider::Provider;
 use crate::server_info::ServerInfo;
 
 #[derive(Args, Debug, Clone)]
@@ -82,9 +83,10 @@ pub struct IssuerTarget {
     pub audience: Option<String>,
     /// Make the token deliberately bad: expired, not-yet-valid, issued-in-future,
     /// wrong-audience, list-audience, unpublished-key, tampered-signature, alg-none,
-    /// hs256, missing:<claim>, reused-jti.
-    #[arg(long)]
-    pub fault: Option<String>,
+    /// hs256, no-kid, missing:<claim>, reused-jti. (`--fault` is a hidden alias, kept
+    /// for one release.)
+    #[arg(long, alias = "fault")]
+    pub bad_token: Option<String>,
     /// Also route HTTPS for the server's impersonated hosts through its CONNECT proxy
     /// (HTTPS_PROXY), so clients that only trust-publish to fixed hosts reach the mock.
     #[arg(long)]
@@ -146,4 +148,40 @@ pub async fn call(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         );
     }
     Ok(body)
+}
+
+/// Ask the fake issuer for a token for the index's audience (`POST <issuer>/mint`).
+pub async fn mint_token(
+    r: &Resolved,
+    provider: Provider,
+    identity: Value,
+    bad_token: Option<&String>,
+) -> anyhow::Result<String> {
+    mint_token_with_audience(r, provider, identity, bad_token, &r.audience).await
+}
+
+/// The same, for another audience (`sigstore`, for the fake CA).
+pub async fn mint_token_with_audience(
+    r: &Resolved,
+    provider: Provider,
+    identity: Value,
+    bad_token: Option<&String>,
+    audience: &str,
+) -> anyhow::Result<String> {
+    let body = json!({
+        "provider": provider.as_str(), "audience": audience, "identity": identity, "bad_token": bad_token,
+    });
+    let url = format!("{}/mint", r.issuer.trim_end_matches('/'));
+    let answer = call(
+        crate::http_client::cli()?
+            .post(url)
+            .bearer_auth(&r.request_token)
+            .json(&body),
+    )
+    .await?;
+    Ok(answer
+        .get("token")
+        .and_then(Value::as_str)
+        .context("the issuer answered without a token")?
+        .to_owned())
 }

@@ -4,7 +4,7 @@ use askama::Template;
 use serde_json::Value;
 
 use super::{BASE, When};
-use crate::audit::{Candidate, Step, Verdict};
+use crate::audit::{AttestationReport, Candidate, Step, Verdict};
 use crate::oidc::publisher::Publisher;
 use crate::services::ExchangeActivity;
 use crate::store::{ExchangeRow, FileRow, ProjectRow, TrustedIssuerRow};
@@ -73,42 +73,19 @@ pub struct FileLine {
 
 pub struct AttestationLine {
     pub kind: String,
-    pub steps: Vec<StepLine>,
+    pub steps: Vec<Step>,
 }
 
-pub struct StepLine {
-    pub step: String,
-    pub ok: bool,
-    pub detail: String,
-}
-
-fn attestation_lines(report: &Option<serde_json::Value>) -> Vec<AttestationLine> {
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+fn attestation_lines(report: Option<&AttestationReport>) -> Vec<AttestationLine> {
     report
-        .as_ref()
-        .and_then(|r| r.as_array())
-        .map(|items| {
-            items
-                .iter()
-                .map(|a| AttestationLine {
-                    kind: text(&a["kind"]),
-                    steps: a["steps"]
-                        .as_array()
-                        .map(|steps| {
-                            steps
-                                .iter()
-                                .map(|s| StepLine {
-                                    step: text(&s["step"]),
-                                    ok: s["ok"] == true,
-                                    detail: text(&s["detail"]),
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                })
-                .collect()
-        })
+        .map(|r| r.0.as_slice())
         .unwrap_or_default()
+        .iter()
+        .map(|a| AttestationLine {
+            kind: a.kind.clone().unwrap_or_default(),
+            steps: a.steps.clone(),
+        })
+        .collect()
 }
 
 impl FileLine {
@@ -120,7 +97,7 @@ impl FileLine {
             size: human_size(f.size),
             when: When::at(f.upload_time, now),
             token: f.token_id.clone().unwrap_or_default(),
-            attestations: attestation_lines(&f.attestations.0),
+            attestations: attestation_lines(f.attestations.0.as_ref()),
         }
     }
 }

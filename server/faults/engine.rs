@@ -1,10 +1,11 @@
 //! Armed faults and when they fire: each keeps how many matching requests it has seen
 //! and how often it fired; the first armed fault that matches and is due fires. Also
-//! counts requests per route (a report card reads retries from it). Faults live in
-//! this process (each replica arms its own).
+//! counts requests per route (a report card reads retries from it), and keeps the
+//! files a fired `stale_seconds` fault hides from the simple pages. Faults live in this
+//! process (each replica arms its own).
 
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use serde::Serialize;
 
@@ -59,6 +60,8 @@ pub struct Faults {
     /// A cheap check for the common case: nothing armed.
     any: AtomicBool,
     requests: [AtomicU64; Route::ALL.len()],
+    /// Files kept off the simple pages: (normalized project, filename, until).
+    stale: Mutex<Vec<(String, String, i64)>>,
 }
 
 fn index(route: Route) -> usize {
@@ -98,7 +101,7 @@ impl Faults {
         list.len() != before
     }
 
-    /// Disarm everything and zero the request counters.
+    /// Disarm everything, zero the request counters and end every stale-page window.
     pub fn clear(&self) {
         let mut list = self.armed.write().unwrap_or_else(|p| p.into_inner());
         list.clear();
@@ -106,6 +109,24 @@ impl Faults {
         for c in &self.requests {
             c.store(0, Ordering::Relaxed);
         }
+        self.stale.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// Keep `filename` of `project` off the simple pages until `until`.
+    pub fn hide(&self, project: &str, filename: &str, until: i64) {
+        let mut list = self.stale.lock().unwrap_or_else(|p| p.into_inner());
+        list.push((project.to_owned(), filename.to_owned(), until));
+    }
+
+    /// The files of `project` hidden now (expired entries are forgotten).
+    pub fn hidden(&self, project: &str) -> Vec<String> {
+        let now = crate::util::now();
+        let mut list = self.stale.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|(_, _, until)| *until > now);
+        list.iter()
+            .filter(|(p, _, _)| p == project)
+            .map(|(_, f, _)| f.clone())
+            .collect()
     }
 
     /// Whether any fault is armed.
@@ -125,9 +146,18 @@ impl Faults {
             .collect()
     }
 
-    /// The first armed fault for `route` that matches `ctx` and is due, among those
-    /// fired by the upload handler (`in_handler`) or by the layer.
-    pub fn pick(&self, route: Route, ctx: MatchCtx<'_>, in_handler: bool) -> Option<Fired> {
+    /// The first armed fault for `route` that the layer fires, matching `ctx` and due.
+    pub fn pick_in_layer(&self, route: Route, ctx: MatchCtx<'_>) -> Option<Fired> {
+        self.pick(route, ctx, false)
+    }
+
+    /// The first armed upload fault that the upload fires itself, once it knows the
+    /// project and file (matching `ctx` and due).
+    pub fn pick_in_upload(&self, ctx: MatchCtx<'_>) -> Option<Fired> {
+        self.pick(Route::Upload, ctx, true)
+    }
+
+    fn pick(&self, route: Route, ctx: MatchCtx<'_>, in_handler: bool) -> Option<Fired> {
         if !self.armed() {
             return None;
         }

@@ -10,6 +10,7 @@ use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
+use super::json::{Body, object};
 use crate::error::ApiError;
 use crate::packaging;
 use crate::provider::Provider;
@@ -80,22 +81,7 @@ async fn list_publishers(
     Ok(Json(json!({ "publishers": publishers })))
 }
 
-fn object(
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
-) -> Result<Map<String, Value>, ApiError> {
-    match body {
-        Ok(Json(Value::Object(map))) => Ok(map),
-        Ok(_) => Err(ApiError::BadRequest(
-            "the body must be a JSON object".into(),
-        )),
-        Err(e) => Err(ApiError::BadRequest(e.body_text())),
-    }
-}
-
-async fn create_publisher(
-    State(app): State<AppState>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
-) -> Result<Response, ApiError> {
+async fn create_publisher(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
     let row = services::add_publisher(&app, &object(body)?).await?;
     Ok((axum::http::StatusCode::CREATED, Json(row)).into_response())
 }
@@ -115,10 +101,7 @@ async fn list_issuers(State(app): State<AppState>) -> Result<Json<Value>, ApiErr
     Ok(Json(json!({"issuers": app.store.list_issuers().await?})))
 }
 
-async fn create_issuer(
-    State(app): State<AppState>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
-) -> Result<Response, ApiError> {
+async fn create_issuer(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
     let body = object(body)?;
     let text = |k: &str| body.get(k).and_then(Value::as_str);
     let (Some(provider), Some(url)) = (text("provider"), text("url")) else {
@@ -197,10 +180,7 @@ async fn list_projects(State(app): State<AppState>) -> Result<Json<Value>, ApiEr
 
 /// `POST /tokens {"project": "NAME" (omit for every project), "description": …,
 /// "lifetime_seconds": …}`: a long-lived API token, shown once.
-async fn create_token(
-    State(app): State<AppState>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
-) -> Result<Response, ApiError> {
+async fn create_token(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
     let body = object(body)?;
     let project = match body.get("project") {
         None | Some(Value::Null) => None,
@@ -237,7 +217,9 @@ async fn create_token(
 }
 
 async fn list_tokens(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"tokens": app.store.list_tokens("api").await?})))
+    Ok(Json(
+        json!({"tokens": app.store.list_tokens(crate::store::TokenKind::Api).await?}),
+    ))
 }
 
 async fn revoke_token(
@@ -254,8 +236,6 @@ async fn reset(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     services::reset(&app).await?;
     Ok(Json(json!({"reset": true})))
 }
-
-pub(super) type Body = Result<Json<Value>, axum::extract::rejection::JsonRejection>;
 
 /// The time a backdating body asks for: `{"age_days": N}` (N days before now) or
 /// `{"created_at": UNIX}`.

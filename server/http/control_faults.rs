@@ -7,7 +7,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
-use super::control::Body;
+use super::json::Body;
 use crate::error::ApiError;
 use crate::services;
 use crate::state::AppState;
@@ -47,7 +47,6 @@ async fn add_fault(State(app): State<AppState>, body: Body) -> Result<Response, 
 async fn clear_faults(State(app): State<AppState>) -> Json<Value> {
     let n = app.faults.list().len();
     app.faults.clear();
-    app.stale.clear();
     Json(json!({"cleared": n}))
 }
 

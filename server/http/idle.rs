@@ -13,21 +13,7 @@ use axum::response::Response;
 use http_body::Frame;
 use tokio::time::{Instant, Sleep};
 
-/// The error a stalled body ends with; `upload::form` finds it in the multipart error.
-#[derive(Debug)]
-pub struct BodyIdle(pub Duration);
-
-impl std::fmt::Display for BodyIdle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "no part of the upload arrived for {} s",
-            self.0.as_secs()
-        )
-    }
-}
-
-impl std::error::Error for BodyIdle {}
+use crate::error::BodyIdle;
 
 struct Idle {
     inner: Body,

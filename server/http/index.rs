@@ -89,7 +89,7 @@ pub async fn simple_detail(
         Ok((project.last_serial, body))
     };
     // A page with files kept off it (a stale-cache fault) is never cached.
-    if app.stale.hidden(&normalized).is_empty() {
+    if app.faults.hidden(&normalized).is_empty() {
         cached(&app, &normalized, media, render).await
     } else {
         let (serial, body) = render.await?;
@@ -115,7 +115,7 @@ async fn load(
     let mut releases = app.store.project_releases(project.id).await?;
     releases.sort_by_key(|a| version_key(&a.version));
     let mut files = app.store.project_files(project.id).await?;
-    let hidden = app.stale.hidden(normalized);
+    let hidden = app.faults.hidden(normalized);
     files.retain(|f| !hidden.contains(&f.filename));
     sort_files(&mut files);
     Ok((project, releases, files))

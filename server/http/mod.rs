@@ -7,8 +7,10 @@ mod control;
 mod control_faults;
 mod dashboard;
 mod drain;
+mod faults;
 pub(crate) mod idle;
 mod index;
+mod json;
 mod oidc;
 mod upload;
 
@@ -19,6 +21,9 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+
+use self::faults::faulted;
+use crate::faults::Route;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -41,7 +46,7 @@ pub fn build_router(state: AppState) -> Router {
         .max(64 << 20);
     let mut router = Router::new()
         .merge(uploaders(&state))
-        .merge(installers())
+        .merge(installers(&state))
         .merge(operators(&state))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -50,25 +55,39 @@ pub fn build_router(state: AppState) -> Router {
         // Uploads stream for as long as the client sends: no timeout.
         .merge(uploads(&state));
     if let Some(issuer) = &state.issuer {
-        router = router.nest_service("/issuer", crate::issuer::router(issuer.clone()));
+        // The issuer's token request and key sets are faultable too.
+        let tag = |route, methods| faulted(&state, route, methods);
+        router = router.nest_service("/issuer", crate::issuer::router_with(issuer.clone(), tag));
     }
-    let faults = axum::middleware::from_fn_with_state(state.clone(), crate::faults::layer::faults);
+    // Faults act inside the drain: a fault's early answer still lets the client finish
+    // sending.
     router.with_state(state).layer((
         TraceLayer::new_for_http(),
         CatchPanicLayer::new(),
         axum::middleware::from_fn_with_state(drain_limit, drain::drain_unread),
-        // Inside the drain: a fault's early answer still lets the client finish sending.
-        faults,
     ))
 }
 
-/// Used by uploaders: PyPI's trusted-publishing endpoints.
-fn uploaders(_state: &AppState) -> Router<AppState> {
+/// Used by uploaders: PyPI's trusted-publishing endpoints. Each faultable route is
+/// tagged with its fault route here, where it is declared (the only route table).
+fn uploaders(s: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/_/oidc/audience", get(oidc::audience))
-        .route("/_/oidc/mint-token", post(oidc::mint_token))
-        .route("/_/oidc/github/mint-token", post(oidc::mint_token))
-        .route("/_/oidc/burn-token", post(oidc::burn_token))
+        .route(
+            "/_/oidc/audience",
+            faulted(s, Route::Audience, get(oidc::audience)),
+        )
+        .route(
+            "/_/oidc/mint-token",
+            faulted(s, Route::MintToken, post(oidc::mint_token)),
+        )
+        .route(
+            "/_/oidc/github/mint-token",
+            faulted(s, Route::LegacyMintToken, post(oidc::mint_token)),
+        )
+        .route(
+            "/_/oidc/burn-token",
+            faulted(s, Route::BurnToken, post(oidc::burn_token)),
+        )
         .route("/.well-known/pytp", get(oidc::discover))
         .layer(DefaultBodyLimit::max(crate::oidc::MAX_BODY_BYTES))
 }
@@ -81,7 +100,7 @@ fn uploads(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/legacy/",
-            post(upload::upload)
+            faulted(state, Route::Upload, post(upload::upload))
                 .get(upload::info)
                 .layer(DefaultBodyLimit::max(limit))
                 .layer(axum::middleware::from_fn_with_state(
@@ -91,20 +110,40 @@ fn uploads(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/legacy",
-            post(|| async { Redirect::permanent("/legacy/") }),
+            faulted(
+                state,
+                Route::Upload,
+                post(|| async { Redirect::permanent("/legacy/") }),
+            ),
         )
 }
 
 /// Used by installers (pip, uv): the simple API, the JSON API and the files.
-fn installers() -> Router<AppState> {
+fn installers(s: &AppState) -> Router<AppState> {
+    let moved = get(|| async { crate::index::moved("/simple/") });
     Router::new()
-        .route("/simple", get(|| async { crate::index::moved("/simple/") }))
-        .route("/simple/", get(index::simple_index))
-        .route("/simple/{project}/", get(index::simple_detail))
-        .route("/simple/{project}", get(index::simple_detail_no_slash))
-        .route("/pypi/{project}/json", get(index::json_project))
-        .route("/pypi/{project}/{version}/json", get(index::json_release))
-        .route("/files/{*path}", get(index::file))
+        .route("/simple", faulted(s, Route::SimpleIndex, moved))
+        .route(
+            "/simple/",
+            faulted(s, Route::SimpleIndex, get(index::simple_index)),
+        )
+        .route(
+            "/simple/{project}/",
+            faulted(s, Route::SimpleProject, get(index::simple_detail)),
+        )
+        .route(
+            "/simple/{project}",
+            faulted(s, Route::SimpleProject, get(index::simple_detail_no_slash)),
+        )
+        .route(
+            "/pypi/{project}/json",
+            faulted(s, Route::JsonApi, get(index::json_project)),
+        )
+        .route(
+            "/pypi/{project}/{version}/json",
+            faulted(s, Route::JsonApi, get(index::json_release)),
+        )
+        .route("/files/{*path}", faulted(s, Route::File, get(index::file)))
         .route(
             "/integrity/{project}/{version}/{filename}/provenance",
             get(index::provenance),

@@ -25,7 +25,7 @@ pub async fn audience(State(app): State<AppState>) -> Json<Value> {
 /// gets what it asked for and errors as RFC 9457 problems that keep PyPI's fields.
 pub async fn mint_token(
     State(app): State<AppState>,
-    tweak: Option<axum::Extension<crate::faults::MintTweak>>,
+    tweak: Option<axum::Extension<super::faults::MintTweak>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {

@@ -5,6 +5,8 @@ use serde_json::{Map, Value, json};
 
 use crate::provider::{DEFAULT_ACTOR, derived_id};
 
+use super::claims::ClaimContext;
+
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
 pub struct ActiveStateIdentity {
     pub organization: String,
@@ -19,14 +21,14 @@ pub struct ActiveStateIdentity {
 }
 
 impl ActiveStateIdentity {
-    pub fn claims(
-        &self,
-        issuer: &str,
-        audience: &str,
-        now: i64,
-        lifetime: i64,
-        jti: &str,
-    ) -> Map<String, Value> {
+    pub fn claims(&self, ctx: &ClaimContext<'_>) -> Map<String, Value> {
+        let ClaimContext {
+            issuer,
+            audience,
+            now,
+            lifetime,
+            jti,
+        } = *ctx;
         let actor = self.actor.as_deref().unwrap_or(DEFAULT_ACTOR);
         let claims = json!({
             "sub": format!("org:{}:project:{}", self.organization, self.project),
@@ -48,6 +50,6 @@ impl ActiveStateIdentity {
             "nbf": now - 5,
             "exp": now + lifetime,
         });
-        super::object(claims)
+        super::claims::object(claims)
     }
 }

@@ -6,6 +6,8 @@ use serde_json::{Map, Value, json};
 
 use crate::provider::{DEFAULT_REF, DEFAULT_WORKFLOW, derived_id, derived_sha};
 
+use super::claims::ClaimContext;
+
 /// Who the token says is running. Everything but `repository` has a default.
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
 pub struct GitHubIdentity {
@@ -81,14 +83,14 @@ impl GitHubIdentity {
 
     /// The full GitHub claim set (every custom claim is a string, as GitHub sends them).
     /// Long because GitHub's claims are many, listed as GitHub documents them.
-    pub fn claims(
-        &self,
-        issuer: &str,
-        audience: &str,
-        now: i64,
-        lifetime: i64,
-        jti: &str,
-    ) -> Map<String, Value> {
+    pub fn claims(&self, ctx: &ClaimContext<'_>) -> Map<String, Value> {
+        let ClaimContext {
+            issuer,
+            audience,
+            now,
+            lifetime,
+            jti,
+        } = *ctx;
         let owner = self.owner().to_owned();
         let workflow = self
             .workflow
@@ -163,7 +165,7 @@ impl GitHubIdentity {
         if let (Some(env), Some(map)) = (&self.environment, claims.as_object_mut()) {
             map.insert("environment".into(), Value::String(env.clone()));
         }
-        super::object(claims)
+        super::claims::object(claims)
     }
 }
 
@@ -179,7 +181,7 @@ mod tests {
             git_ref: Some("refs/tags/v1".into()),
             ..Default::default()
         };
-        let c = id.claims("https://iss", "pypi", 1000, 300, "j1");
+        let c = id.claims(&ClaimContext::at("https://iss", "pypi", 1000, 300, "j1"));
         assert_eq!(c["aud"], "pypi");
         assert_eq!(c["repository_owner"], "octo-org");
         assert_eq!(
@@ -198,7 +200,7 @@ mod tests {
             repository_id: Some("222".into()),
             ..id
         };
-        let c = immutable.claims("https://iss", "pypi", 1000, 300, "j1");
+        let c = immutable.claims(&ClaimContext::at("https://iss", "pypi", 1000, 300, "j1"));
         assert_eq!(c["sub"], "repo:octo-org@111/demo@222:environment:pypi");
     }
 }

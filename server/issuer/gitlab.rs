@@ -6,6 +6,8 @@ use serde_json::{Map, Value, json};
 
 use crate::provider::{DEFAULT_CI_FILE, DEFAULT_REF_PATH, derived_id, derived_sha, issuer_host};
 
+use super::claims::ClaimContext;
+
 /// Who the token says is running. Everything but `project_path` has a default.
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
 pub struct GitLabIdentity {
@@ -27,14 +29,14 @@ pub struct GitLabIdentity {
 impl GitLabIdentity {
     /// The full GitLab claim set. `ci_config_ref_uri` starts with the issuer's host and
     /// path, as GitLab's does (`gitlab.com/…` for `https://gitlab.com`).
-    pub fn claims(
-        &self,
-        issuer: &str,
-        audience: &str,
-        now: i64,
-        lifetime: i64,
-        jti: &str,
-    ) -> Map<String, Value> {
+    pub fn claims(&self, ctx: &ClaimContext<'_>) -> Map<String, Value> {
+        let ClaimContext {
+            issuer,
+            audience,
+            now,
+            lifetime,
+            jti,
+        } = *ctx;
         let path = &self.project_path;
         let namespace = path.rsplit_once('/').map(|(n, _)| n).unwrap_or("");
         let ci_file = self.ci_file.as_deref().unwrap_or(DEFAULT_CI_FILE);
@@ -88,7 +90,7 @@ impl GitLabIdentity {
             map.insert("deployment_tier".into(), "production".into());
             map.insert("environment_action".into(), "start".into());
         }
-        super::object(claims)
+        super::claims::object(claims)
     }
 }
 
@@ -120,7 +122,13 @@ mod tests {
             environment: Some("pypi".into()),
             ..Default::default()
         };
-        let c = id.claims("https://gitlab.example", "pypi", 1000, 300, "j");
+        let c = id.claims(&ClaimContext::at(
+            "https://gitlab.example",
+            "pypi",
+            1000,
+            300,
+            "j",
+        ));
         assert_eq!(c["namespace_path"], "octo-group/sub");
         assert_eq!(
             c["ci_config_ref_uri"],

@@ -6,6 +6,8 @@ use serde_json::{Map, Value, json};
 
 use crate::provider::derived_id;
 
+use super::claims::ClaimContext;
+
 #[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
 pub struct GoogleIdentity {
     /// The service account's e-mail address.
@@ -16,13 +18,14 @@ pub struct GoogleIdentity {
 }
 
 impl GoogleIdentity {
-    pub fn claims(
-        &self,
-        issuer: &str,
-        audience: &str,
-        now: i64,
-        lifetime: i64,
-    ) -> Map<String, Value> {
+    pub fn claims(&self, ctx: &ClaimContext<'_>) -> Map<String, Value> {
+        let ClaimContext {
+            issuer,
+            audience,
+            now,
+            lifetime,
+            ..
+        } = *ctx;
         let sub = self
             .sub
             .clone()
@@ -38,6 +41,6 @@ impl GoogleIdentity {
             "iss": issuer,
             "sub": sub,
         });
-        super::object(claims)
+        super::claims::object(claims)
     }
 }

@@ -7,29 +7,47 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::github::GitHubIdentity;
-use super::{HANG_LIMIT, Issuer, IssuerError, JwksMode, TokenSpec};
+use super::{HANG_LIMIT, Issuer, IssuerError, JwksMode, MintRequest, TokenSpec};
+use crate::faults::Route;
 use crate::provider::Provider;
 
-pub fn router(issuer: Arc<Issuer>) -> Router {
+/// The issuer's routes; `tag` wraps the two a faulted index can break (the token
+/// request and the key sets), so the index's fault layer sees them where they are
+/// declared.
+pub fn router_with<T>(issuer: Arc<Issuer>, tag: T) -> Router
+where
+    T: Fn(Route, MethodRouter<Arc<Issuer>>) -> MethodRouter<Arc<Issuer>>,
+{
     Router::new()
         .route(
             "/{provider}/.well-known/openid-configuration",
             get(discovery),
         )
-        .route("/{provider}/.well-known/jwks", get(jwks))
-        .route("/github/token", get(github_token_request))
+        .route(
+            "/{provider}/.well-known/jwks",
+            tag(Route::IssuerJwks, get(jwks)),
+        )
+        .route(
+            "/github/token",
+            tag(Route::IssuerToken, get(github_token_request)),
+        )
         .route("/mint", post(mint))
         .route("/_control", get(control_state))
         .route("/_control/rotate", post(control_rotate))
         .route("/_control/jwks", post(control_jwks))
-        .merge(crate::sigstore::http::router())
+        .merge(super::sigstore::http::router())
         .with_state(issuer)
+}
+
+/// The issuer's routes on their own (the standalone issuer: nothing is faultable).
+pub fn router(issuer: Arc<Issuer>) -> Router {
+    router_with(issuer, |_, methods| methods)
 }
 
 fn known_provider(provider: &str) -> Result<Provider, IssuerError> {
@@ -160,7 +178,9 @@ async fn jwks(
 #[derive(Deserialize)]
 struct TokenRequest {
     audience: Option<String>,
-    fault: Option<String>,
+    /// `fault` until 0.2 (a hidden alias, kept for one release).
+    #[serde(alias = "fault")]
+    bad_token: Option<String>,
     #[serde(flatten)]
     identity: GitHubIdentity,
 }
@@ -183,7 +203,7 @@ async fn github_token_request(
         .audience
         .unwrap_or_else(|| format!("https://github.com/{}", request.identity.owner()));
     let token = issuer
-        .github_token(&request.identity, &audience, request.fault)
+        .github_token(&request.identity, &audience, request.bad_token)
         .await?;
     Ok(Json(json!({"count": 1, "value": token})).into_response())
 }
@@ -193,11 +213,11 @@ async fn github_token_request(
 async fn mint(
     State(issuer): State<Arc<Issuer>>,
     headers: HeaderMap,
-    body: Result<Json<TokenSpec>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<MintRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, IssuerError> {
     issuer.check_bearer(&headers)?;
-    let Json(spec) = body.map_err(|e| IssuerError::BadRequest(e.body_text()))?;
-    let (token, claims) = issuer.issue(spec).await?;
+    let Json(request) = body.map_err(|e| IssuerError::BadRequest(e.body_text()))?;
+    let (token, claims) = issuer.issue(TokenSpec::try_from(request)?).await?;
     Ok(Json(json!({"token": token, "claims": claims})).into_response())
 }
 

@@ -5,14 +5,16 @@
 //! `<base>/<provider>` unless configured to be the real provider's string.
 
 pub mod activestate;
-pub mod faults;
+pub mod bad_token;
+pub mod claims;
 pub mod github;
 pub mod gitlab;
 pub mod google;
 mod http;
 pub mod keys;
+pub mod sigstore;
 
-pub use http::router;
+pub use http::{router, router_with};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -25,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use self::activestate::ActiveStateIdentity;
-use self::faults::Fault;
+use self::bad_token::BadToken;
+use self::claims::ClaimContext;
 use self::github::GitHubIdentity;
 use self::gitlab::GitLabIdentity;
 use self::google::GoogleIdentity;
@@ -66,7 +69,7 @@ pub struct Issuer {
     unpublished: tokio::sync::OnceCell<Arc<SigningKey>>,
     last_jti: Mutex<Option<String>>,
     jwks_mode: tokio::sync::watch::Sender<JwksMode>,
-    sigstore: Option<Arc<crate::sigstore::Sigstore>>,
+    sigstore: Option<Arc<crate::issuer::sigstore::Sigstore>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,31 +104,116 @@ impl IntoResponse for IssuerError {
     }
 }
 
+/// Who a token is for, in its provider's shape.
+#[derive(Clone, Debug)]
+pub enum Identity {
+    GitHub(GitHubIdentity),
+    GitLab(GitLabIdentity),
+    Google(GoogleIdentity),
+    ActiveState(ActiveStateIdentity),
+}
+
+impl Identity {
+    pub fn provider(&self) -> Provider {
+        match self {
+            Self::GitHub(_) => Provider::GitHub,
+            Self::GitLab(_) => Provider::GitLab,
+            Self::Google(_) => Provider::Google,
+            Self::ActiveState(_) => Provider::ActiveState,
+        }
+    }
+
+    /// The identity's claims (GitHub's and GitLab's after their shape is checked).
+    fn claims(&self, ctx: &ClaimContext<'_>) -> Result<Map<String, Value>, IssuerError> {
+        let bad = |m: &str| Err(IssuerError::BadRequest(m.into()));
+        Ok(match self {
+            Self::GitHub(id) if !id.repository.contains('/') => {
+                return bad("repository must be OWNER/REPO");
+            }
+            Self::GitLab(id) if !id.project_path.contains('/') => {
+                return bad("project_path must be NAMESPACE/PROJECT");
+            }
+            Self::GitHub(id) => id.claims(ctx),
+            Self::GitLab(id) => id.claims(ctx),
+            Self::Google(id) => id.claims(ctx),
+            Self::ActiveState(id) => id.claims(ctx),
+        })
+    }
+}
+
 /// Everything a token can be asked for.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct TokenSpec {
-    #[serde(default = "default_provider")]
-    pub provider: String,
+    pub identity: Identity,
+    pub audience: String,
+    /// Claims to set or replace after the identity's claims are built.
+    pub claims: Map<String, Value>,
+    /// Claims to delete.
+    pub remove: Vec<String>,
+    pub lifetime: Option<i64>,
+    /// One of [`bad_token::BAD_TOKEN_NAMES`].
+    pub bad_token: Option<String>,
+}
+
+impl TokenSpec {
+    /// A token for `identity` and `audience`, nothing changed.
+    pub fn new(identity: Identity, audience: &str) -> Self {
+        Self {
+            identity,
+            audience: audience.to_owned(),
+            claims: Map::new(),
+            remove: Vec::new(),
+            lifetime: None,
+            bad_token: None,
+        }
+    }
+}
+
+/// `POST /mint`'s body as sent: the provider by name (GitHub if absent) and its
+/// identity as JSON, read into a [`TokenSpec`] once.
+#[derive(Debug, Deserialize)]
+pub struct MintRequest {
+    #[serde(default)]
+    pub provider: Option<String>,
     pub audience: String,
     /// Provider-shaped identity: GitHub `{repository, workflow, …}`, GitLab
     /// `{project_path, ci_file, …}`, Google `{email, sub}`, ActiveState
     /// `{organization, project, actor, actor_id}`.
     pub identity: Value,
-    /// Claims to set or replace after the identity's claims are built.
     #[serde(default)]
     pub claims: Map<String, Value>,
-    /// Claims to delete.
     #[serde(default)]
     pub remove: Vec<String>,
     #[serde(default)]
     pub lifetime: Option<i64>,
-    /// One of [`faults::FAULT_NAMES`].
-    #[serde(default)]
-    pub fault: Option<String>,
+    /// `fault` until 0.2 (a hidden alias, kept for one release).
+    #[serde(default, alias = "fault")]
+    pub bad_token: Option<String>,
 }
 
-fn default_provider() -> String {
-    "github".into()
+impl TryFrom<MintRequest> for TokenSpec {
+    type Error = IssuerError;
+    fn try_from(r: MintRequest) -> Result<Self, IssuerError> {
+        let name = r.provider.as_deref().unwrap_or(Provider::GitHub.as_str());
+        let provider: Provider = name
+            .parse()
+            .map_err(|_| IssuerError::UnknownProvider(name.to_owned()))?;
+        let value = r.identity;
+        let identity = match provider {
+            Provider::GitHub => Identity::GitHub(identity(provider, value)?),
+            Provider::GitLab => Identity::GitLab(identity(provider, value)?),
+            Provider::Google => Identity::Google(identity(provider, value)?),
+            Provider::ActiveState => Identity::ActiveState(identity(provider, value)?),
+        };
+        Ok(Self {
+            identity,
+            audience: r.audience,
+            claims: r.claims,
+            remove: r.remove,
+            lifetime: r.lifetime,
+            bad_token: r.bad_token,
+        })
+    }
 }
 
 fn identity<T: serde::de::DeserializeOwned>(
@@ -151,12 +239,12 @@ impl Issuer {
     }
 
     /// Serve a fake Sigstore (CA and transparency log) next to the issuer.
-    pub fn with_sigstore(mut self, sigstore: crate::sigstore::Sigstore) -> Self {
+    pub fn with_sigstore(mut self, sigstore: crate::issuer::sigstore::Sigstore) -> Self {
         self.sigstore = Some(Arc::new(sigstore));
         self
     }
 
-    pub fn sigstore(&self) -> Option<&crate::sigstore::Sigstore> {
+    pub fn sigstore(&self) -> Option<&crate::issuer::sigstore::Sigstore> {
         self.sigstore.as_deref()
     }
 
@@ -271,46 +359,24 @@ impl Issuer {
         &self,
         spec: TokenSpec,
     ) -> Result<(String, Map<String, Value>), IssuerError> {
-        let provider: Provider = spec
-            .provider
-            .parse()
-            .map_err(|_| IssuerError::UnknownProvider(spec.provider.clone()))?;
-        let fault = spec
-            .fault
+        let provider = spec.identity.provider();
+        let bad_token = spec
+            .bad_token
             .as_deref()
             .filter(|f| !f.is_empty())
-            .map(str::parse::<Fault>)
+            .map(str::parse::<BadToken>)
             .transpose()
             .map_err(IssuerError::BadRequest)?;
-        let now = crate::util::now();
-        let lifetime = spec.lifetime.unwrap_or(DEFAULT_LIFETIME);
         let iss = self.issuer_url(provider);
         let jti = new_jti();
-        let aud = spec.audience.as_str();
-        let mut claims = match provider {
-            Provider::GitHub => {
-                let id: GitHubIdentity = identity(provider, spec.identity)?;
-                if !id.repository.contains('/') {
-                    return Err(IssuerError::BadRequest(
-                        "repository must be OWNER/REPO".into(),
-                    ));
-                }
-                id.claims(&iss, aud, now, lifetime, &jti)
-            }
-            Provider::GitLab => {
-                let id: GitLabIdentity = identity(provider, spec.identity)?;
-                if !id.project_path.contains('/') {
-                    return Err(IssuerError::BadRequest(
-                        "project_path must be NAMESPACE/PROJECT".into(),
-                    ));
-                }
-                id.claims(&iss, aud, now, lifetime, &jti)
-            }
-            Provider::Google => identity::<GoogleIdentity>(provider, spec.identity)?
-                .claims(&iss, aud, now, lifetime),
-            Provider::ActiveState => identity::<ActiveStateIdentity>(provider, spec.identity)?
-                .claims(&iss, aud, now, lifetime, &jti),
-        };
+        let mut claims = spec.identity.claims(&ClaimContext {
+            issuer: &iss,
+            audience: &spec.audience,
+            now: crate::util::now(),
+            lifetime: spec.lifetime.unwrap_or(DEFAULT_LIFETIME),
+            jti: &jti,
+        })?;
+        let now = crate::util::now();
         for (k, v) in spec.claims {
             claims.insert(k, v);
         }
@@ -325,38 +391,33 @@ impl Issuer {
             }
             previous
         };
-        if let Some(f) = &fault {
+        if let Some(f) = &bad_token {
             f.edit_claims(&mut claims, now, previous.as_deref());
         }
         let key = self.ring().current();
-        let unpublished = match fault {
-            Some(Fault::UnpublishedKey) => Some(self.unpublished_key().await?),
+        let unpublished = match bad_token {
+            Some(BadToken::UnpublishedKey) => Some(self.unpublished_key().await?),
             _ => None,
         };
         let signed = claims.clone();
         let token = tokio::task::spawn_blocking(move || {
-            Fault::sign(fault.as_ref(), &signed, &key, unpublished.as_deref())
+            BadToken::sign(bad_token.as_ref(), &signed, &key, unpublished.as_deref())
         })
         .await
         .map_err(anyhow::Error::from)??;
         Ok((token, claims))
     }
 
-    /// A fresh GitHub-shaped token for `identity`.
+    /// A fresh GitHub-shaped token for `identity`, deliberately bad if asked.
     pub async fn github_token(
         &self,
         identity: &GitHubIdentity,
         audience: &str,
-        fault: Option<String>,
+        bad_token: Option<String>,
     ) -> Result<String, IssuerError> {
         let spec = TokenSpec {
-            provider: "github".into(),
-            audience: audience.to_owned(),
-            identity: serde_json::to_value(identity).map_err(anyhow::Error::from)?,
-            claims: Map::new(),
-            remove: Vec::new(),
-            lifetime: None,
-            fault,
+            bad_token,
+            ..TokenSpec::new(Identity::GitHub(identity.clone()), audience)
         };
         Ok(self.issue(spec).await?.0)
     }
@@ -375,14 +436,6 @@ impl Issuer {
         } else {
             Err(IssuerError::Unauthorized)
         }
-    }
-}
-
-/// The claim object built with `json!` (always an object) as a map.
-fn object(claims: Value) -> Map<String, Value> {
-    match claims {
-        Value::Object(map) => map,
-        _ => Map::new(),
     }
 }
 

@@ -94,12 +94,11 @@ pub fn has_bad_characters(filename: &str) -> bool {
 }
 
 /// Whether the extension suits the declared `filetype`.
-pub fn extension_matches(filename: &str, filetype: &str) -> bool {
+pub fn extension_matches(filename: &str, filetype: super::FileType) -> bool {
     let lower = filename.to_ascii_lowercase();
     match filetype {
-        "sdist" => lower.ends_with(".tar.gz") || lower.ends_with(".zip"),
-        "bdist_wheel" => lower.ends_with(".whl"),
-        _ => false,
+        super::FileType::Sdist => lower.ends_with(".tar.gz") || lower.ends_with(".zip"),
+        super::FileType::BdistWheel => lower.ends_with(".whl"),
     }
 }
 
@@ -134,7 +133,13 @@ mod tests {
         assert!(has_bad_characters("a/b.whl"));
         assert!(has_bad_characters("a\u{7}.whl"));
         assert!(!has_bad_characters("a-1.0.tar.gz"));
-        assert!(extension_matches("A-1.0.TAR.GZ", "sdist"));
-        assert!(!extension_matches("a-1.0.whl", "sdist"));
+        assert!(extension_matches(
+            "A-1.0.TAR.GZ",
+            crate::packaging::FileType::Sdist
+        ));
+        assert!(!extension_matches(
+            "a-1.0.whl",
+            crate::packaging::FileType::Sdist
+        ));
     }
 }

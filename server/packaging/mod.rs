@@ -4,6 +4,47 @@
 pub mod filenames;
 pub mod metadata;
 
+/// What a distribution file is, as the upload form's `filetype` and the JSON API's
+/// `packagetype` name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum FileType {
+    #[serde(rename = "sdist")]
+    Sdist,
+    #[serde(rename = "bdist_wheel")]
+    BdistWheel,
+}
+
+impl FileType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sdist => "sdist",
+            Self::BdistWheel => "bdist_wheel",
+        }
+    }
+
+    /// The form's value, if it names a type PyPI accepts.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "sdist" => Some(Self::Sdist),
+            "bdist_wheel" => Some(Self::BdistWheel),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for FileType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for FileType {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("unknown file type '{text}'"))
+    }
+}
+
 use std::str::FromStr;
 use std::sync::LazyLock;
 

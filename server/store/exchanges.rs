@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Row};
 
 use super::Backend;
 use super::batcher::{Batcher, Dedicated, fail_all};
-use super::sql::placeholders_from;
+use super::sql::{AnyQuery, placeholders_from};
 use super::tokens::NewToken;
 use super::tokens::bind_token;
 use super::{Store, StoreResult};
@@ -388,8 +388,6 @@ async fn write_postgres(
     tx.commit().await?;
     Ok(outcomes(pending, &stored))
 }
-
-pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 fn bind_exchange(query: AnyQuery<'_>, e: NewExchange, created_at: i64) -> AnyQuery<'_> {
     query

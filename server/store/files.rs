@@ -11,10 +11,83 @@ use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Row};
 
 use super::batcher::{Batcher, Dedicated, fail_all};
 use super::blobs::{BlobStore, StagedFile};
-use super::projects::{NewFile, StoreFileOutcome};
 use super::sql::{in_list, placeholders};
-use super::{Changes, StoreError, StoreResult};
+use super::{Changes, Store, StoreError, StoreResult};
+use crate::audit::AttestationReport;
+use crate::packaging::FileType;
 use crate::util::now;
+
+/// A validated upload, ready to be recorded.
+pub struct NewFile {
+    pub project_id: i64,
+    pub version: String,
+    pub release_metadata: serde_json::Value,
+    pub filename: String,
+    pub packagetype: FileType,
+    pub python_version: String,
+    pub requires_python: Option<String>,
+    pub path: String,
+    pub metadata: Option<WheelMetadata>,
+    pub token_id: Option<String>,
+    /// A release created before this time takes no new files (PyPI's 14 days).
+    pub release_cutoff: Option<i64>,
+    /// Verified attestations to store with the file, or that they were refused (the
+    /// refusal is the answer only if nothing else refuses the file first; its reason
+    /// stays with the caller).
+    pub attestations: Attestations,
+}
+
+/// An upload's attestations as the store sees them.
+#[derive(Clone, Debug, Default)]
+pub enum Attestations {
+    #[default]
+    None,
+    Verified(StoredAttestations),
+    Refused,
+}
+
+impl Attestations {
+    fn stored(&self) -> Option<&StoredAttestations> {
+        match self {
+            Self::Verified(a) => Some(a),
+            Self::None | Self::Refused => None,
+        }
+    }
+}
+
+/// What a file's verified attestations leave behind.
+#[derive(Clone, Debug)]
+pub struct StoredAttestations {
+    /// The Integrity API's provenance document.
+    pub provenance: String,
+    /// Each attestation's verification, step by step.
+    pub report: AttestationReport,
+}
+
+pub struct WheelMetadata {
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+    pub blake2_256: String,
+}
+
+/// What happened to an upload at the database.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StoreFileOutcome {
+    Stored,
+    /// Same filename and same content: PyPI answers 200 and changes nothing.
+    Identical,
+    /// Same filename or same content as another file.
+    Exists {
+        filename: String,
+        blake2_256: String,
+    },
+    SecondSdist,
+    /// The release is older than the index allows new files for.
+    ReleaseTooOld,
+    /// Its attestations were refused and nothing refused it first (the caller holds
+    /// the reason).
+    AttestationsRefused,
+}
 
 pub(crate) struct FileJob {
     pub file: NewFile,
@@ -70,13 +143,9 @@ pub(super) fn writer(
                     Decision::TooOld => classify(&pool, job)
                         .await
                         .map(|found| found.unwrap_or(StoreFileOutcome::ReleaseTooOld)),
-                    Decision::BadAttestations => classify(&pool, job).await.map(|found| {
-                        found.unwrap_or_else(|| {
-                            StoreFileOutcome::AttestationsRefused(
-                                job.file.attestations.clone().err().unwrap_or_default(),
-                            )
-                        })
-                    }),
+                    Decision::BadAttestations => classify(&pool, job)
+                        .await
+                        .map(|found| found.unwrap_or(StoreFileOutcome::AttestationsRefused)),
                 });
             }
             outcomes
@@ -131,7 +200,7 @@ async fn write_batch(
         {
             *decision = Some(Decision::TooOld);
         }
-        if decision.is_none() && job.file.attestations.is_err() {
+        if decision.is_none() && matches!(job.file.attestations, Attestations::Refused) {
             *decision = Some(Decision::BadAttestations);
         }
     }
@@ -211,7 +280,7 @@ async fn second_sdists(
     let mut decisions: Vec<Option<Decision>> = jobs.iter().map(|_| None).collect();
     let sdist_releases: Vec<i64> = jobs
         .iter()
-        .filter(|j| j.file.packagetype == "sdist")
+        .filter(|j| j.file.packagetype == FileType::Sdist)
         .filter_map(|j| release_of(&j.file))
         .collect();
     if sdist_releases.is_empty() {
@@ -231,7 +300,7 @@ async fn second_sdists(
     }
     for (i, job) in jobs.iter().enumerate() {
         let release = match release_of(&job.file) {
-            Some(r) if job.file.packagetype == "sdist" => r,
+            Some(r) if job.file.packagetype == FileType::Sdist => r,
             _ => continue,
         };
         match with_sdist.get(&release) {
@@ -273,7 +342,7 @@ async fn insert_files(
         query = query
             .bind(release_of(f))
             .bind(f.filename.clone())
-            .bind(f.packagetype.clone())
+            .bind(f.packagetype.as_str())
             .bind(f.python_version.clone())
             .bind(f.requires_python.clone())
             .bind(d.size as i64)
@@ -286,20 +355,8 @@ async fn insert_files(
             .bind(now())
             .bind(f.token_id.clone())
             .bind(f.metadata.as_ref().map(|m| m.bytes.clone()))
-            .bind(
-                f.attestations
-                    .as_ref()
-                    .ok()
-                    .and_then(|a| a.as_ref())
-                    .map(|a| a.provenance.clone()),
-            )
-            .bind(
-                f.attestations
-                    .as_ref()
-                    .ok()
-                    .and_then(|a| a.as_ref())
-                    .map(|a| a.report.clone()),
-            );
+            .bind(f.attestations.stored().map(|a| a.provenance.clone()))
+            .bind(f.attestations.stored().map(|a| a.report.to_stored()));
     }
     // A row is named by (filename, content): several jobs may share a filename.
     let mut inserted: HashSet<(String, String)> = HashSet::new();
@@ -338,4 +395,16 @@ async fn bump_serials(
     }
     query.execute(&mut **tx).await?;
     Ok(())
+}
+
+impl Store {
+    /// Record an upload and move its bytes into place, all or nothing (group-committed
+    /// with concurrent uploads; see `files`).
+    pub async fn store_file(
+        &self,
+        staged: StagedFile,
+        file: NewFile,
+    ) -> StoreResult<StoreFileOutcome> {
+        self.files.submit(FileJob { file, staged }).await
+    }
 }

@@ -20,13 +20,11 @@ pub use blobs::{BlobStore, Digests, StagedFile};
 pub use changes::Changes;
 pub use exchanges::{ExchangeFilter, ExchangeRecord, ExchangeRow, JtiClaim, NewExchange, Recorded};
 pub use fault_events::{FaultEventRow, NewFaultEvent};
+pub use files::{Attestations, NewFile, StoreFileOutcome, StoredAttestations, WheelMetadata};
 pub use issuers::TrustedIssuerRow;
-pub use projects::{
-    FileRow, NewFile, ProjectRow, ProjectStatus, ReleaseRow, StoreFileOutcome, StoredAttestations,
-    WheelMetadata,
-};
+pub use projects::{FileRow, ProjectRow, ProjectStatus, ReleaseRow};
 pub use publishers::{PublisherRecord, Reified};
-pub use tokens::{NewToken, TokenRow};
+pub use tokens::{NewToken, TokenKind, TokenRow};
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -2,9 +2,9 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::blobs::StagedFile;
-use super::files::FileJob;
 use super::{Store, StoreResult};
+use crate::audit::AttestationReport;
+use crate::packaging::FileType;
 use crate::util::now;
 
 #[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
@@ -88,7 +88,8 @@ pub struct FileRow {
     pub id: i64,
     pub version: String,
     pub filename: String,
-    pub packagetype: String,
+    #[sqlx(try_from = "String")]
+    pub packagetype: FileType,
     pub python_version: String,
     pub requires_python: Option<String>,
     pub size: i64,
@@ -105,10 +106,11 @@ pub struct FileRow {
     pub attestations: Report,
 }
 
-/// A stored attestation report (JSON text), served as JSON; unreadable text is `null`.
+/// A file's stored attestation report (JSON text): `None` when it had none, or when
+/// the text cannot be read (a row from a future version, say).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 #[serde(transparent)]
-pub struct Report(pub Option<serde_json::Value>);
+pub struct Report(pub Option<AttestationReport>);
 
 impl From<Option<String>> for Report {
     fn from(text: Option<String>) -> Self {
@@ -126,58 +128,6 @@ struct ProjectFile {
     #[sqlx(flatten)]
     file: FileRow,
     normalized_name: String,
-}
-
-/// A validated upload, ready to be recorded.
-pub struct NewFile {
-    pub project_id: i64,
-    pub version: String,
-    pub release_metadata: serde_json::Value,
-    pub filename: String,
-    pub packagetype: String,
-    pub python_version: String,
-    pub requires_python: Option<String>,
-    pub path: String,
-    pub metadata: Option<WheelMetadata>,
-    pub token_id: Option<String>,
-    /// A release created before this time takes no new files (PyPI's 14 days).
-    pub release_cutoff: Option<i64>,
-    /// Verified attestations to store with the file, or why they were refused (the
-    /// refusal is the answer only if nothing else refuses the file first).
-    pub attestations: Result<Option<StoredAttestations>, String>,
-}
-
-/// What a file's verified attestations leave behind.
-#[derive(Clone, Debug)]
-pub struct StoredAttestations {
-    /// The Integrity API's provenance document.
-    pub provenance: String,
-    /// Each attestation's verification, step by step (JSON).
-    pub report: String,
-}
-
-pub struct WheelMetadata {
-    pub bytes: Vec<u8>,
-    pub sha256: String,
-    pub blake2_256: String,
-}
-
-/// What happened to an upload at the database.
-#[derive(Debug, PartialEq, Eq)]
-pub enum StoreFileOutcome {
-    Stored,
-    /// Same filename and same content: PyPI answers 200 and changes nothing.
-    Identical,
-    /// Same filename or same content as another file.
-    Exists {
-        filename: String,
-        blake2_256: String,
-    },
-    SecondSdist,
-    /// The release is older than the index allows new files for.
-    ReleaseTooOld,
-    /// PyPI's reason, after `Invalid attestations supplied during upload: `.
-    AttestationsRefused(String),
 }
 
 impl Store {
@@ -264,16 +214,6 @@ impl Store {
                 .fetch_all(&self.read)
                 .await?,
         )
-    }
-
-    /// Record an upload and move its bytes into place, all or nothing (group-committed
-    /// with concurrent uploads; see `files`).
-    pub async fn store_file(
-        &self,
-        staged: StagedFile,
-        file: NewFile,
-    ) -> StoreResult<StoreFileOutcome> {
-        self.files.submit(FileJob { file, staged }).await
     }
 
     /// Set a project's PEP 792 status; the project as it is now, if it exists.

@@ -1,6 +1,9 @@
 //! Building the few statements whose shape depends on the data (multi-row inserts,
 //! IN lists). Every value is still bound, never spliced.
 
+/// A query over either backend, as the binders of multi-row statements take it.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
 /// `($1, $2, $3), ($4, $5, $6), …` for `rows` rows of `columns` columns.
 pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
     placeholders_from(0, rows, columns)

@@ -3,13 +3,43 @@
 
 use sqlx::AssertSqlSafe;
 
+use super::sql::AnyQuery;
 use super::{Store, StoreResult};
 use crate::util::now;
+
+/// Who made a token: a trusted-publishing exchange, or the control API (a user's
+/// long-lived API token).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    Oidc,
+    Api,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Oidc => "oidc",
+            Self::Api => "api",
+        }
+    }
+}
+
+impl TryFrom<String> for TokenKind {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.as_str() {
+            "oidc" => Ok(Self::Oidc),
+            "api" => Ok(Self::Api),
+            _ => Err(format!("unknown token kind '{text}'")),
+        }
+    }
+}
 
 pub struct NewToken {
     pub id: String,
     pub token_hash: String,
-    pub kind: &'static str,
+    pub kind: TokenKind,
     pub publisher_id: Option<i64>,
     /// Normalized project names; `None` means every project.
     pub projects: Option<Vec<String>>,
@@ -36,7 +66,8 @@ impl TryFrom<Option<String>> for Projects {
 #[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct TokenRow {
     pub id: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: TokenKind,
     pub publisher_id: Option<i64>,
     #[sqlx(try_from = "Option<String>")]
     pub projects: Projects,
@@ -70,16 +101,12 @@ fn projects_text(projects: &Option<Vec<String>>) -> Option<String> {
 }
 
 /// Bind a token's nine columns (in the order of the INSERTs that store them).
-pub(super) fn bind_token<'q>(
-    query: super::exchanges::AnyQuery<'q>,
-    t: NewToken,
-    created_at: i64,
-) -> super::exchanges::AnyQuery<'q> {
+pub(super) fn bind_token<'q>(query: AnyQuery<'q>, t: NewToken, created_at: i64) -> AnyQuery<'q> {
     let projects = projects_text(&t.projects);
     query
         .bind(t.id)
         .bind(t.token_hash)
-        .bind(t.kind)
+        .bind(t.kind.as_str())
         .bind(t.publisher_id)
         .bind(projects)
         .bind(t.description)
@@ -126,7 +153,7 @@ impl Store {
         )))
         .bind(&token.id)
         .bind(&token.token_hash)
-        .bind(token.kind)
+        .bind(token.kind.as_str())
         .bind(token.publisher_id)
         .bind(projects_text(&token.projects))
         .bind(&token.description)
@@ -149,12 +176,12 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Tokens of one kind (`api` or `oidc`), newest first.
-    pub async fn list_tokens(&self, kind: &str) -> StoreResult<Vec<TokenRow>> {
+    /// Tokens of one kind, newest first.
+    pub async fn list_tokens(&self, kind: TokenKind) -> StoreResult<Vec<TokenRow>> {
         Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE kind = $1 ORDER BY created_at DESC, id"
         )))
-        .bind(kind)
+        .bind(kind.as_str())
         .fetch_all(&self.read)
         .await?)
     }

@@ -41,7 +41,7 @@ pub enum Refusal {
     Unknown,
     Expired,
     /// Revoked; carries the token's kind (`oidc` tokens are burned by clients).
-    Burned(String),
+    Burned(crate::store::TokenKind),
     /// A single-use token (PEP 807) that already served an upload.
     Used,
 }
@@ -83,7 +83,7 @@ pub async fn create_api_token(
     let token = crate::store::NewToken {
         id: generated.id.clone(),
         token_hash: generated.hash.clone(),
-        kind: "api",
+        kind: crate::store::TokenKind::Api,
         publisher_id: None,
         projects: project.map(|p| vec![p]),
         description: description.to_owned(),

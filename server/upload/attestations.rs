@@ -4,8 +4,9 @@
 //! publisher that minted the token, at most one per predicate type. Pure and
 //! CPU-bound: the handler runs it off the reactor.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::audit::{AttestationCheck, AttestationReport};
 use crate::oidc::publisher::{Publisher, PublisherConfig};
 use crate::sigstore::bundle::{self, Attestation};
 use crate::sigstore::root::Roots;
@@ -37,7 +38,7 @@ pub fn identity(publisher: &Publisher) -> Option<Identity> {
 }
 
 /// Who uploaded: the token's kind and, for a trusted-publishing token, its publisher.
-pub struct Uploader<'a> {
+pub struct UploadedBy<'a> {
     pub oidc: bool,
     pub publisher: Option<&'a Publisher>,
 }
@@ -46,12 +47,12 @@ pub struct Uploader<'a> {
 /// to follow [`PREFIX`].
 pub fn check(
     field: &str,
-    uploader: &Uploader<'_>,
+    uploaded_by: &UploadedBy<'_>,
     roots: &Roots,
     filename: &str,
     sha256: &str,
 ) -> Result<StoredAttestations, String> {
-    let publisher = match (uploader.oidc, uploader.publisher) {
+    let publisher = match (uploaded_by.oidc, uploaded_by.publisher) {
         (true, Some(p)) => p,
         _ => return Err("Attestations are only supported when using Trusted Publishing".into()),
     };
@@ -101,11 +102,11 @@ pub fn check(
                 verified.predicate_type
             ));
         }
-        report.push(json!({
-            "predicate_type": verified.predicate_type,
-            "kind": bundle::supported(&verified.predicate_type),
-            "steps": verified.steps,
-        }));
+        report.push(AttestationCheck {
+            kind: bundle::supported(&verified.predicate_type).map(str::to_owned),
+            predicate_type: verified.predicate_type.clone(),
+            steps: verified.steps,
+        });
         seen.push(verified.predicate_type);
     }
     // PyPI stores the parsed attestations, re-serialised, in one bundle for the publisher.
@@ -115,6 +116,6 @@ pub fn check(
     });
     Ok(StoredAttestations {
         provenance: provenance.to_string(),
-        report: Value::Array(report).to_string(),
+        report: AttestationReport(report),
     })
 }

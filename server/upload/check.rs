@@ -3,12 +3,14 @@
 
 use axum::http::StatusCode;
 
-use super::HELP;
 use super::form::{Form, UploadedFile};
 use super::validate::{self, FormMetadata, WheelParts};
 use crate::error::UploadError;
+use crate::error::{HELP, prohibited_name};
 use crate::packaging;
-use crate::store::{ProjectRow, ProjectStatus, StoreFileOutcome, TokenRow, WheelMetadata};
+use crate::store::{
+    ProjectRow, ProjectStatus, StoreFileOutcome, TokenKind, TokenRow, WheelMetadata,
+};
 use crate::tokens::Refusal;
 
 /// What a valid upload will store.
@@ -27,7 +29,7 @@ pub fn refusal_for(refusal: Refusal) -> UploadError {
             "Invalid or non-existent authentication information. {HELP}"
         )),
         Refusal::Expired => UploadError::forbidden("Invalid API Token: token is expired"),
-        Refusal::Burned(kind) if kind == "oidc" => UploadError::forbidden(
+        Refusal::Burned(TokenKind::Oidc) => UploadError::forbidden(
             "Invalid API Token: token was revoked (burned with /_/oidc/burn-token); mint a new one",
         ),
         Refusal::Used => UploadError::forbidden(
@@ -88,7 +90,7 @@ pub fn check_target(
     prohibited: bool,
 ) -> Result<Plan, UploadError> {
     let normalized = packaging::normalize_name(&meta.name);
-    if existing.is_none() && token.kind == "oidc" {
+    if existing.is_none() && token.kind == TokenKind::Oidc {
         return Err(UploadError::bad_request(
             "Non-user identities cannot create new projects. This was probably caused by successfully using a pending \
              publisher but specifying the project name incorrectly (either in the publisher or in your project's metadata). \
@@ -100,7 +102,7 @@ pub fn check_target(
     }
     // Scope first: a refused upload must not create the project it names.
     if !crate::tokens::allows_project(token, &normalized) {
-        let what = if token.kind == "oidc" {
+        let what = if token.kind == TokenKind::Oidc {
             "OIDC scoped token"
         } else {
             "project-scoped token"
@@ -113,7 +115,7 @@ pub fn check_target(
     if let Some(project) = existing {
         check_status(project, token)?;
     }
-    validate::filename(&file.filename, &meta.filetype, file.content_type.as_deref())?;
+    validate::filename(&file.filename, meta.filetype, file.content_type.as_deref())?;
     validate::digests(form, &file.staged.digests)?;
     let wheel = validate::distribution(&file.filename, &meta, &normalized)?;
     Ok(Plan {
@@ -123,18 +125,13 @@ pub fn check_target(
     })
 }
 
-/// PyPI's refusal for creating a project whose name is prohibited.
-pub fn prohibited_name(name: &str) -> String {
-    format!("The name '{name}' isn't allowed. {HELP}")
-}
-
 /// PEP 792 statuses as PyPI's permissions apply them: an archived project takes no
 /// uploads; a quarantined one takes none from trusted publishers (its owners may
 /// still upload to fix it).
 fn check_status(project: &ProjectRow, token: &TokenRow) -> Result<(), UploadError> {
     let refused = match project.status() {
         ProjectStatus::Archived => true,
-        ProjectStatus::Quarantined => token.kind == "oidc",
+        ProjectStatus::Quarantined => token.kind == TokenKind::Oidc,
         ProjectStatus::Active | ProjectStatus::Deprecated => false,
     };
     if refused {
@@ -157,9 +154,9 @@ pub async fn inspect(
         .path()
         .map(std::path::Path::to_path_buf)
         .ok_or_else(|| UploadError::internal("staged file vanished"))?;
-    let (filetype, wheel) = (plan.meta.filetype.clone(), plan.wheel.clone());
+    let (filetype, wheel) = (plan.meta.filetype, plan.wheel.clone());
     let metadata =
-        tokio::task::spawn_blocking(move || validate::archive(&path, &filetype, wheel.as_ref()))
+        tokio::task::spawn_blocking(move || validate::archive(&path, filetype, wheel.as_ref()))
             .await
             .map_err(UploadError::internal)??;
     if let Some(bytes) = &metadata {
@@ -168,8 +165,18 @@ pub async fn inspect(
     Ok(metadata.map(validate::wheel_metadata_record))
 }
 
-/// The answer for what the store did with a valid upload.
-pub fn answer(outcome: StoreFileOutcome, max_age_days: i64) -> Result<(), UploadError> {
+/// PyPI's refusal for attestations that did not verify (`reason` follows its prefix).
+pub fn attestations_refused(reason: &str) -> UploadError {
+    UploadError::bad_request(format!("{}{reason}", super::attestations::PREFIX))
+}
+
+/// The answer for what the store did with a valid upload (`refused`: why its
+/// attestations were refused, if they were).
+pub fn answer(
+    outcome: StoreFileOutcome,
+    max_age_days: i64,
+    refused: Option<&str>,
+) -> Result<(), UploadError> {
     match outcome {
         StoreFileOutcome::Stored | StoreFileOutcome::Identical => Ok(()),
         StoreFileOutcome::Exists {
@@ -181,10 +188,9 @@ pub fn answer(outcome: StoreFileOutcome, max_age_days: i64) -> Result<(), Upload
         StoreFileOutcome::SecondSdist => Err(UploadError::bad_request(
             "Only one sdist may be uploaded per release.",
         )),
-        StoreFileOutcome::AttestationsRefused(reason) => Err(UploadError::bad_request(format!(
-            "{}{reason}",
-            super::attestations::PREFIX
-        ))),
+        StoreFileOutcome::AttestationsRefused => {
+            Err(attestations_refused(refused.unwrap_or_default()))
+        }
         StoreFileOutcome::ReleaseTooOld => Err(UploadError::bad_request(format!(
             "Uploading new files to releases older than {max_age_days} days is not allowed."
         ))),

@@ -47,7 +47,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> UploadError {
     // A stalled body (see `http::idle`) is the client's silence, not a bad form.
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(c) = cause {
-        if let Some(idle) = c.downcast_ref::<crate::http::idle::BodyIdle>() {
+        if let Some(idle) = c.downcast_ref::<crate::error::BodyIdle>() {
             return UploadError {
                 status: axum::http::StatusCode::REQUEST_TIMEOUT,
                 message: format!("Request Timeout: {idle}; the connection is closed"),

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::form::Form;
 use crate::error::UploadError;
+use crate::packaging::FileType;
 use crate::packaging::{self, filenames, metadata};
 use crate::store::{Digests, WheelMetadata};
 
@@ -20,7 +21,7 @@ pub struct FormMetadata {
     pub name: String,
     /// PEP 440 normalized.
     pub version: String,
-    pub filetype: String,
+    pub filetype: FileType,
     pub pyversion: String,
 }
 
@@ -55,15 +56,15 @@ pub fn form_metadata(form: &Form) -> Result<FormMetadata, UploadError> {
             "'' is an invalid value for Version. Error: This field is required. {SPEC}"
         ))
     })?;
-    let filetype = form.get("filetype").unwrap_or("");
-    if filetype != "sdist" && filetype != "bdist_wheel" {
+    let raw_filetype = form.get("filetype").unwrap_or("");
+    let Some(filetype) = FileType::parse(raw_filetype) else {
         return Err(bad(format!(
-            "Invalid value for filetype. Error: Use a known file type (sdist or bdist_wheel), not '{filetype}'."
+            "Invalid value for filetype. Error: Use a known file type (sdist or bdist_wheel), not '{raw_filetype}'."
         )));
-    }
+    };
     let pyversion = match (filetype, form.get("pyversion")) {
-        ("sdist", None | Some("source")) => "source".to_owned(),
-        ("sdist", Some(other)) => return Err(bad(format!("Invalid value for pyversion. Error: Use 'source' as Python version for an sdist, not '{other}'."))),
+        (FileType::Sdist, None | Some("source")) => "source".to_owned(),
+        (FileType::Sdist, Some(other)) => return Err(bad(format!("Invalid value for pyversion. Error: Use 'source' as Python version for an sdist, not '{other}'."))),
         (_, None) => return Err(bad("Invalid value for pyversion. Error: Python version is required for binary distribution uploads.".into())),
         (_, Some(v)) => v.to_owned(),
     };
@@ -111,7 +112,7 @@ pub fn form_metadata(form: &Form) -> Result<FormMetadata, UploadError> {
     Ok(FormMetadata {
         name: name.to_owned(),
         version: packaging::canonical_version(&version),
-        filetype: filetype.to_owned(),
+        filetype,
         pyversion,
     })
 }
@@ -163,7 +164,7 @@ impl FormMetadata {
 
 pub fn filename(
     filename: &str,
-    filetype: &str,
+    filetype: FileType,
     content_type: Option<&str>,
 ) -> Result<(), UploadError> {
     if filename.is_empty() || filenames::has_bad_characters(filename) {
@@ -212,7 +213,7 @@ pub fn distribution(
 ) -> Result<Option<WheelParts>, UploadError> {
     let bad = |m: String| UploadError::bad_request(m);
     let underscored = normalized.replace('-', "_");
-    if meta.filetype == "sdist" {
+    if meta.filetype == FileType::Sdist {
         let Some((name, _)) = filenames::parse_sdist(filename) else {
             return Err(bad(format!(
                 "Invalid source distribution filename: {filename}"
@@ -262,13 +263,15 @@ pub fn distribution(
 /// Open the archive (blocking). Wheels yield their METADATA bytes.
 pub fn archive(
     path: &Path,
-    filetype: &str,
+    filetype: FileType,
     wheel: Option<&WheelParts>,
 ) -> Result<Option<Vec<u8>>, UploadError> {
     match (filetype, wheel) {
-        ("bdist_wheel", Some(w)) => metadata::inspect_wheel(path, &w.distribution, &w.version)
-            .map(Some)
-            .map_err(UploadError::bad_request),
+        (FileType::BdistWheel, Some(w)) => {
+            metadata::inspect_wheel(path, &w.distribution, &w.version)
+                .map(Some)
+                .map_err(UploadError::bad_request)
+        }
         _ => metadata::inspect_sdist(path)
             .map(|_| None)
             .map_err(UploadError::bad_request),

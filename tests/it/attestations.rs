@@ -313,7 +313,7 @@ async fn every_attest_fault_is_refused_by_the_index_and_by_the_libraries() {
         let (ok, out) = attest(
             &server,
             &env,
-            &["--fault", fault, "--overwrite"],
+            &["--bad-attestation", fault, "--overwrite"],
             &[&d.wheel],
         );
         assert!(ok, "{fault}: {out}");

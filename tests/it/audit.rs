@@ -212,6 +212,7 @@ async fn warehouse_exact_descriptions_on_request() {
         body["errors"][0]["description"],
         "valid token, but no corresponding publisher (Publisher with matching claims was not found)"
     );
+    // `--fault` is the hidden alias of `--bad-token`, kept for one release.
     let expired = server.github_token(&["--repository", "octo-org/exact", "--fault", "expired"]);
     let (_, body) = server.mint(&expired).await;
     assert_eq!(

@@ -37,7 +37,7 @@ fn job_args(failure: Failure) -> Vec<&'static str> {
             "octo-org/fail-demo",
             "--environment",
             "pypi",
-            "--fault",
+            "--bad-token",
             "expired",
         ]),
         Failure::WrongProject => args.extend([

@@ -1,6 +1,7 @@
 //! Every verification rule, each broken by one token, through the real
 //! `/_/oidc/mint-token` endpoint of the real binary.
 
+use mock_pypi::issuer::claims::ClaimContext;
 use std::net::TcpListener;
 
 use base64::Engine;
@@ -27,7 +28,8 @@ fn good_claims(server: &Server) -> Map<String, Value> {
         ..Default::default()
     };
     let iss = server.info["github_issuer"].as_str().unwrap();
-    identity.claims(iss, "pypi", now(), 300, &mock_pypi::issuer::new_jti())
+    let jti = mock_pypi::issuer::new_jti();
+    identity.claims(&ClaimContext::at(iss, "pypi", now(), 300, &jti))
 }
 
 /// Good claims with some replaced (`Some`) or removed (`None`), signed by `key`.

@@ -340,7 +340,7 @@ pub fn prohibited(publisher_id: i64, name: &str, audit: &mut Audit) -> Refusal {
         "pending",
         format!("pending publisher {publisher_id} would create '{name}', a prohibited name"),
     );
-    refuse("invalid-payload", crate::upload::prohibited_name(name))
+    refuse("invalid-payload", crate::error::prohibited_name(name))
 }
 
 /// The refusal when a pending publisher's project appeared meanwhile.

@@ -191,7 +191,7 @@ impl Exchanger<'_> {
         let token = NewToken {
             id: generated.id.clone(),
             token_hash: generated.hash.clone(),
-            kind: "oidc",
+            kind: crate::store::TokenKind::Oidc,
             publisher_id: Some(publisher.id),
             projects: Some(grant.projects),
             description: format!(

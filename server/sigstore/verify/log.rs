@@ -23,7 +23,7 @@ pub(super) fn inclusion(roots: &Roots, e: &Decoded2, run: &mut Run) -> Outcome<(
     let Some(log) = roots.tlog(&e.key_id) else {
         return fail(run, "invalid log entry: unknown log".into());
     };
-    if let Err(why) = checkpoint(&e.checkpoint, log, &root) {
+    if let Err(why) = checkpoint(&e.checkpoint, log, &root, e.tree_size) {
         return fail(run, format!("invalid log entry: checkpoint {why}"));
     }
     run.pass(
@@ -40,6 +40,7 @@ pub(super) fn checkpoint(
     text: &str,
     log: &crate::sigstore::root::LogKey,
     root: &Hash,
+    tree_size: u64,
 ) -> Result<(), String> {
     let (note, signatures) = text.split_once("\n\n").ok_or("is not a signed note")?;
     let mut lines = note.lines();
@@ -53,6 +54,11 @@ pub(super) fn checkpoint(
     let size: u64 = size
         .and_then(|s| s.parse().ok())
         .ok_or("has no tree size")?;
+    if size != tree_size {
+        return Err(format!(
+            "names a {size}-entry tree, the proof a {tree_size}-entry one"
+        ));
+    }
     let signed = format!("{note}\n");
     let mut checked = false;
     for line in signatures.lines() {
@@ -76,7 +82,6 @@ pub(super) fn checkpoint(
             checked = true;
         }
     }
-    let _ = checkpoint_note(size, root);
     if checked {
         Ok(())
     } else {
@@ -114,4 +119,45 @@ pub(super) fn body(e: &Decoded2, att: &Decoded, run: &mut Run) -> Outcome<()> {
         "the log entry records this signature and certificate",
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    use super::checkpoint;
+    use crate::sigstore::keys::EcKey;
+    use crate::sigstore::root::LogKey;
+    use crate::sigstore::wire::{ORIGIN, checkpoint_note};
+
+    /// A checkpoint signed by `key` for a tree of `size` entries with root `root`.
+    fn signed(key: &EcKey, size: u64, root: &[u8; 32]) -> String {
+        let note = checkpoint_note(size, root);
+        let mut hinted = key.key_id()[..4].to_vec();
+        hinted.extend_from_slice(&key.sign(note.as_bytes()).unwrap());
+        format!("{note}\n\u{2014} {ORIGIN} {}\n", STANDARD.encode(hinted))
+    }
+
+    #[test]
+    fn a_checkpoint_must_name_the_proofs_root_and_size_and_be_signed_by_the_log() {
+        let key = EcKey::generate().unwrap();
+        let log = LogKey {
+            key_id: key.key_id(),
+            spki: key.spki_der().to_vec(),
+        };
+        let root = [7u8; 32];
+        assert_eq!(checkpoint(&signed(&key, 5, &root), &log, &root, 5), Ok(()));
+        // Each rule broken once: another size, another root, another signer.
+        assert_eq!(
+            checkpoint(&signed(&key, 4, &root), &log, &root, 5),
+            Err("names a 4-entry tree, the proof a 5-entry one".into())
+        );
+        assert_eq!(
+            checkpoint(&signed(&key, 5, &[8u8; 32]), &log, &root, 5),
+            Err("names another root hash".into())
+        );
+        let other = EcKey::generate().unwrap();
+        assert!(checkpoint(&signed(&other, 5, &root), &log, &root, 5).is_err());
+    }
 }

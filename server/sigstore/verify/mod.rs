@@ -16,11 +16,10 @@ use x509_cert::ext::pkix::{
 };
 
 use super::bundle::{self, DSSE_PAYLOAD_TYPE, Decoded, STATEMENT_TYPE, pae};
-use super::ca::sct_signed_data;
 use super::keys;
 use super::merkle::{self, Hash};
 use super::root::{Anchor, Roots};
-use super::tlog::{checkpoint_note, set_payload};
+use super::wire::{sct_signed_data, set_payload};
 use crate::audit::Step;
 use crate::sigstore::asn1::{CODE_SIGNING, Certificate, SCT_LIST, sigstore_oid};
 

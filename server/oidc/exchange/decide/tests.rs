@@ -1,6 +1,7 @@
 //! The decision, table by table, with no HTTP, database or network: tokens signed with
 //! the fixture test key, publishers built in memory.
 
+use crate::issuer::claims::ClaimContext;
 use serde_json::{Map, Value, json};
 
 use super::*;
@@ -60,7 +61,7 @@ fn claims(edits: Value) -> Map<String, Value> {
         environment: Some("pypi".into()),
         ..Default::default()
     };
-    let mut c = identity.claims(ISS, "pypi", NOW, 300, "jti-1");
+    let mut c = identity.claims(&ClaimContext::at(ISS, "pypi", NOW, 300, "jti-1"));
     for (k, v) in edits.as_object().unwrap() {
         if v.is_null() {
             c.remove(k);

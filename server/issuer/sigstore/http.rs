@@ -15,10 +15,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::asn1::{Certificate, ECDSA_SHA256};
-use super::bundle::{self, DSSE_PAYLOAD_TYPE};
-use super::{CertFault, keys};
+use super::BadCertificate;
 use crate::issuer::Issuer;
+use crate::sigstore::asn1::{Certificate, ECDSA_SHA256};
+use crate::sigstore::bundle::{self, DSSE_PAYLOAD_TYPE};
+use crate::sigstore::keys;
 
 /// The audience Sigstore's CA expects in identity tokens.
 pub const AUDIENCE: &str = "sigstore";
@@ -92,7 +93,7 @@ async fn root_cert(State(issuer): State<Arc<Issuer>>) -> Answer {
 
 /// Fulcio v2: `{"credentials": {"oidcIdentityToken": T}, "publicKeyRequest":
 /// {"publicKey": {"algorithm": "ECDSA", "content": PEM}, "proofOfPossession": SIG}}`,
-/// the proof being the key's signature over the token's `sub`. `?fault=` asks for a
+/// the proof being the key's signature over the token's `sub`. `?bad_certificate=` asks for a
 /// certificate PyPI must refuse.
 async fn signing_cert(
     State(issuer): State<Arc<Issuer>>,
@@ -102,9 +103,11 @@ async fn signing_cert(
 ) -> Answer {
     let s = sigstore(&issuer)?;
     let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
+    // `fault` until 0.2 (kept for one release).
     let fault = query
-        .get("fault")
-        .map(|f| f.parse::<CertFault>())
+        .get("bad_certificate")
+        .or(query.get("fault"))
+        .map(|f| f.parse::<BadCertificate>())
         .transpose()
         .map_err(bad)?;
     let Json(body) = body.map_err(|_| bad("the body must be JSON".into()))?;

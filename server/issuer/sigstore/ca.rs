@@ -19,12 +19,13 @@ use x509_cert::ext::pkix::{
 use x509_cert::name::Name;
 use x509_cert::time::Time;
 
-use super::asn1::{
+use super::identity::{CertIdentity, San};
+use crate::sigstore::asn1::{
     CODE_SIGNING, Certificate, SCT_LIST, TbsCertificate, Validity, ecdsa_sha256, extension,
     raw_extension, sigstore_oid,
 };
-use super::identity::{CertIdentity, San};
-use super::keys::EcKey;
+use crate::sigstore::keys::EcKey;
+use crate::sigstore::wire::sct_signed_data;
 
 pub const ROOT_SUBJECT: &str = "CN=mock-fulcio-root,O=mock-pypi";
 /// Fulcio's certificates live ten minutes.
@@ -201,24 +202,6 @@ impl Authority {
             &OctetString::new(list)?.to_der()?,
         )?)
     }
-}
-
-/// RFC 6962's `digitally-signed` struct for a precertificate entry.
-pub fn sct_signed_data(
-    timestamp_ms: u64,
-    issuer_key_hash: &[u8],
-    tbs_der: &[u8],
-) -> anyhow::Result<Vec<u8>> {
-    let mut signed = vec![0u8, 0u8]; // v1, certificate_timestamp
-    signed.extend_from_slice(&timestamp_ms.to_be_bytes());
-    signed.extend_from_slice(&1u16.to_be_bytes()); // precert_entry
-    signed.extend_from_slice(issuer_key_hash);
-    let len = u32::try_from(tbs_der.len())?;
-    anyhow::ensure!(len < 1 << 24, "certificate too large");
-    signed.extend_from_slice(&len.to_be_bytes()[1..]);
-    signed.extend_from_slice(tbs_der);
-    signed.extend_from_slice(&0u16.to_be_bytes());
-    Ok(signed)
 }
 
 /// Sigstore's extensions: `.1`-`.6` as raw bytes (deprecated), `.8` on as DER UTF8String.

@@ -1,5 +1,6 @@
-//! Deliberately bad tokens, on request: each fault breaks exactly one rule a verifier
-//! must enforce, so a client or an index can be tested against it.
+//! Deliberately bad tokens, on request: each kind breaks exactly one rule a verifier
+//! must enforce, so a client or an index can be tested against it. (Not the index's
+//! failure kit, `crate::faults`: these are bad artifacts, not bad days.)
 
 use std::str::FromStr;
 
@@ -14,7 +15,7 @@ use super::keys::SigningKey;
 const SKEW: i64 = 600;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Fault {
+pub enum BadToken {
     /// `exp` ten minutes ago.
     Expired,
     /// `nbf` ten minutes ahead.
@@ -41,33 +42,37 @@ pub enum Fault {
     ReusedJti,
 }
 
-pub const FAULT_NAMES: &str = "expired, not-yet-valid, issued-in-future, wrong-audience, list-audience, unpublished-key, tampered-signature, alg-none, hs256, no-kid, missing:<claim>, reused-jti";
+pub const BAD_TOKEN_NAMES: &str = "expired, not-yet-valid, issued-in-future, wrong-audience, list-audience, unpublished-key, tampered-signature, alg-none, hs256, no-kid, missing:<claim>, reused-jti";
 
-impl FromStr for Fault {
+impl FromStr for BadToken {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Ok(match text.trim() {
-            "expired" => Fault::Expired,
-            "not-yet-valid" => Fault::NotYetValid,
-            "issued-in-future" => Fault::IssuedInFuture,
-            "wrong-audience" => Fault::WrongAudience,
-            "list-audience" => Fault::ListAudience,
-            "unpublished-key" => Fault::UnpublishedKey,
-            "tampered-signature" => Fault::TamperedSignature,
-            "alg-none" => Fault::AlgNone,
-            "hs256" => Fault::Hs256,
-            "no-kid" => Fault::NoKid,
-            "reused-jti" => Fault::ReusedJti,
+            "expired" => BadToken::Expired,
+            "not-yet-valid" => BadToken::NotYetValid,
+            "issued-in-future" => BadToken::IssuedInFuture,
+            "wrong-audience" => BadToken::WrongAudience,
+            "list-audience" => BadToken::ListAudience,
+            "unpublished-key" => BadToken::UnpublishedKey,
+            "tampered-signature" => BadToken::TamperedSignature,
+            "alg-none" => BadToken::AlgNone,
+            "hs256" => BadToken::Hs256,
+            "no-kid" => BadToken::NoKid,
+            "reused-jti" => BadToken::ReusedJti,
             other => match other.strip_prefix("missing:") {
-                Some(claim) if !claim.is_empty() => Fault::MissingClaim(claim.to_owned()),
-                _ => return Err(format!("unknown fault '{other}' (one of: {FAULT_NAMES})")),
+                Some(claim) if !claim.is_empty() => BadToken::MissingClaim(claim.to_owned()),
+                _ => {
+                    return Err(format!(
+                        "unknown bad token '{other}' (one of: {BAD_TOKEN_NAMES})"
+                    ));
+                }
             },
         })
     }
 }
 
-impl Fault {
+impl BadToken {
     /// Change the claims; `previous_jti` is the last jti this issuer handed out.
     pub fn edit_claims(
         &self,
@@ -76,33 +81,33 @@ impl Fault {
         previous_jti: Option<&str>,
     ) {
         match self {
-            Fault::Expired => {
+            BadToken::Expired => {
                 claims.insert("iat".into(), json!(now - 2 * SKEW));
                 claims.insert("nbf".into(), json!(now - 2 * SKEW));
                 claims.insert("exp".into(), json!(now - SKEW));
             }
-            Fault::NotYetValid => {
+            BadToken::NotYetValid => {
                 claims.insert("nbf".into(), json!(now + SKEW));
                 claims.insert("exp".into(), json!(now + 2 * SKEW));
             }
-            Fault::IssuedInFuture => {
+            BadToken::IssuedInFuture => {
                 claims.insert("iat".into(), json!(now + SKEW));
                 claims.remove("nbf");
                 claims.insert("exp".into(), json!(now + 2 * SKEW));
             }
-            Fault::WrongAudience => {
+            BadToken::WrongAudience => {
                 let aud = claims.get("aud").and_then(Value::as_str).unwrap_or("");
                 let wrong = format!("not-{aud}");
                 claims.insert("aud".into(), json!(wrong));
             }
-            Fault::ListAudience => {
+            BadToken::ListAudience => {
                 let aud = claims.get("aud").cloned().unwrap_or(Value::Null);
                 claims.insert("aud".into(), json!([aud]));
             }
-            Fault::MissingClaim(name) => {
+            BadToken::MissingClaim(name) => {
                 claims.remove(name);
             }
-            Fault::ReusedJti => {
+            BadToken::ReusedJti => {
                 if let Some(jti) = previous_jti {
                     claims.insert("jti".into(), json!(jti));
                 }
@@ -112,16 +117,16 @@ impl Fault {
     }
 
     /// Sign `claims` as this fault demands. `key` is the publishing key, `unpublished`
-    /// a key the JWKS never shows (only used by [`Fault::UnpublishedKey`]).
+    /// a key the JWKS never shows (only used by [`BadToken::UnpublishedKey`]).
     pub fn sign(
-        fault: Option<&Fault>,
+        fault: Option<&BadToken>,
         claims: &Map<String, Value>,
         key: &SigningKey,
         unpublished: Option<&SigningKey>,
     ) -> anyhow::Result<String> {
         match fault {
-            Some(Fault::UnpublishedKey) => unpublished.unwrap_or(key).sign(claims),
-            Some(Fault::TamperedSignature) => {
+            Some(BadToken::UnpublishedKey) => unpublished.unwrap_or(key).sign(claims),
+            Some(BadToken::TamperedSignature) => {
                 let good = key.sign(claims)?;
                 let (signed, signature) = good.rsplit_once('.').unwrap_or((&good, ""));
                 let mut bytes = URL_SAFE_NO_PAD.decode(signature)?;
@@ -130,7 +135,7 @@ impl Fault {
                 }
                 Ok(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes)))
             }
-            Some(Fault::AlgNone) => {
+            Some(BadToken::AlgNone) => {
                 let header = json!({"alg": "none", "typ": "JWT", "kid": key.kid});
                 Ok(format!(
                     "{}.{}.",
@@ -138,8 +143,8 @@ impl Fault {
                     URL_SAFE_NO_PAD.encode(Value::Object(claims.clone()).to_string())
                 ))
             }
-            Some(Fault::NoKid) => key.sign_without_kid(claims),
-            Some(Fault::Hs256) => {
+            Some(BadToken::NoKid) => key.sign_without_kid(claims),
+            Some(BadToken::Hs256) => {
                 let mut header = Header::new(Algorithm::HS256);
                 header.kid = Some(key.kid.clone());
                 let secret = EncodingKey::from_secret(key.public_pem.as_bytes());
@@ -156,23 +161,23 @@ mod tests {
 
     #[test]
     fn names_parse_and_unknown_ones_are_listed() {
-        assert_eq!("expired".parse::<Fault>(), Ok(Fault::Expired));
+        assert_eq!("expired".parse::<BadToken>(), Ok(BadToken::Expired));
         assert_eq!(
-            "missing:sha".parse::<Fault>(),
-            Ok(Fault::MissingClaim("sha".into()))
+            "missing:sha".parse::<BadToken>(),
+            Ok(BadToken::MissingClaim("sha".into()))
         );
-        let err = "bogus".parse::<Fault>().unwrap_err();
+        let err = "bogus".parse::<BadToken>().unwrap_err();
         assert!(err.contains("tampered-signature"), "{err}");
-        assert!("missing:".parse::<Fault>().is_err());
+        assert!("missing:".parse::<BadToken>().is_err());
     }
 
     #[test]
     fn time_faults_leave_the_leeway() {
         let mut c = Map::new();
         c.insert("aud".into(), json!("pypi"));
-        Fault::Expired.edit_claims(&mut c, 10_000, None);
+        BadToken::Expired.edit_claims(&mut c, 10_000, None);
         assert!(c["exp"].as_i64().unwrap() < 10_000 - 30);
-        Fault::ListAudience.edit_claims(&mut c, 10_000, None);
+        BadToken::ListAudience.edit_claims(&mut c, 10_000, None);
         assert_eq!(c["aud"], json!(["pypi"]));
     }
 }

@@ -11,10 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-use super::keys::EcKey;
-use super::merkle::{self, Hash};
-
-pub const ORIGIN: &str = "mock-rekor";
+use crate::sigstore::keys::EcKey;
+use crate::sigstore::merkle::{self, Hash};
+use crate::sigstore::wire::{ORIGIN, checkpoint_note, set_payload};
 
 #[derive(Serialize, Deserialize)]
 struct Stored {
@@ -163,18 +162,6 @@ impl TransparencyLog {
             STANDARD.encode(hinted)
         ))
     }
-}
-
-/// The signed part of a checkpoint (signed-note format): origin, size, root.
-pub fn checkpoint_note(size: u64, root: &Hash) -> String {
-    format!("{ORIGIN}\n{size}\n{}\n", STANDARD.encode(root))
-}
-
-/// What a SET signs: RFC 8785 JSON of the entry's coordinates (keys already sorted).
-pub fn set_payload(body_b64: &str, integrated_time: i64, log_id_hex: &str, index: u64) -> Vec<u8> {
-    json!({"body": body_b64, "integratedTime": integrated_time, "logID": log_id_hex, "logIndex": index})
-        .to_string()
-        .into_bytes()
 }
 
 impl Entry {
