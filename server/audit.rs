@@ -8,6 +8,108 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// PyPI's error codes for a refused token exchange (`errors[].code`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MintCode {
+    InvalidPayload,
+    InvalidToken,
+    InvalidPublisher,
+    InvalidPendingPublisher,
+    InvalidReuseToken,
+    NotEnabled,
+    /// PEP 807: features the index does not offer.
+    InvalidFeatures,
+    ServerError,
+}
+
+impl MintCode {
+    pub const ALL: [MintCode; 8] = [
+        Self::InvalidPayload,
+        Self::InvalidToken,
+        Self::InvalidPublisher,
+        Self::InvalidPendingPublisher,
+        Self::InvalidReuseToken,
+        Self::NotEnabled,
+        Self::InvalidFeatures,
+        Self::ServerError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidPayload => "invalid-payload",
+            Self::InvalidToken => "invalid-token",
+            Self::InvalidPublisher => "invalid-publisher",
+            Self::InvalidPendingPublisher => "invalid-pending-publisher",
+            Self::InvalidReuseToken => "invalid-reuse-token",
+            Self::NotEnabled => "not-enabled",
+            Self::InvalidFeatures => "invalid-features",
+            Self::ServerError => "server-error",
+        }
+    }
+}
+
+impl std::str::FromStr for MintCode {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == text)
+            .ok_or_else(|| format!("unknown exchange code '{text}'"))
+    }
+}
+
+impl std::fmt::Display for MintCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for MintCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// So tables of expected codes can stay PyPI's strings.
+impl PartialEq<&str> for MintCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// How an exchange ended, as its audit row records it: `accepted`, or the code it
+/// was refused with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExchangeOutcome {
+    Accepted,
+    Refused(MintCode),
+}
+
+impl ExchangeOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Refused(code) => code.as_str(),
+        }
+    }
+}
+
+impl TryFrom<String> for ExchangeOutcome {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.as_str() {
+            "accepted" => Ok(Self::Accepted),
+            code => code.parse().map(Self::Refused),
+        }
+    }
+}
+
+impl Serialize for ExchangeOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Everything an exchange learned, for explaining it (never the raw token or its
 /// signature).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

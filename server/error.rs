@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+pub use crate::audit::MintCode;
 use crate::store::StoreError;
 
 /// Appended to refusals, as Warehouse points at its help page.
@@ -39,15 +40,24 @@ impl std::error::Error for BodyIdle {}
 /// A refused token exchange: always HTTP 422 with PyPI's body.
 #[derive(Debug, Clone)]
 pub struct MintError {
-    pub code: &'static str,
+    pub code: MintCode,
     pub description: String,
+    /// An internal failure behind a `server-error`: logged once, when answered.
+    pub cause: Option<String>,
 }
 
 impl MintError {
-    pub fn new(code: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(code: MintCode, description: impl Into<String>) -> Self {
         Self {
             code,
             description: description.into(),
+            cause: None,
+        }
+    }
+
+    fn log_cause(&self) {
+        if let Some(cause) = &self.cause {
+            tracing::error!(error = %cause, "token exchange failed inside the index");
         }
     }
 }
@@ -59,6 +69,7 @@ impl MintError {
         if !problem {
             return self.into_response();
         }
+        self.log_cause();
         let body = json!({
             "type": "about:blank",
             "status": 422,
@@ -78,6 +89,7 @@ impl MintError {
 
 impl IntoResponse for MintError {
     fn into_response(self) -> Response {
+        self.log_cause();
         let body = json!({
             "message": "Token request failed",
             "errors": [{"code": self.code, "description": self.description}],
@@ -88,11 +100,13 @@ impl IntoResponse for MintError {
 
 impl From<StoreError> for MintError {
     fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store failure during token exchange");
-        MintError::new(
-            "server-error",
-            "the index could not record the exchange; see its log",
-        )
+        MintError {
+            cause: Some(e.to_string()),
+            ..MintError::new(
+                MintCode::ServerError,
+                "the index could not record the exchange; see its log",
+            )
+        }
     }
 }
 
@@ -104,6 +118,8 @@ pub struct UploadError {
     pub message: String,
     /// Render as JSON (`{"code": "400 <message>", …}`) for clients that ask for it.
     pub json: bool,
+    /// An internal failure behind a 500: logged once, when answered.
+    pub cause: Option<String>,
 }
 
 impl UploadError {
@@ -112,6 +128,7 @@ impl UploadError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
             json: false,
+            cause: None,
         }
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -119,16 +136,17 @@ impl UploadError {
             status: StatusCode::FORBIDDEN,
             message: message.into(),
             json: false,
+            cause: None,
         }
     }
     pub fn internal(e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "upload failed inside the index");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message:
                 "The index failed to store the upload; nothing was stored. See the server log."
                     .into(),
             json: false,
+            cause: Some(e.to_string()),
         }
     }
 }
@@ -157,6 +175,9 @@ fn reason_phrase(message: &str) -> String {
 
 impl IntoResponse for UploadError {
     fn into_response(self) -> Response {
+        if let Some(cause) = &self.cause {
+            tracing::error!(error = %cause, "upload failed inside the index");
+        }
         let phrase = reason_phrase(&self.message);
         let code = format!("{} {phrase}", self.status.as_u16());
         let mut response = if self.json {

@@ -5,16 +5,46 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::faults::engine::Armed;
+use crate::faults::scenarios::Scenario;
 use crate::oidc::publisher::{Publisher, PublisherConfig};
 use crate::packaging;
 use crate::provider::Provider;
 use crate::state::App;
-use crate::store::{ExchangeRow, FileRow, StoreError, TokenRow};
+use crate::store::{ExchangeRow, FileRow, StoreError, TokenRow, TrustedIssuerRow};
+
+/// Why an operation was refused or failed; the control API maps it to its answers,
+/// startup to its error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input is wrong, and this says how.
+    #[error("{0}")]
+    Invalid(String),
+    /// A definition refused because of one field.
+    #[error("{field}: {message}")]
+    InvalidField { field: String, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// A scenario and the faults arming it armed.
+#[derive(Debug, Serialize)]
+pub struct ArmedScenario {
+    pub scenario: Scenario,
+    pub armed: Vec<Armed>,
+}
 
 /// The issuer a GitLab publisher is bound to when it names none: the embedded
 /// issuer's, else the first trusted GitLab issuer.
-async fn default_gitlab_issuer(app: &App) -> Result<Option<String>, ApiError> {
+async fn default_gitlab_issuer(app: &App) -> Result<Option<String>> {
     if let Some(issuer) = &app.issuer {
         return Ok(Some(issuer.issuer_url(Provider::GitLab)));
     }
@@ -29,7 +59,7 @@ async fn default_gitlab_issuer(app: &App) -> Result<Option<String>, ApiError> {
 
 /// Validate a publisher object and store it. A normal publisher's project is created
 /// (empty) if it does not exist yet; a pending one requires that it does not.
-pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publisher, ApiError> {
+pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publisher> {
     let provider = body.get("provider").and_then(Value::as_str).unwrap_or("");
     let project = body
         .get("project")
@@ -37,7 +67,7 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
         .unwrap_or("")
         .trim();
     if !packaging::is_valid_name(project) {
-        return Err(ApiError::BadRequest(format!(
+        return Err(ServiceError::Invalid(format!(
             "'project' must be a valid project name, not '{project}'"
         )));
     }
@@ -45,20 +75,20 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
         Some(_) => {
-            return Err(ApiError::BadRequest(
+            return Err(ServiceError::Invalid(
                 "'pending' must be true or false".into(),
             ));
         }
     };
-    let parsed_provider: Provider = provider.parse().map_err(ApiError::BadRequest)?;
+    let parsed_provider: Provider = provider.parse().map_err(ServiceError::Invalid)?;
     let gitlab_issuer = default_gitlab_issuer(app).await?;
     let config = PublisherConfig::from_input(parsed_provider, body, gitlab_issuer.as_deref())
-        .map_err(ApiError::BadRequest)?;
+        .map_err(ServiceError::Invalid)?;
     let normalized = packaging::normalize_name(project);
     if pending {
         // PyPI's pending-publisher form refuses a prohibited name with this text.
         if app.store.is_prohibited(&normalized).await? {
-            return Err(ApiError::BadRequest(
+            return Err(ServiceError::Invalid(
                 "This project name isn't allowed".into(),
             ));
         }
@@ -68,7 +98,7 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
             .await?
             .is_some()
         {
-            return Err(ApiError::Conflict(format!(
+            return Err(ServiceError::Conflict(format!(
                 "project '{normalized}' already exists: register a normal publisher for it (a pending publisher creates a new project)"
             )));
         }
@@ -77,7 +107,7 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
             .into_iter()
             .any(|p| p.pending && p.config == config);
         if clash {
-            return Err(ApiError::Conflict(
+            return Err(ServiceError::Conflict(
                 "A pending trusted publisher matching this configuration has already been registered for a different project name".into(),
             ));
         }
@@ -92,12 +122,11 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
         .await
     {
         Ok(row) => {
-            let mut publisher = Publisher::try_from(row)
-                .map_err(|e| ApiError::from(StoreError::Other(anyhow::anyhow!(e))))?;
+            let mut publisher = Publisher::try_from(row).map_err(|e| anyhow::anyhow!(e))?;
             publisher.expires_at = app.policy.pending_expires_at(&publisher);
             Ok(publisher)
         }
-        Err(StoreError::Conflict) => Err(ApiError::Conflict(format!(
+        Err(StoreError::Conflict) => Err(ServiceError::Conflict(format!(
             "an identical {provider} publisher for '{normalized}' exists"
         ))),
         Err(e) => Err(e.into()),
@@ -105,7 +134,7 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
 }
 
 /// The publishers (of one provider), parsed.
-pub async fn publishers(app: &App, provider: Option<Provider>) -> Result<Vec<Publisher>, ApiError> {
+pub async fn publishers(app: &App, provider: Option<Provider>) -> Result<Vec<Publisher>> {
     let records = app
         .store
         .list_publishers(provider.map(Provider::as_str))
@@ -120,23 +149,25 @@ pub async fn publishers(app: &App, provider: Option<Provider>) -> Result<Vec<Pub
 /// Add a trusted issuer after checking its fields.
 pub async fn add_issuer(
     app: &App,
-    provider: &str,
+    provider: Provider,
     url: &str,
     jwks_url: Option<&str>,
-) -> Result<Value, ApiError> {
-    provider.parse::<Provider>().map_err(ApiError::BadRequest)?;
+) -> Result<TrustedIssuerRow> {
     for u in std::iter::once(url).chain(jwks_url) {
         let parsed = url::Url::parse(u)
-            .map_err(|e| ApiError::BadRequest(format!("'{u}' is not a URL: {e}")))?;
+            .map_err(|e| ServiceError::Invalid(format!("'{u}' is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(ApiError::BadRequest(format!(
+            return Err(ServiceError::Invalid(format!(
                 "'{u}' must be an http or https URL"
             )));
         }
     }
-    let row = app.store.upsert_issuer(provider, url, jwks_url).await?;
+    let row = app
+        .store
+        .upsert_issuer(provider.as_str(), url, jwks_url)
+        .await?;
     app.jwks.clear();
-    Ok(serde_json::to_value(row).unwrap_or(Value::Null))
+    Ok(row)
 }
 
 /// The embedded issuer is trusted by default; configured issuers and publishers are
@@ -165,7 +196,7 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
         }
     }
     for spec in &app.settings.trusted_issuers {
-        add_issuer(app, &spec.provider, &spec.url, spec.jwks_url.as_deref())
+        add_issuer(app, spec.provider, &spec.url, spec.jwks_url.as_deref())
             .await
             .map_err(|e| anyhow::anyhow!("trusted issuer {}: {e}", spec.url))?;
     }
@@ -186,7 +217,7 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
     }
     for publisher in &app.settings.publishers {
         match add_publisher(app, publisher).await {
-            Ok(_) | Err(ApiError::Conflict(_)) => {}
+            Ok(_) | Err(ServiceError::Conflict(_)) => {}
             Err(e) => anyhow::bail!(
                 "publisher {}: {e}",
                 serde_json::Value::Object(publisher.clone())
@@ -222,7 +253,7 @@ pub struct ExchangeActivity {
     pub activity: Option<TokenActivity>,
 }
 
-pub async fn exchange_activity(app: &App, id: i64) -> Result<Option<ExchangeActivity>, ApiError> {
+pub async fn exchange_activity(app: &App, id: i64) -> Result<Option<ExchangeActivity>> {
     let Some(exchange) = app.store.exchange(id).await? else {
         return Ok(None);
     };
@@ -243,24 +274,22 @@ pub async fn exchange_activity(app: &App, id: i64) -> Result<Option<ExchangeActi
 }
 
 /// Forget everything users created, then apply the configured fixtures again.
-pub async fn reset(app: &App) -> Result<(), ApiError> {
+pub async fn reset(app: &App) -> Result<()> {
     app.faults.clear();
     app.store.reset().await?;
     app.jwks.clear();
-    app.blobs
-        .clear()
-        .await
-        .map_err(|e| StoreError::Other(e.into()))?;
-    apply_fixtures(app).await.map_err(StoreError::Other)?;
+    app.blobs.clear().await.map_err(anyhow::Error::from)?;
+    apply_fixtures(app).await?;
     Ok(())
 }
 
 /// Arm a fault from its definition; a bad one is refused with its field named.
-pub fn arm_fault(app: &App, definition: &Value) -> Result<crate::faults::engine::Armed, ApiError> {
-    let spec = crate::faults::FaultSpec::parse(definition).map_err(|e| ApiError::BadField {
-        field: e.field,
-        message: e.message,
-    })?;
+pub fn arm_fault(app: &App, definition: &Value) -> Result<Armed> {
+    let spec =
+        crate::faults::FaultSpec::parse(definition).map_err(|e| ServiceError::InvalidField {
+            field: e.field,
+            message: e.message,
+        })?;
     // A key-set fault must meet a fetch: forget cached keys, so the next exchange asks.
     if spec.route == crate::faults::Route::IssuerJwks {
         app.jwks.clear();
@@ -269,13 +298,13 @@ pub fn arm_fault(app: &App, definition: &Value) -> Result<crate::faults::engine:
 }
 
 /// Arm a named scenario's faults (tagged with its name); the scenario and what it armed.
-pub fn arm_scenario(app: &App, name: &str) -> Result<Value, ApiError> {
+pub fn arm_scenario(app: &App, name: &str) -> Result<ArmedScenario> {
     let scenario = crate::faults::scenarios::find(name).ok_or_else(|| {
         let names: Vec<&str> = crate::faults::scenarios::all()
             .iter()
             .map(|s| s.name)
             .collect();
-        ApiError::NotFound(format!(
+        ServiceError::NotFound(format!(
             "no scenario '{name}' (one of: {})",
             names.join(", ")
         ))
@@ -288,5 +317,5 @@ pub fn arm_scenario(app: &App, name: &str) -> Result<Value, ApiError> {
         }
         armed.push(arm_fault(app, &f)?);
     }
-    Ok(serde_json::json!({"scenario": scenario, "armed": armed}))
+    Ok(ArmedScenario { scenario, armed })
 }

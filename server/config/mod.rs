@@ -84,7 +84,7 @@ struct IssuerSection {
 #[derive(Deserialize, Debug, Clone, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerSpec {
-    pub provider: String,
+    pub provider: Provider,
     pub url: String,
     pub jwks_url: Option<String>,
 }
@@ -304,8 +304,12 @@ fn trusted_issuers(flags: &[String], file: Vec<IssuerSpec>) -> anyhow::Result<Ve
         let (provider, url) = pair
             .split_once('=')
             .with_context(|| format!("--trust-issuer takes PROVIDER=ISS, not '{pair}'"))?;
+        let provider = provider
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--trust-issuer {pair}: {e}"))?;
         issuers.push(IssuerSpec {
-            provider: provider.trim().to_owned(),
+            provider,
             url: url.trim().to_owned(),
             jwks_url: None,
         });

@@ -4,7 +4,7 @@ use askama::Template;
 use serde_json::Value;
 
 use super::{BASE, When};
-use crate::audit::{AttestationReport, Candidate, Step, Verdict};
+use crate::audit::{AttestationReport, Candidate, ExchangeOutcome, Step, Verdict};
 use crate::oidc::publisher::Publisher;
 use crate::services::ExchangeActivity;
 use crate::store::{ExchangeRow, FileRow, ProjectRow, TrustedIssuerRow};
@@ -51,8 +51,8 @@ impl ExchangeLine {
             id: e.id,
             when: When::at(e.created_at, now),
             provider: e.provider.clone().unwrap_or_default(),
-            outcome: e.outcome.clone(),
-            accepted: e.outcome == "accepted",
+            outcome: e.outcome.as_str().to_owned(),
+            accepted: e.outcome == ExchangeOutcome::Accepted,
             project: e.project.clone().unwrap_or_default(),
             description: e.description.clone(),
         }

@@ -110,6 +110,7 @@ async fn create_issuer(State(app): State<AppState>, body: Body) -> Result<Respon
                 .into(),
         ));
     };
+    let provider = provider.parse().map_err(ApiError::BadRequest)?;
     let row = services::add_issuer(&app, provider, url, text("jwks_url")).await?;
     Ok((axum::http::StatusCode::CREATED, Json(row)).into_response())
 }
@@ -211,9 +212,18 @@ async fn create_token(State(app): State<AppState>, body: Body) -> Result<Respons
         .to_owned();
     let (generated, row) =
         crate::tokens::create_api_token(&app.store, project, &description, lifetime).await?;
-    let mut out = serde_json::to_value(row).unwrap_or(Value::Null);
-    out["token"] = Value::String(generated.token);
-    Ok((axum::http::StatusCode::CREATED, Json(out)).into_response())
+    /// The row, with the secret shown this once.
+    #[derive(serde::Serialize)]
+    struct Created {
+        #[serde(flatten)]
+        row: crate::store::TokenRow,
+        token: String,
+    }
+    let created = Created {
+        row,
+        token: generated.token,
+    };
+    Ok((axum::http::StatusCode::CREATED, Json(created)).into_response())
 }
 
 async fn list_tokens(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -225,9 +235,9 @@ async fn list_tokens(State(app): State<AppState>) -> Result<Json<Value>, ApiErro
 async fn revoke_token(
     State(app): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<crate::store::TokenRow>, ApiError> {
     match app.store.revoke_token(&id).await? {
-        Some(row) => Ok(Json(serde_json::to_value(row).unwrap_or(Value::Null))),
+        Some(row) => Ok(Json(row)),
         None => Err(ApiError::NotFound(format!("no token {id}"))),
     }
 }

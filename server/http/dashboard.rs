@@ -10,13 +10,14 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::audit::ExchangeOutcome;
 use crate::dashboard::{
     BASE, ExchangeLine, ExchangePage, ExchangesPage, FaultEventLine, FaultLine, FaultsPage,
     FileLine, Frame, IssuerLine, IssuersPage, OverviewPage, ProjectBlock, ProjectsPage,
     PublisherLine, PublishersPage,
 };
-use crate::error::ApiError;
 use crate::services;
+use crate::services::ServiceError;
 use crate::state::AppState;
 use crate::store::ExchangeFilter;
 use crate::util::now;
@@ -87,7 +88,10 @@ pub async fn overview(State(app): State<AppState>) -> Result<Response, Failed> {
         ..Default::default()
     };
     let rows = app.store.list_exchanges(&filter).await?;
-    let accepted = rows.iter().filter(|e| e.outcome == "accepted").count();
+    let accepted = rows
+        .iter()
+        .filter(|e| e.outcome == ExchangeOutcome::Accepted)
+        .count();
     let uploads = app.store.recent_files(10).await?;
     let publishers = services::publishers(&app, None).await?;
     Ok(page(
@@ -214,7 +218,7 @@ async fn add_publisher(
     body.insert("pending".into(), (form.pending == "true").into());
     match services::add_publisher(&app, &body).await {
         Ok(p) => Ok(Redirect::to(&format!("{BASE}/publishers?added={}", p.id)).into_response()),
-        Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_))) => {
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
             publishers_page(&app, StatusCode::BAD_REQUEST, None, Some(e.to_string())).await
         }
         Err(e) => Err(e.into()),

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::error::MintError;
+use crate::error::{MintCode, MintError};
 use crate::oidc::discovery;
 use crate::state::AppState;
 use crate::store::TokenRow;
@@ -38,7 +38,7 @@ pub async fn mint_token(
         Ok(b) => b,
         Err(e) => {
             let error = MintError::new(
-                "invalid-payload",
+                MintCode::InvalidPayload,
                 format!("could not read the request body: {}", e.body_text()),
             );
             return error.respond(asked_pep807);
@@ -46,7 +46,7 @@ pub async fn mint_token(
     };
     let request = match discovery::request(&body) {
         Ok(r) => r,
-        Err(e) => return MintError::new("invalid-features", e).respond(true),
+        Err(e) => return MintError::new(MintCode::InvalidFeatures, e).respond(true),
     };
     let pep807 = asked_pep807 || request.pep807;
     let options = crate::oidc::exchange::MintOptions {
@@ -118,7 +118,7 @@ pub async fn burn_token(
     State(app): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, MintError> {
-    let body = body.map_err(|e| MintError::new("invalid-payload", e.body_text()))?;
+    let body = body.map_err(|e| MintError::new(MintCode::InvalidPayload, e.body_text()))?;
     let token = match serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_owned))
@@ -126,7 +126,7 @@ pub async fn burn_token(
         Some(t) => t,
         None => {
             return Err(MintError::new(
-                "invalid-payload",
+                MintCode::InvalidPayload,
                 "send {\"token\": \"<the minted pypi- token>\"}",
             ));
         }
@@ -141,7 +141,7 @@ pub async fn burn_token(
             )
         }
         None => Err(MintError::new(
-            "invalid-token",
+            MintCode::InvalidToken,
             "unknown token: it was not minted by this index",
         )),
     }

@@ -15,14 +15,14 @@ use super::sql::{AnyQuery, placeholders_from};
 use super::tokens::NewToken;
 use super::tokens::bind_token;
 use super::{Store, StoreResult};
-use crate::audit::Detail;
+use crate::audit::{Detail, ExchangeOutcome};
 use crate::util::now;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct NewExchange {
     pub issuer: Option<String>,
     pub provider: Option<String>,
-    pub outcome: String,
+    pub outcome: ExchangeOutcome,
     pub description: String,
     pub publisher_id: Option<i64>,
     pub project: Option<String>,
@@ -49,7 +49,8 @@ pub struct ExchangeRow {
     pub created_at: i64,
     pub issuer: Option<String>,
     pub provider: Option<String>,
-    pub outcome: String,
+    #[sqlx(try_from = "String")]
+    pub outcome: ExchangeOutcome,
     pub description: String,
     pub publisher_id: Option<i64>,
     pub project: Option<String>,
@@ -394,7 +395,7 @@ fn bind_exchange(query: AnyQuery<'_>, e: NewExchange, created_at: i64) -> AnyQue
         .bind(created_at)
         .bind(e.issuer)
         .bind(e.provider)
-        .bind(e.outcome)
+        .bind(e.outcome.as_str())
         .bind(e.description)
         .bind(e.publisher_id)
         .bind(e.project)

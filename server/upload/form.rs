@@ -52,6 +52,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> UploadError {
                 status: axum::http::StatusCode::REQUEST_TIMEOUT,
                 message: format!("Request Timeout: {idle}; the connection is closed"),
                 json: false,
+                cause: None,
             };
         }
         cause = c.source();

@@ -10,6 +10,7 @@ use super::super::matching::{MatchOutcome, match_publishers};
 use super::super::publisher::Publisher;
 use super::super::trust::Trusted;
 use crate::audit::{Detail, Step};
+use crate::error::MintCode;
 use crate::provider::Provider;
 
 /// The rules that come from configuration.
@@ -57,11 +58,11 @@ impl Audit {
 /// A refusal: PyPI's error code and the description the client gets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub code: MintCode,
     pub description: String,
 }
 
-fn refuse(code: &'static str, description: impl Into<String>) -> Refusal {
+fn refuse(code: MintCode, description: impl Into<String>) -> Refusal {
     Refusal {
         code,
         description: description.into(),
@@ -120,9 +121,9 @@ pub struct Grant {
 
 /// The request body: `{"token": "<OIDC token>"}`, decoded (not verified).
 pub fn read_token(body: &[u8], audit: &mut Audit) -> Result<Token, Refusal> {
-    let raw = token_from_body(body).map_err(|e| refuse("invalid-payload", e))?;
+    let raw = token_from_body(body).map_err(|e| refuse(MintCode::InvalidPayload, e))?;
     let unverified = Unverified::parse(&raw)
-        .map_err(|e| refuse("invalid-payload", format!("malformed JWT: {e}")))?;
+        .map_err(|e| refuse(MintCode::InvalidPayload, format!("malformed JWT: {e}")))?;
     audit.issuer = Some(unverified.iss().to_owned());
     Ok(Token { raw, unverified })
 }
@@ -138,7 +139,7 @@ pub fn admit<'t, 'a>(
     let Some(trusted) = trusted else {
         audit.fail("issuer", format!("'{iss}' is not a trusted issuer"));
         return Err(refuse(
-            "invalid-payload",
+            MintCode::InvalidPayload,
             format!(
                 "unknown trusted publishing issuer: '{iss}' is not trusted by this index (see GET /_mock/api/issuers)"
             ),
@@ -163,7 +164,7 @@ pub fn admit<'t, 'a>(
 
 fn invalid_token(detail: &str) -> Refusal {
     refuse(
-        "invalid-token",
+        MintCode::InvalidToken,
         format!("malformed or invalid token: {detail}"),
     )
 }
@@ -217,7 +218,7 @@ fn verify(
     }
     trusted.provider.ok_or_else(|| {
         refuse(
-            "not-enabled",
+            MintCode::NotEnabled,
             format!(
                 "{} trusted publishing functionality not enabled in this mock-pypi",
                 trusted.issuer.provider
@@ -293,7 +294,7 @@ fn choose(
                 None => explanation,
             };
             return Outcome::Refused(refuse(
-                "invalid-publisher",
+                MintCode::InvalidPublisher,
                 format!("valid token, but no corresponding publisher ({reason}). {explanation}"),
             ));
         }
@@ -340,7 +341,10 @@ pub fn prohibited(publisher_id: i64, name: &str, audit: &mut Audit) -> Refusal {
         "pending",
         format!("pending publisher {publisher_id} would create '{name}', a prohibited name"),
     );
-    refuse("invalid-payload", crate::error::prohibited_name(name))
+    refuse(
+        MintCode::InvalidPayload,
+        crate::error::prohibited_name(name),
+    )
 }
 
 /// The refusal when a pending publisher's project appeared meanwhile.
@@ -350,7 +354,7 @@ pub fn project_exists(publisher_id: i64, project: &str, audit: &mut Audit) -> Re
         format!("project '{project}' already exists; pending publisher {publisher_id} removed"),
     );
     refuse(
-        "invalid-pending-publisher",
+        MintCode::InvalidPendingPublisher,
         format!(
             "valid token, but project already exists ('{project}' was created after pending publisher {publisher_id} was registered; the pending publisher has been removed: add a normal publisher to '{project}' instead)"
         ),
@@ -362,12 +366,12 @@ pub const REPLAYED: &str = "invalid token: already used (each OIDC token can be 
 /// The refusal when the `jti` was claimed by another exchange.
 pub fn replayed(jti: &str, audit: &mut Audit) -> Refusal {
     audit.fail("jti", format!("jti '{jti}' was already exchanged"));
-    refuse("invalid-reuse-token", REPLAYED)
+    refuse(MintCode::InvalidReuseToken, REPLAYED)
 }
 
 /// PyPI's own description for a refusal, without mock-pypi's explanation (for users who
 /// assert on Warehouse's exact texts; the audit log keeps the explanation).
-pub fn warehouse_exact(code: &str, ours: &str) -> String {
+pub fn warehouse_exact(code: MintCode, ours: &str) -> String {
     let prefix = |p: &str| {
         if ours.starts_with(p) {
             Some(p.to_owned())
@@ -376,15 +380,18 @@ pub fn warehouse_exact(code: &str, ours: &str) -> String {
         }
     };
     let exact = match code {
-        "invalid-token" => Some("malformed or invalid token".to_owned()),
-        "invalid-reuse-token" => Some("invalid token: already used".to_owned()),
-        "invalid-pending-publisher" => Some("valid token, but project already exists".to_owned()),
+        MintCode::InvalidToken => Some("malformed or invalid token".to_owned()),
+        MintCode::InvalidReuseToken => Some("invalid token: already used".to_owned()),
+        MintCode::InvalidPendingPublisher => {
+            Some("valid token, but project already exists".to_owned())
+        }
         // "valid token, but no corresponding publisher (<reason>). <explanation>"
-        "invalid-publisher" => ours.find("). ").map(|end| ours[..=end].to_owned()),
-        "invalid-payload" => {
+        MintCode::InvalidPublisher => ours.find("). ").map(|end| ours[..=end].to_owned()),
+        MintCode::InvalidPayload => {
             prefix("malformed JWT").or_else(|| prefix("unknown trusted publishing issuer"))
         }
-        _ => None,
+        // PyPI's texts for these are ours already.
+        MintCode::NotEnabled | MintCode::InvalidFeatures | MintCode::ServerError => None,
     };
     exact.unwrap_or_else(|| ours.to_owned())
 }

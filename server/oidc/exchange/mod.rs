@@ -11,8 +11,8 @@ pub use decide::{Audit, Grant, Outcome, Pending, Policy, Refusal, Token, warehou
 
 use super::jwks::JwksCache;
 use super::trust::{TrustCache, Trusted};
-use crate::audit::Step;
-use crate::error::MintError;
+use crate::audit::{ExchangeOutcome, Step};
+use crate::error::{MintCode, MintError};
 use crate::store::{ExchangeRecord, JtiClaim, NewExchange, NewToken, Recorded, Reified, Store};
 use crate::tokens;
 use crate::util::now;
@@ -156,7 +156,7 @@ impl Exchanger<'_> {
             Outcome::Mint(grant) => Ok(*grant),
             Outcome::Refused(refusal) => Err(Stop::Refused(refusal)),
             Outcome::Reify { .. } => Err(Stop::Failed(MintError::new(
-                "server-error",
+                MintCode::ServerError,
                 "a pending publisher could not be settled; try again",
             ))),
         }
@@ -176,7 +176,7 @@ impl Exchanger<'_> {
         let exchange = NewExchange {
             issuer: Some(iss.to_owned()),
             provider: Some(publisher.provider.to_string()),
-            outcome: "accepted".into(),
+            outcome: ExchangeOutcome::Accepted,
             description: format!(
                 "token for {} minted by publisher {}",
                 grant.projects.join(", "),
@@ -230,15 +230,18 @@ impl Exchanger<'_> {
         let record = ExchangeRecord::Refused(NewExchange {
             issuer: audit.issuer,
             provider: audit.provider,
-            outcome: code.to_owned(),
+            outcome: ExchangeOutcome::Refused(code),
             description: description.clone(),
             detail: audit.detail.to_stored(),
-            ..Default::default()
+            publisher_id: None,
+            project: None,
+            token_id: None,
+            token_expires: None,
         });
         if let Err(e) = self.store.record_exchange(record).await {
             tracing::error!(error = %e, "could not record a refused exchange");
         }
-        tracing::info!(code, %description, "token exchange refused");
+        tracing::info!(code = code.as_str(), %description, "token exchange refused");
         if self.warehouse_exact_errors {
             MintError::new(code, warehouse_exact(code, &description))
         } else {

@@ -1,6 +1,7 @@
 //! The decision, table by table, with no HTTP, database or network: tokens signed with
 //! the fixture test key, publishers built in memory.
 
+use crate::error::MintCode;
 use crate::issuer::claims::ClaimContext;
 use serde_json::{Map, Value, json};
 
@@ -395,27 +396,27 @@ fn before_any_key_is_fetched() {
 fn warehouse_exact_texts_drop_our_explanations() {
     assert_eq!(
         warehouse_exact(
-            "invalid-token",
+            MintCode::InvalidToken,
             "malformed or invalid token: exp: expired 600 s ago"
         ),
         "malformed or invalid token"
     );
     assert_eq!(
         warehouse_exact(
-            "invalid-publisher",
+            MintCode::InvalidPublisher,
             "valid token, but no corresponding publisher (Publisher with matching claims was not found). Closest is publisher 1 …"
         ),
         "valid token, but no corresponding publisher (Publisher with matching claims was not found)"
     );
     assert_eq!(
         warehouse_exact(
-            "invalid-payload",
+            MintCode::InvalidPayload,
             "unknown trusted publishing issuer: 'x' is not trusted"
         ),
         "unknown trusted publishing issuer"
     );
     assert_eq!(
-        warehouse_exact("invalid-reuse-token", REPLAYED),
+        warehouse_exact(MintCode::InvalidReuseToken, REPLAYED),
         "invalid token: already used"
     );
 }
