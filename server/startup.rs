@@ -228,23 +228,25 @@ fn server_info(app: &App, ca_bundle: Option<std::path::PathBuf>) -> ServerInfo {
         https_url: Some(format!("https://{authority}")),
         upload_url: Some(format!("https://{authority}/legacy/")),
         simple_url: Some(format!("http://{authority}/simple/")),
-        issuer_url: app.issuer.as_ref().map(|i| i.base_url().to_owned()),
-        github_issuer: app.issuer.as_ref().map(|i| i.issuer_url(Provider::GitHub)),
-        issuers: app.issuer.as_ref().map(|i| i.issuer_urls()),
-        request_token: app.issuer.as_ref().map(|i| i.request_token().to_owned()),
         admin_token: Some(app.admin_token.clone()),
         ca_file: app.ca_file.clone(),
         ca_bundle,
         audience: Some(app.settings.audience.clone()),
-        sigstore_url: app
-            .issuer
-            .as_ref()
-            .and_then(|i| i.sigstore())
-            .map(|s| s.base_url().to_owned()),
-        sigstore_trusted_root: app
-            .issuer
-            .as_ref()
-            .and_then(|i| i.sigstore())
-            .map(|s| s.trusted_root_path.clone()),
+        ..app.issuer.as_deref().map(issuer_info).unwrap_or_default()
+    }
+}
+
+/// What reaching a fake issuer takes: its URLs, request token and Sigstore root
+/// (written by `serve` and by a standalone `issuer`).
+pub fn issuer_info(issuer: &Issuer) -> ServerInfo {
+    ServerInfo {
+        pid: std::process::id(),
+        issuer_url: Some(issuer.base_url().to_owned()),
+        github_issuer: Some(issuer.issuer_url(Provider::GitHub)),
+        issuers: Some(issuer.issuer_urls()),
+        request_token: Some(issuer.request_token().to_owned()),
+        sigstore_url: issuer.sigstore().map(|s| s.base_url().to_owned()),
+        sigstore_trusted_root: issuer.sigstore().map(|s| s.trusted_root_path.clone()),
+        ..Default::default()
     }
 }

@@ -72,7 +72,10 @@ sqlite_total=$(total sqlite)
 summary=("$sqlite_total")
 if [ -n "$pg_url" ]; then
   echo "== tests on PostgreSQL ($pg_url)"
-  MOCK_PYPI_TEST_DATABASE_URL="$pg_url" cargo test --locked --tests "$@" 2>&1 | tee "$log" || status=$?
+  # The whole suite here also runs the tests that need PostgreSQL (ignored on SQLite).
+  pg_args=("$@")
+  [ $# -eq 0 ] && pg_args=(-- --include-ignored)
+  MOCK_PYPI_TEST_DATABASE_URL="$pg_url" cargo test --locked --tests "${pg_args[@]}" 2>&1 | tee "$log" || status=$?
   summary+=("$(total postgresql)")
 else
   summary+=("(PostgreSQL pass skipped: set MOCK_PYPI_TEST_POSTGRES=1 or MOCK_PYPI_TEST_DATABASE_URL)")

@@ -8,7 +8,6 @@ use clap::Args;
 
 use crate::config::{ServeArgs, Settings};
 use crate::provider::Provider;
-use crate::server_info::ServerInfo;
 use crate::startup::Server;
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -41,7 +40,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
     let server = Server::build(settings).await?;
     let app = server.state.clone();
-    let https = app.public_url.replacen("http://", "https://", 1);
+    let https = app.https_url();
     let mut banner = format!(
         "mock-pypi {} serving HTTP and HTTPS on {} (ready in {} ms)\n  upload (trusted publishing): {https}/legacy/\n  simple index:                {}/simple/\n",
         env!("CARGO_PKG_VERSION"),
@@ -91,18 +90,9 @@ pub async fn issuer(args: &IssuerArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("http://{addr}"));
     let issuer = Arc::new(crate::startup::build_issuer(&settings, &base).await?);
     let request_token = issuer.request_token().to_owned();
-    ServerInfo {
-        pid: std::process::id(),
-        issuer_url: Some(base.clone()),
-        github_issuer: Some(issuer.issuer_url(Provider::GitHub)),
-        issuers: Some(issuer.issuer_urls()),
-        request_token: Some(request_token.clone()),
-        sigstore_url: issuer.sigstore().map(|s| s.base_url().to_owned()),
-        sigstore_trusted_root: issuer.sigstore().map(|s| s.trusted_root_path.clone()),
-        ..Default::default()
-    }
-    .write(&settings.data_dir.join("issuer.json"))
-    .await?;
+    crate::startup::issuer_info(&issuer)
+        .write(&settings.data_dir.join("issuer.json"))
+        .await?;
     println!(
         "mock-pypi fake issuer on {addr}\n  GitHub issuer (iss):      {}\n  GitLab issuer (iss):      {}\n  Google issuer (iss):      {}\n  ActiveState issuer (iss): {}\n  Sigstore (Fulcio, Rekor): {base}/sigstore\n  request token:            {request_token}\n",
         issuer.issuer_url(Provider::GitHub),

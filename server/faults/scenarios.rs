@@ -6,6 +6,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::spec::Route;
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Scenario {
     pub name: &'static str,
@@ -18,17 +20,34 @@ pub struct Scenario {
     pub env_flags: Vec<&'static str>,
     /// Which clients it concerns: `trusted-publishing` ones, or every `upload`er.
     pub applies_to: &'static str,
+    /// The route whose requests count a client's retries.
+    #[serde(serialize_with = "route_name")]
+    pub route: Route,
+    /// Words (lowercase) in a client's output that name the cause.
+    pub cause_words: &'static [&'static str],
+}
+
+fn route_name<S: serde::Serializer>(route: &Route, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(route.as_str())
 }
 
 /// Every scenario. Long because it is a table: one entry per scenario, read top to bottom.
 pub fn all() -> Vec<Scenario> {
-    let s = |name, what, expected, faults: Vec<Value>, env_flags, applies_to| Scenario {
+    let s = |name,
+             what,
+             expected,
+             faults: Vec<Value>,
+             env_flags,
+             applies_to,
+             (route, cause_words): (Route, &'static [&'static str])| Scenario {
         name,
         what,
         expected,
         faults,
         env_flags,
         applies_to,
+        route,
+        cause_words,
     };
     vec![
         s(
@@ -38,6 +57,7 @@ pub fn all() -> Vec<Scenario> {
             vec![json!({"route": "audience", "status": 503, "when": {"next": 2}})],
             vec![],
             "trusted-publishing",
+            (Route::Audience, &["503"]),
         ),
         s(
             "mint-500-once",
@@ -48,6 +68,7 @@ pub fn all() -> Vec<Scenario> {
             ],
             vec![],
             "trusted-publishing",
+            (Route::MintToken, &["500"]),
         ),
         s(
             "upload-reset-midway",
@@ -58,6 +79,17 @@ pub fn all() -> Vec<Scenario> {
             ],
             vec![],
             "upload",
+            (
+                Route::Upload,
+                &[
+                    "reset",
+                    "connection",
+                    "broken pipe",
+                    "aborted",
+                    "closed",
+                    "disconnected",
+                ],
+            ),
         ),
         s(
             "token-expires-mid-publish",
@@ -69,6 +101,7 @@ pub fn all() -> Vec<Scenario> {
             ],
             vec![],
             "trusted-publishing",
+            (Route::Upload, &["expired"]),
         ),
         s(
             "rate-limited",
@@ -77,6 +110,7 @@ pub fn all() -> Vec<Scenario> {
             vec![json!({"route": "upload", "status": 429, "retry_after": 1, "when": {"next": 2}})],
             vec![],
             "upload",
+            (Route::Upload, &["429", "too many requests"]),
         ),
         s(
             "stored-but-5xx",
@@ -85,6 +119,7 @@ pub fn all() -> Vec<Scenario> {
             vec![json!({"route": "upload", "stored_then_status": 503, "when": {"next": 1}})],
             vec![],
             "upload",
+            (Route::Upload, &["503", "service unavailable"]),
         ),
         s(
             "stale-simple-page",
@@ -93,6 +128,7 @@ pub fn all() -> Vec<Scenario> {
             vec![json!({"route": "upload", "stale_seconds": 30})],
             vec![],
             "upload",
+            (Route::Upload, &[]),
         ),
         s(
             "jwks-slow",
@@ -101,6 +137,7 @@ pub fn all() -> Vec<Scenario> {
             vec![json!({"route": "issuer-jwks", "delay_ms": 3000})],
             vec![],
             "trusted-publishing",
+            (Route::MintToken, &[]),
         ),
         s(
             "reusable-workflow",
@@ -109,6 +146,15 @@ pub fn all() -> Vec<Scenario> {
             vec![json!({"route": "issuer-token", "reusable_workflow": "reusable-publish.yml"})],
             vec![],
             "trusted-publishing",
+            (
+                Route::MintToken,
+                &[
+                    "job_workflow_ref",
+                    "reusable",
+                    "no corresponding publisher",
+                    "invalid-publisher",
+                ],
+            ),
         ),
         s(
             "no-id-token-permission",
@@ -117,6 +163,7 @@ pub fn all() -> Vec<Scenario> {
             vec![],
             vec!["--without-id-token"],
             "trusted-publishing",
+            (Route::MintToken, &["id-token", "permission", "oidc"]),
         ),
         s(
             "fork-pull-request",
@@ -125,6 +172,10 @@ pub fn all() -> Vec<Scenario> {
             vec![],
             vec!["--event-name", "pull_request", "--without-id-token"],
             "trusted-publishing",
+            (
+                Route::MintToken,
+                &["fork", "id-token", "permission", "oidc"],
+            ),
         ),
         s(
             "pull-request-target",
@@ -133,6 +184,7 @@ pub fn all() -> Vec<Scenario> {
             vec![],
             vec!["--event-name", "pull_request_target"],
             "trusted-publishing",
+            (Route::MintToken, &["pull_request_target"]),
         ),
     ]
 }
@@ -149,7 +201,7 @@ mod tests {
     #[test]
     fn every_scenario_arms_valid_faults() {
         let all = all();
-        assert!(all.len() >= 12);
+        assert_eq!(all.len(), 12);
         for s in &all {
             for f in &s.faults {
                 FaultSpec::parse(f).unwrap_or_else(|e| panic!("{}: {e:?}", s.name));

@@ -105,3 +105,13 @@ fn good_definitions_parse() {
     let f = FaultSpec::parse(&json!({"route": "mint-token", "token_lifetime": 5, "when": {"probability": 0.5, "seed": 7}})).unwrap();
     assert_eq!(f.when, When::Probability { p: 0.5, seed: 7 });
 }
+
+#[test]
+fn every_route_counts_in_its_own_slot() {
+    for (i, route) in Route::ALL.into_iter().enumerate() {
+        assert_eq!(
+            route as usize, i,
+            "{route:?} is out of declaration order in Route::ALL"
+        );
+    }
+}

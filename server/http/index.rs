@@ -77,10 +77,10 @@ pub async fn simple_detail(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, IndexError> {
-    let normalized = normalize_name(&name);
-    if normalized != name {
-        return Ok(moved(&format!("/simple/{normalized}/")));
-    }
+    let normalized = match canonical(&name, |n| format!("/simple/{n}/")) {
+        Ok(n) => n,
+        Err(path) => return Ok(moved(&path)),
+    };
     let media = negotiate::choose(accept(&headers));
     let render = async {
         let (project, releases, files) = load(&app, &normalized, IndexError::NotFound).await?;
@@ -94,6 +94,17 @@ pub async fn simple_detail(
     } else {
         let (serial, body) = render.await?;
         Ok(respond(media, serial, Bytes::from(body)))
+    }
+}
+
+/// The PEP 503 name, or the path of the same page under it, where PyPI redirects
+/// (`at` builds that path from the normalized name).
+fn canonical(name: &str, at: impl Fn(&str) -> String) -> Result<String, String> {
+    let normalized = normalize_name(name);
+    if normalized == name {
+        Ok(normalized)
+    } else {
+        Err(at(&normalized))
     }
 }
 
@@ -136,10 +147,10 @@ pub async fn json_project(
     scheme: Option<axum::Extension<Scheme>>,
     headers: HeaderMap,
 ) -> Result<Response, IndexError> {
-    let normalized = normalize_name(&name);
-    if normalized != name {
-        return Ok(moved(&format!("/pypi/{normalized}/json")));
-    }
+    let normalized = match canonical(&name, |n| format!("/pypi/{n}/json")) {
+        Ok(n) => n,
+        Err(path) => return Ok(moved(&path)),
+    };
     let origin = origin(&headers, &app, scheme.map(|s| s.0));
     let (project, releases, files) = load(&app, &normalized, IndexError::JsonNotFound).await?;
     let document = json_api::project_document(&project, &releases, &files, &origin)
@@ -153,10 +164,10 @@ pub async fn json_release(
     scheme: Option<axum::Extension<Scheme>>,
     headers: HeaderMap,
 ) -> Result<Response, IndexError> {
-    let normalized = normalize_name(&name);
-    if normalized != name {
-        return Ok(moved(&format!("/pypi/{normalized}/{version}/json")));
-    }
+    let normalized = match canonical(&name, |n| format!("/pypi/{n}/{version}/json")) {
+        Ok(n) => n,
+        Err(path) => return Ok(moved(&path)),
+    };
     let origin = origin(&headers, &app, scheme.map(|s| s.0));
     let (project, releases, files) = load(&app, &normalized, IndexError::JsonNotFound).await?;
     let document = json_api::release_document(&project, &releases, &files, &version, &origin)

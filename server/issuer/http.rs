@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
@@ -33,6 +33,17 @@ where
             "/{provider}/.well-known/jwks",
             tag(Route::IssuerJwks, get(jwks)),
         )
+        .merge(guarded(&issuer, &tag))
+        .merge(super::sigstore::http::router())
+        .with_state(issuer)
+}
+
+/// The routes that want the runner's request token as bearer (what a CI job holds).
+fn guarded<T>(issuer: &Arc<Issuer>, tag: &T) -> Router<Arc<Issuer>>
+where
+    T: Fn(Route, MethodRouter<Arc<Issuer>>) -> MethodRouter<Arc<Issuer>>,
+{
+    Router::new()
         .route(
             "/github/token",
             tag(Route::IssuerToken, get(github_token_request)),
@@ -41,8 +52,19 @@ where
         .route("/_control", get(control_state))
         .route("/_control/rotate", post(control_rotate))
         .route("/_control/jwks", post(control_jwks))
-        .merge(super::sigstore::http::router())
-        .with_state(issuer)
+        .route_layer(axum::middleware::from_fn_with_state(issuer.clone(), bearer))
+}
+
+/// Refuse a request without the issuer's request token.
+async fn bearer(
+    State(issuer): State<Arc<Issuer>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match issuer.check_bearer(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The issuer's routes on their own (the standalone issuer: nothing is faultable).
@@ -189,10 +211,8 @@ struct TokenRequest {
 /// request token as bearer; answers `{"count": 1, "value": "<jwt>"}`.
 async fn github_token_request(
     State(issuer): State<Arc<Issuer>>,
-    headers: HeaderMap,
     query: Result<Query<TokenRequest>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, IssuerError> {
-    issuer.check_bearer(&headers)?;
     let Query(request) = query.map_err(|e| {
         IssuerError::BadRequest(format!(
             "{e}: the request URL must carry repository=OWNER/REPO (see `mock-pypi env github`)"
@@ -212,20 +232,14 @@ async fn github_token_request(
 /// overrides and a fault.
 async fn mint(
     State(issuer): State<Arc<Issuer>>,
-    headers: HeaderMap,
     body: Result<Json<MintRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, IssuerError> {
-    issuer.check_bearer(&headers)?;
     let Json(request) = body.map_err(|e| IssuerError::BadRequest(e.body_text()))?;
     let (token, claims) = issuer.issue(TokenSpec::try_from(request)?).await?;
     Ok(Json(json!({"token": token, "claims": claims})).into_response())
 }
 
-async fn control_state(
-    State(issuer): State<Arc<Issuer>>,
-    headers: HeaderMap,
-) -> Result<Response, IssuerError> {
-    issuer.check_bearer(&headers)?;
+async fn control_state(State(issuer): State<Arc<Issuer>>) -> Result<Response, IssuerError> {
     let keys = issuer.ring().state(crate::util::now());
     let mode = *issuer.jwks_mode.borrow();
     let issuers: Map<String, Value> = issuer
@@ -245,10 +259,8 @@ struct RotateRequest {
 
 async fn control_rotate(
     State(issuer): State<Arc<Issuer>>,
-    headers: HeaderMap,
     body: Option<Json<RotateRequest>>,
 ) -> Result<Response, IssuerError> {
-    issuer.check_bearer(&headers)?;
     let overlap = body.and_then(|b| b.0.overlap_seconds).unwrap_or(60);
     let keys = issuer.rotate(overlap).await?;
     tracing::info!(overlap, "issuer key rotated");
@@ -262,10 +274,8 @@ struct JwksRequest {
 
 async fn control_jwks(
     State(issuer): State<Arc<Issuer>>,
-    headers: HeaderMap,
     body: Result<Json<JwksRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, IssuerError> {
-    issuer.check_bearer(&headers)?;
     let Json(request) = body.map_err(|e| {
         IssuerError::BadRequest(format!(
             "{}: send {{\"mode\": \"normal|fail|hang|empty|garbage|oversized|redirect\"}}",

@@ -6,21 +6,13 @@ use crate::common::uploads::{Upload, assert_store_clean, basic, files_of, token_
 use crate::common::{Server, dists};
 use sha2::{Digest, Sha256};
 
-fn postgres_run() -> bool {
-    let on = std::env::var_os("MOCK_PYPI_TEST_DATABASE_URL").is_some();
-    if !on {
-        eprintln!(
-            "replicas share PostgreSQL: this test runs in the PostgreSQL pass of tests/run.sh"
-        );
-    }
-    on
-}
-
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "replicas share PostgreSQL: the PostgreSQL pass of tests/run.sh runs it"]
 async fn two_replicas_share_tokens_replay_records_and_races() {
-    if !postgres_run() {
-        return;
-    }
+    assert!(
+        std::env::var_os("MOCK_PYPI_TEST_DATABASE_URL").is_some(),
+        "replicas share PostgreSQL: set MOCK_PYPI_TEST_DATABASE_URL (tests/run.sh does in its PostgreSQL pass)"
+    );
     let a = Server::start();
     let b = a.replica();
     assert_ne!(a.port, b.port);

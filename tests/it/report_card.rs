@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
+use serde_json::Value;
 
 use crate::common::publishing::{self, Project, Target, api_token, minted_token};
 use crate::common::{HUNG, Server, client, run_for};
@@ -65,40 +66,21 @@ const CLIENTS: [Client; 7] = [
     },
 ];
 
-/// The route each scenario faults (for retries), and words that name its cause.
-fn focus(scenario: &str) -> (&'static str, &'static [&'static str]) {
-    match scenario {
-        "audience-503" => ("audience", &["503"]),
-        "mint-500-once" => ("mint-token", &["500"]),
-        "upload-reset-midway" => (
-            "upload",
-            &[
-                "reset",
-                "connection",
-                "broken pipe",
-                "aborted",
-                "closed",
-                "disconnected",
-            ],
-        ),
-        "token-expires-mid-publish" => ("upload", &["expired"]),
-        "rate-limited" => ("upload", &["429", "too many requests"]),
-        "stored-but-5xx" => ("upload", &["503", "service unavailable"]),
-        "stale-simple-page" => ("upload", &[]),
-        "jwks-slow" => ("mint-token", &[]),
-        "reusable-workflow" => (
-            "mint-token",
-            &[
-                "job_workflow_ref",
-                "reusable",
-                "no corresponding publisher",
-                "invalid-publisher",
-            ],
-        ),
-        "no-id-token-permission" => ("mint-token", &["id-token", "permission", "oidc"]),
-        "fork-pull-request" => ("mint-token", &["fork", "id-token", "permission", "oidc"]),
-        _ => ("mint-token", &["pull_request_target"]),
-    }
+/// The route a scenario's retries are counted on, and the words that name its cause,
+/// as the scenario itself declares them (a scenario without them fails the card).
+fn focus(scenario: &Value) -> (String, Vec<String>) {
+    let name = &scenario["name"];
+    let route = scenario["route"]
+        .as_str()
+        .unwrap_or_else(|| panic!("scenario {name} names no route"))
+        .to_owned();
+    let words = scenario["cause_words"]
+        .as_array()
+        .unwrap_or_else(|| panic!("scenario {name} names no cause words"))
+        .iter()
+        .map(|w| w.as_str().unwrap_or_default().to_owned())
+        .collect();
+    (route, words)
 }
 
 fn project(home: &Path, name: &str) -> Project {
@@ -258,7 +240,7 @@ async fn every_client_through_every_scenario() {
             .iter()
             .map(|f| f.as_str().unwrap().to_owned())
             .collect();
-        let (route, words) = focus(&s_name);
+        let (route, words) = focus(scenario);
         for who in &CLIENTS {
             if applies == "trusted-publishing" && who.mode != Mode::TrustedPublishing {
                 continue;
@@ -280,8 +262,8 @@ async fn every_client_through_every_scenario() {
             )
             .unwrap();
             let seen = requests(&server).await;
-            let made = seen.get(route).copied().unwrap_or(0);
-            let usual = baseline[who.name].get(route).copied().unwrap_or(0);
+            let made = seen.get(route.as_str()).copied().unwrap_or(0);
+            let usual = baseline[who.name].get(route.as_str()).copied().unwrap_or(0);
             let fired: u64 = server.api(Method::GET, "/faults", None).await.1["faults"]
                 .as_array()
                 .unwrap()

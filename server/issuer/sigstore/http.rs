@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::BadCertificate;
 use crate::issuer::Issuer;
@@ -133,6 +133,27 @@ async fn signing_cert(
             format!("the identity token was refused: {e}"),
         )
     })?;
+    let spki = proven_key(&body, &claims)?;
+    let (leaf, ca) = s
+        .issue(provider, &claims, &spki, fault)
+        .await
+        .map_err(bad)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": [
+                bundle::certificate_pem(&leaf),
+                bundle::certificate_pem(&ca),
+            ]}}}),
+        ),
+    )
+        .into_response())
+}
+
+/// The request's public key, once its proof of possession (a signature over the
+/// token's subject) checks out.
+fn proven_key(body: &Value, claims: &Map<String, Value>) -> Result<Vec<u8>, SigstoreError> {
+    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
     let pem_text = body
         .pointer("/publicKeyRequest/publicKey/content")
         .and_then(Value::as_str)
@@ -162,20 +183,7 @@ async fn signing_cert(
             "the proof of possession (a signature over the token's subject) {e}"
         ))
     })?;
-    let (leaf, ca) = s
-        .issue(provider, &claims, &spki, fault)
-        .await
-        .map_err(bad)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": [
-                bundle::certificate_pem(&leaf),
-                bundle::certificate_pem(&ca),
-            ]}}}),
-        ),
-    )
-        .into_response())
+    Ok(spki)
 }
 
 /// Rekor v1: a proposed `dsse` 0.0.1 entry (`spec.proposedContent.envelope`, the DSSE

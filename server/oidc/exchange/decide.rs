@@ -278,16 +278,9 @@ fn choose(
             candidates,
         } => {
             audit.detail.candidates = candidates;
-            let explanation = match expired_match(provider, &expired, claims, iss) {
-                Some(p) => {
-                    let when = policy.pending_expires_at(&p).unwrap_or(now);
-                    let note = format!(
-                        "pending publisher {} for '{}' matches this token but expired at {} ({} days after it was registered); register it again",
-                        p.id,
-                        p.project,
-                        crate::util::iso_time(when),
-                        policy.pending_expiry / 86_400
-                    );
+            let expired = expired_match(provider, &expired, claims, iss);
+            let explanation = match expired.map(|p| expired_note(&p, policy, now)) {
+                Some(note) => {
                     audit.fail("pending", note.clone());
                     format!("{explanation} Also: {note}.")
                 }
@@ -316,6 +309,18 @@ fn choose(
         expires: now + policy.token_lifetime,
         jti,
     }))
+}
+
+/// Why an expired pending publisher no longer matches, in words.
+fn expired_note(p: &Publisher, policy: &Policy, now: i64) -> String {
+    let when = policy.pending_expires_at(p).unwrap_or(now);
+    format!(
+        "pending publisher {} for '{}' matches this token but expired at {} ({} days after it was registered); register it again",
+        p.id,
+        p.project,
+        crate::util::iso_time(when),
+        policy.pending_expiry / 86_400
+    )
 }
 
 /// The expired pending publisher that would have matched, if any.

@@ -81,13 +81,15 @@ impl Server {
 
     /// In this test process, built from the same arguments as `mock-pypi serve` (the
     /// API-level suites: no process to start, nothing but HTTP between test and server).
-    /// Its log goes to this process's tracing (none unless a test installs it).
+    /// Its log goes to this process's tracing: to stderr when `TEST_LOG` is set (a
+    /// filter such as `mock_pypi=debug`, or `1` for `mock_pypi=info`), else nowhere.
     pub async fn spawn() -> Self {
         Self::spawn_with(&[]).await
     }
 
     pub async fn spawn_with(extra: &[&str]) -> Self {
         use clap::Parser;
+        test_log();
         use mock_pypi::cli::{Cli, Command};
         let dir = tempdir();
         let data_dir = dir.path().join("data");
@@ -389,4 +391,24 @@ fn port_of(info: &Value) -> u16 {
         .and_then(|u| u.rsplit(':').next())
         .and_then(|p| p.parse().ok())
         .expect("port")
+}
+
+/// `TEST_LOG` turns on tracing for in-process servers (once per test process).
+fn test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let Some(filter) = std::env::var_os("TEST_LOG") else {
+        return;
+    };
+    ONCE.call_once(|| {
+        let filter = filter.to_string_lossy();
+        let filter = if filter == "1" {
+            "mock_pypi=info"
+        } else {
+            &filter
+        };
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    });
 }
