@@ -7,19 +7,15 @@
 //! `MOCK_PYPI_BENCH_CLIENTS=N` overrides the number of concurrent clients. With `MOCK_PYPI_BENCH_MARK=FILE` the server's PID is written to FILE as
 //! each measured loop starts (for attaching a profiler).
 
-#[path = "../tests/it/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{FIXTURE_KEY, Server, dists};
 use mock_pypi::issuer::claims::ClaimContext;
 use mock_pypi::issuer::github::GitHubIdentity;
 use mock_pypi::issuer::keys::SigningKey;
 use sha2::{Digest, Sha256};
+use test_support::{FIXTURE_KEY, Server, dists};
 
 const QUIET: &[(&str, &str)] = &[("RUST_LOG", "warn")];
 
@@ -129,13 +125,13 @@ fn startup() {
     let mut times = Vec::new();
     for _ in 0..15 {
         let start = Instant::now();
-        let mut child = common::serve_command(&data_dir)
+        let mut child = test_support::serve_command(&data_dir)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
         // Serving means: the health endpoint answers.
-        let info = common::wait_for_server(&data_dir, child.id()).expect("server started");
+        let info = test_support::wait_for_server(&data_dir, child.id()).expect("server started");
         let url = format!("{}/_mock/health", info["http_url"].as_str().unwrap());
         let addr = url
             .trim_start_matches("http://")
@@ -334,7 +330,7 @@ async fn upload_token(server: &Server, project: &str) -> String {
 
 async fn uploads(servers: &[Server]) {
     let token = upload_token(&servers[0], "bench-up").await;
-    let dir = common::tempdir();
+    let dir = test_support::tempdir();
     let n = 6_000;
     let wheels: Vec<(String, String, Vec<u8>)> = (0..n)
         .map(|i| {
@@ -414,7 +410,7 @@ async fn baseline(server: &Server) {
 
 async fn simple(server: &Server) {
     let token = upload_token(server, "bench-simple").await;
-    let dir = common::tempdir();
+    let dir = test_support::tempdir();
     for version in ["1.0", "1.1"] {
         let d = dists::build(&dir.path().join(version), "bench-simple", version);
         let name = d.wheel.file_name().unwrap().to_string_lossy().into_owned();
@@ -506,7 +502,7 @@ fn big_wheel(dir: &std::path::Path, project: &str, size: u64) -> std::path::Path
 async fn big_upload() {
     let server = Server::launch(&["--max-upload-size", "2GiB"], QUIET);
     let token = upload_token(&server, "bench-big").await;
-    let dir = common::tempdir();
+    let dir = test_support::tempdir();
     let path = big_wheel(dir.path(), "bench-big", 1 << 30);
     let size = std::fs::metadata(&path).unwrap().len();
     let pid = server.pid();
@@ -567,7 +563,7 @@ async fn one_core_upload() {
         .output()
         .expect("taskset (util-linux) is needed for this scenario");
     assert!(pinned.status.success(), "{pinned:?}");
-    let dir = common::tempdir();
+    let dir = test_support::tempdir();
     // HTTP/1.1 is what twine (requests) speaks; curl, like uv, picks HTTP/2 over TLS.
     for (round, (label, base, version)) in [
         ("200 MiB upload, 1 core, HTTP", server.http(), "--http1.1"),
@@ -675,7 +671,7 @@ async fn attestations() {
     let server = Server::launch(&[], QUIET);
     let token = upload_token(&server, "bench-att").await;
     let env = server.env_vars(&["env", "github", "--repository", "octo-org/bench-att"]);
-    let dir = common::tempdir();
+    let dir = test_support::tempdir();
     let n = 200;
     let mut plain = Vec::new();
     let mut attested = Vec::new();

@@ -63,6 +63,11 @@ for sub in serve issuer env publisher token api-token health; do
 done
 [ "$(run_clean python -c 'import mock_pypi; print(mock_pypi.__version__)')" = "$version" ] || fail "mock_pypi.__version__"
 
+say "types: mypy --strict over the package and the examples, as installed"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "$(pin mypy)"
+run_clean MYPYPATH="$repo/examples/pytest" mypy --strict --cache-dir "$work/mypy-cache" \
+  "$repo/python/mock_pypi" "$repo/examples/pytest" || fail "mypy --strict"
+
 say "the example suite and the plugin's tests, in the fresh venv"
 mkdir -p "$work/home"
 run_clean MOCK_PYPI_TEST_WHEEL="$wheel" python -m pytest -p no:cacheprovider -q --durations=0 \

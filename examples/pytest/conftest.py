@@ -8,8 +8,12 @@ import os
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Callable, Dict, List
 
 import pytest
+
+#: ``dists(name, version="1.0.0")``: the wheel and sdist of a project, built.
+Dists = Callable[..., List[Path]]
 
 
 def build_dists(out: Path, name: str, version: str) -> list[Path]:
@@ -41,12 +45,12 @@ def build_dists(out: Path, name: str, version: str) -> list[Path]:
 
 
 @pytest.fixture
-def dists(tmp_path):
+def dists(tmp_path: Path) -> Dists:
     """Build distributions of a project: ``dists("demo", "1.0.0")``."""
     return lambda name, version="1.0.0": build_dists(tmp_path / "dist" / name, name, version)
 
 
 @pytest.fixture
-def clean_env(tmp_path):
+def clean_env(tmp_path: Path) -> Dict[str, str]:
     """Only what a client needs from the outside: PATH and a HOME of its own."""
     return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "UV_CACHE_DIR": str(tmp_path / "uv-cache")}

@@ -1,9 +1,15 @@
 """An uploader's error handling, tested against an index that fails on purpose."""
 
 import subprocess
+from pathlib import Path
+from typing import Dict, Iterable
+
+from conftest import Dists
+
+from mock_pypi import Server
 
 
-def twine_upload(server, token, env, files):
+def twine_upload(server: Server, token: str, env: Dict[str, str], files: Iterable[Path]) -> "subprocess.CompletedProcess[str]":
     return subprocess.run(
         ["twine", "upload", "--non-interactive", "--disable-progress-bar", "--repository-url", server.upload_url,
          "-u", "__token__", "-p", token, *map(str, files)],
@@ -11,7 +17,7 @@ def twine_upload(server, token, env, files):
     )
 
 
-def test_a_stored_but_503_upload_is_retried_into_success(mock_pypi, dists, clean_env):
+def test_a_stored_but_503_upload_is_retried_into_success(mock_pypi: Server, dists: Dists, clean_env: Dict[str, str]) -> None:
     token = mock_pypi.api_token("demo")
     # The first upload is stored, but the client is told 503 (as when the CDN gives up).
     mock_pypi.add_fault("upload", stored_then_status=503, when={"next": 1})
@@ -26,7 +32,7 @@ def test_a_stored_but_503_upload_is_retried_into_success(mock_pypi, dists, clean
     assert event["route"] == "upload" and event["action"] == {"stored_then_status": 503}
 
 
-def test_a_scenario_the_job_cannot_survive(mock_pypi, dists, clean_env):
+def test_a_scenario_the_job_cannot_survive(mock_pypi: Server, dists: Dists, clean_env: Dict[str, str]) -> None:
     mock_pypi.add_publisher("github", "demo", repository="octo/demo", workflow_filename="release.yml")
     # The token exchange fails until the fault is cleared: the job must fail and say why.
     mock_pypi.add_fault("mint-token", status=503, style="cdn")
@@ -45,7 +51,7 @@ def test_a_scenario_the_job_cannot_survive(mock_pypi, dists, clean_env):
     assert mock_pypi.faults()["faults"][0]["fired"] >= 1
 
 
-def test_scenarios_say_what_a_client_should_do(mock_pypi):
+def test_scenarios_say_what_a_client_should_do(mock_pypi: Server) -> None:
     names = {s["name"]: s for s in mock_pypi.scenarios()}
     assert "token-expires-mid-publish" in names
     armed = mock_pypi.arm_scenario("token-expires-mid-publish")

@@ -3,18 +3,27 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Callable, Dict, Iterable
 
 import pytest
+from conftest import Dists
+
+from mock_pypi import Server
+from mock_pypi.factories import mock_pypi_server
+
+#: A second, differently configured server (as TestPyPI would be), for the tests that ask.
+testpypi = mock_pypi_server(audience="testpypi")
 
 
-def uv_publish(server, env, files):
+def uv_publish(server: Server, env: Dict[str, str], files: Iterable[Path]) -> "subprocess.CompletedProcess[str]":
     return subprocess.run(
         ["uv", "publish", "--trusted-publishing", "always", "--publish-url", server.upload_url, *map(str, files)],
         env=env, capture_output=True, text=True,
     )
 
 
-def test_uv_trusted_publish_and_install(mock_pypi, dists, clean_env, tmp_path):
+def test_uv_trusted_publish_and_install(mock_pypi: Server, dists: Dists, clean_env: Dict[str, str], tmp_path: Path) -> None:
     mock_pypi.add_publisher("github", "demo", repository="octo/demo", workflow_filename="release.yml")
     job = mock_pypi.github_env("octo/demo", "release.yml")
 
@@ -28,7 +37,7 @@ def test_uv_trusted_publish_and_install(mock_pypi, dists, clean_env, tmp_path):
     assert (target / "demo" / "__init__.py").read_text() == 'VERSION = "1.0.0"\n'
 
 
-def test_twine_with_an_api_token(mock_pypi, dists, clean_env):
+def test_twine_with_an_api_token(mock_pypi: Server, dists: Dists, clean_env: Dict[str, str]) -> None:
     token = mock_pypi.api_token()
     env = {**clean_env, "REQUESTS_CA_BUNDLE": str(mock_pypi.ca_file)}
 
@@ -42,7 +51,7 @@ def test_twine_with_an_api_token(mock_pypi, dists, clean_env):
     assert len(mock_pypi.files("tokened")) == 2
 
 
-def test_wrong_workflow_is_refused_with_an_explanation(mock_pypi, dists, clean_env):
+def test_wrong_workflow_is_refused_with_an_explanation(mock_pypi: Server, dists: Dists, clean_env: Dict[str, str]) -> None:
     mock_pypi.add_publisher("github", "demo", repository="octo/demo", workflow_filename="release.yml")
     job = mock_pypi.github_env("octo/demo", "nightly.yml")
 
@@ -55,7 +64,7 @@ def test_wrong_workflow_is_refused_with_an_explanation(mock_pypi, dists, clean_e
     assert mock_pypi.files("demo") == []
 
 
-def test_pending_publisher_creates_the_project(mock_pypi, dists, clean_env):
+def test_pending_publisher_creates_the_project(mock_pypi: Server, dists: Dists, clean_env: Dict[str, str]) -> None:
     mock_pypi.add_publisher("github", "brand-new", repository="octo/brand-new", workflow_filename="release.yml",
                             pending=True)
     assert mock_pypi.files("brand-new") == []
@@ -68,24 +77,22 @@ def test_pending_publisher_creates_the_project(mock_pypi, dists, clean_env):
 
 
 # The session fixture is one server for every test that asks for it, keeping its state.
-seen = {}
+seen: Dict[str, object] = {}
 
 
-def test_session_server_first(mock_pypi_session):
+def test_session_server_first(mock_pypi_session: Server) -> None:
     seen["pid"] = mock_pypi_session.pid
     seen["token"] = mock_pypi_session.api_token("shared")
 
 
-def test_session_server_second(mock_pypi_session):
+def test_session_server_second(mock_pypi_session: Server) -> None:
     assert mock_pypi_session.pid == seen["pid"]
     tokens = mock_pypi_session.api("GET", "/tokens")["tokens"]
     assert any(t["projects"] == ["shared"] for t in tokens)
 
 
-def test_a_server_of_its_own(dists, clean_env, tmp_path):
+def test_a_server_of_its_own(dists: Dists, clean_env: Dict[str, str], tmp_path: Path) -> None:
     """Without the fixtures: a server started and stopped by the test itself."""
-    from mock_pypi import Server
-
     with Server(token_lifetime=120) as server:
         server.add_publisher("gitlab", "solo", project_path="group/solo")
         result = uv_publish(server, server.gitlab_env("group/solo").apply(clean_env), dists("solo"))
@@ -97,3 +104,22 @@ def test_a_server_of_its_own(dists, clean_env, tmp_path):
     # Leaving the block stopped the server.
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_two_indexes_side_by_side(mock_pypi: Server, testpypi: Server, dists: Dists,
+                                  clean_env: Dict[str, str]) -> None:
+    """A token minted for one audience is refused by the other index."""
+    for server in (mock_pypi, testpypi):
+        server.add_publisher("github", "twin", repository="octo-org/twin", workflow_filename="release.yml")
+    testpypi_job = testpypi.github_env("octo-org/twin", "release.yml", audience="testpypi")
+    assert uv_publish(testpypi, testpypi_job.apply(clean_env), dists("twin")).returncode == 0
+    wrong = uv_publish(mock_pypi, mock_pypi.github_env("octo-org/twin", audience="testpypi").apply(clean_env),
+                       dists("twin"))
+    assert wrong.returncode != 0
+    assert "audience" in mock_pypi.explain_last_exchange()
+
+
+def test_a_server_made_in_the_test(make_mock_pypi: Callable[..., Server]) -> None:
+    strict = make_mock_pypi(warehouse_exact_errors=True)
+    strict.add_publisher("github", "exact", repository="octo-org/exact", workflow_filename="release.yml")
+    assert [p["project"] for p in strict.publishers()] == ["exact"]

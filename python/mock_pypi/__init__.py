@@ -9,11 +9,17 @@
                         "--publish-url", server.upload_url, "dist/*"], env=env.apply(), check=True)
 
 The pytest plugin (``mock_pypi.pytest_plugin``, registered automatically) provides the
-fixtures ``mock_pypi`` and ``mock_pypi_session``.
+fixtures ``mock_pypi``, ``mock_pypi_session`` and ``make_mock_pypi``;
+``mock_pypi.factories`` makes differently configured servers fixtures of their own.
+Results are typed (``mock_pypi.Publisher``, ``Exchange``, ``Fault``, ``Scenario``, …).
 """
 
 from ._binary import find_binary
 from ._server import ApiError, ClientEnv, Server, ServerError, explain
+from ._types import (
+    ArmedScenario, Exchange, ExchangeDetail, Fault, FaultEvent, FaultRoute, Faults, Project, Provider,
+    Publisher, Scenario, Step,
+)
 
 try:
     from importlib.metadata import version as _version
@@ -22,4 +28,8 @@ try:
 except Exception:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["ApiError", "ClientEnv", "Server", "ServerError", "explain", "find_binary", "__version__"]
+__all__ = [
+    "ApiError", "ArmedScenario", "ClientEnv", "Exchange", "ExchangeDetail", "Fault", "FaultEvent", "FaultRoute",
+    "Faults", "Project", "Provider", "Publisher", "Scenario", "Server", "ServerError", "Step", "explain",
+    "find_binary", "__version__",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -13,14 +14,19 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union, cast
 
 from ._binary import find_binary
+from ._types import (
+    ArmedScenario, Exchange, Fault, FaultEvent, FaultRoute, Faults, Project, Provider, Publisher,
+    Scenario,
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-PROVIDERS = ("github", "gitlab", "google", "activestate")
+PROVIDERS: tuple[Provider, ...] = ("github", "gitlab", "google", "activestate")
 
 #: Keyword arguments each ``*_env`` helper turns into `mock-pypi env` flags.
 _ENV_FLAGS: dict[str, dict[str, str]] = {
@@ -52,7 +58,7 @@ class ApiError(RuntimeError):
         self.message = message
 
 
-class ClientEnv(dict):  # type: ignore[type-arg]
+class ClientEnv(dict[str, str]):
     """The variables a CI job's client sees (what ``mock-pypi env …`` exports).
 
     ``unset`` names the variables the job must *not* have (other CI systems' markers).
@@ -360,20 +366,20 @@ class Server:
             self.check_alive(grace=1.0)
             raise ServerError(f"{self.url} is not answering: {e}") from None
 
-    def add_publisher(self, provider: str, project: str, *, pending: bool = False, **fields: Any) -> dict[str, Any]:
+    def add_publisher(self, provider: Provider, project: str, *, pending: bool = False, **fields: Any) -> Publisher:
         """Register a trusted publisher with Warehouse's field names, e.g.
         ``add_publisher("github", "demo", repository="octo/demo", workflow_filename="release.yml")``."""
         if provider not in PROVIDERS:
             raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}, not {provider!r}")
         body = {**fields, "provider": provider, "project": project, "pending": pending}
-        return dict(self.api("POST", "/publishers", body))
+        return cast(Publisher, self.api("POST", "/publishers", body))
 
     def remove_publisher(self, publisher_id: int) -> None:
         self.api("DELETE", f"/publishers/{int(publisher_id)}")
 
-    def publishers(self, provider: Optional[str] = None) -> list[dict[str, Any]]:
+    def publishers(self, provider: Optional[Provider] = None) -> List[Publisher]:
         query = f"?provider={urllib.parse.quote(provider)}" if provider else ""
-        return list(self.api("GET", f"/publishers{query}")["publishers"])
+        return cast(List[Publisher], self.api("GET", f"/publishers{query}")["publishers"])
 
     def api_token(
         self, project: Optional[str] = None, *, description: Optional[str] = None, lifetime: Optional[int] = None
@@ -386,7 +392,7 @@ class Server:
             body["lifetime_seconds"] = _positive_int("lifetime", lifetime)
         return str(self.api("POST", "/tokens", body)["token"])
 
-    def exchanges(self, **filters: Any) -> list[dict[str, Any]]:
+    def exchanges(self, **filters: Any) -> List[Exchange]:
         """The audit log, newest first. Filters: project, publisher, outcome, since,
         until, limit."""
         known = {"project", "publisher", "outcome", "since", "until", "limit"}
@@ -394,21 +400,21 @@ class Server:
         if unknown:
             raise TypeError(f"unknown exchange filter(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
         query = urllib.parse.urlencode({k: v for k, v in filters.items() if v is not None})
-        return list(self.api("GET", f"/exchanges{'?' + query if query else ''}")["exchanges"])
+        return cast(List[Exchange], self.api("GET", f"/exchanges{'?' + query if query else ''}")["exchanges"])
 
-    def exchange(self, exchange_id: int) -> dict[str, Any]:
+    def exchange(self, exchange_id: int) -> Exchange:
         """One exchange with its token's later activity (uploads, burn)."""
-        return dict(self.api("GET", f"/exchanges/{int(exchange_id)}"))
+        return cast(Exchange, self.api("GET", f"/exchanges/{int(exchange_id)}"))
 
-    def projects(self) -> list[dict[str, Any]]:
-        return list(self.api("GET", "/projects")["projects"])
+    def projects(self) -> List[Project]:
+        return cast(List[Project], self.api("GET", "/projects")["projects"])
 
-    def files(self, project: str) -> list[dict[str, Any]]:
+    def files(self, project: str) -> List[dict[str, Any]]:
         """The files stored for a project ([] if it does not exist)."""
         wanted = _normalize(project)
         for p in self.projects():
-            if p["normalized_name"] == wanted:
-                return list(p["files"])
+            if p.get("normalized_name") == wanted:
+                return list(p.get("files", []))
         return []
 
     def reset(self) -> None:
@@ -417,15 +423,15 @@ class Server:
 
     # -- faults on demand ------------------------------------------------------------
 
-    def add_fault(self, route: str, **definition: Any) -> dict[str, Any]:
+    def add_fault(self, route: FaultRoute, **definition: Any) -> Fault:
         """Arm a fault on ``route`` (``definition`` as the control API takes it, e.g.
         ``status=503, when={"next": 1}``); the armed fault with its id. A bad definition
         raises :class:`ApiError` naming the field."""
-        return dict(self.api("POST", "/faults", {"route": route, **definition}))
+        return cast(Fault, self.api("POST", "/faults", {"route": route, **definition}))
 
-    def faults(self) -> dict[str, Any]:
+    def faults(self) -> Faults:
         """Armed faults with their counters, and requests per route since the last clear."""
-        return dict(self.api("GET", "/faults"))
+        return cast(Faults, self.api("GET", "/faults"))
 
     def remove_fault(self, fault_id: int) -> None:
         self.api("DELETE", f"/faults/{int(fault_id)}")
@@ -434,23 +440,23 @@ class Server:
         """Disarm every fault and zero the request counters."""
         self.api("DELETE", "/faults")
 
-    def fault_events(self, limit: int = 100) -> list[dict[str, Any]]:
+    def fault_events(self, limit: int = 100) -> List[FaultEvent]:
         """Faults that fired, newest first, with the request each one hit."""
-        return list(self.api("GET", f"/faults/events?limit={_positive_int('limit', limit)}")["events"])
+        return cast(List[FaultEvent], self.api("GET", f"/faults/events?limit={_positive_int('limit', limit)}")["events"])
 
-    def scenarios(self) -> list[dict[str, Any]]:
+    def scenarios(self) -> List[Scenario]:
         """The named failure scenarios (what each does, what a client should do)."""
-        return list(self.api("GET", "/scenarios")["scenarios"])
+        return cast(List[Scenario], self.api("GET", "/scenarios")["scenarios"])
 
-    def arm_scenario(self, name: str) -> dict[str, Any]:
+    def arm_scenario(self, name: str) -> ArmedScenario:
         """Arm a named scenario's faults; the scenario (its ``env_flags`` go to
         :meth:`github_env` as ``extra_flags``) and the faults it armed."""
-        return dict(self.api("POST", f"/scenarios/{_text('name', name)}/arm"))
+        return cast(ArmedScenario, self.api("POST", f"/scenarios/{_text('name', name)}/arm"))
 
     # -- CI jobs and tokens ----------------------------------------------------------
 
-    def _job_env(self, provider: str, args: list[str], identity: Mapping[str, Any], fault: Optional[str],
-             impersonate: bool, audience: Optional[str]) -> ClientEnv:
+    def _job_env(self, provider: Provider, args: List[str], identity: Mapping[str, Any], bad_token: Optional[str],
+                 impersonate: bool, audience: Optional[str]) -> ClientEnv:
         flags = _ENV_FLAGS[provider]
         for key, value in identity.items():
             if key not in flags:
@@ -458,8 +464,8 @@ class Server:
                 raise TypeError(f"{provider}_env() got an unknown identity field {key!r} (known: {known})")
             if value is not None:
                 args += [flags[key], str(value)]
-        if fault:
-            args += ["--fault", fault]
+        if bad_token:
+            args += ["--bad-token", bad_token]
         if impersonate:
             args.append("--impersonate")
         if audience:
@@ -476,42 +482,49 @@ class Server:
         return ClientEnv(values, unset)
 
     def github_env(self, repository: str, workflow: str = "release.yml", environment: Optional[str] = None, *,
-                   fault: Optional[str] = None, impersonate: bool = False, audience: Optional[str] = None,
+                   bad_token: Optional[str] = None, fault: Optional[str] = None, impersonate: bool = False,
+                   audience: Optional[str] = None,
                    extra_flags: Sequence[str] = (), **identity: Any) -> ClientEnv:
         """A GitHub Actions job with ``id-token: write`` in ``repository``, running
         ``workflow`` (identity: ref, sha, event_name, repository_owner_id, job_workflow_ref,
         sub_format). ``extra_flags`` go to ``mock-pypi env github`` as they are (a
-        scenario's ``env_flags``, e.g. ``--without-id-token``)."""
+        scenario's ``env_flags``, e.g. ``--without-id-token``). ``bad_token`` makes the
+        job's token deliberately bad (``expired``, ``wrong-audience``, …, as
+        ``mock-pypi env --bad-token``); ``fault`` is its deprecated old name."""
         args = ["--repository", repository, "--workflow", workflow]
         if environment:
             args += ["--environment", environment]
         if isinstance(extra_flags, str):
             raise ValueError("extra_flags must be a list of flags, not a string")
         args += [str(f) for f in extra_flags]
-        return self._job_env("github", args, identity, fault, impersonate, audience)
+        return self._job_env("github", args, identity, _bad_token(bad_token, fault), impersonate, audience)
 
     def gitlab_env(self, project: str, ci_file: str = ".gitlab-ci.yml", environment: Optional[str] = None, *,
-                   fault: Optional[str] = None, impersonate: bool = False, audience: Optional[str] = None,
+                   bad_token: Optional[str] = None, fault: Optional[str] = None, impersonate: bool = False,
+                   audience: Optional[str] = None,
                    **identity: Any) -> ClientEnv:
         """A GitLab CI job of ``project`` (NAMESPACE/PROJECT) (identity: ref_path, sha)."""
         args = ["--project", project, "--ci-file", ci_file]
         if environment:
             args += ["--environment", environment]
-        return self._job_env("gitlab", args, identity, fault, impersonate, audience)
+        return self._job_env("gitlab", args, identity, _bad_token(bad_token, fault), impersonate, audience)
 
-    def google_env(self, email: str, sub: Optional[str] = None, *, fault: Optional[str] = None,
+    def google_env(self, email: str, sub: Optional[str] = None, *, bad_token: Optional[str] = None,
+                   fault: Optional[str] = None,
                    impersonate: bool = False, audience: Optional[str] = None) -> ClientEnv:
         """A Google service account's token, handed over the way uv reads GitLab's."""
         args = ["--email", email] + (["--sub", sub] if sub else [])
-        return self._job_env("google", args, {}, fault, impersonate, audience)
+        return self._job_env("google", args, {}, _bad_token(bad_token, fault), impersonate, audience)
 
-    def activestate_env(self, organization: str, project: str, *, fault: Optional[str] = None,
+    def activestate_env(self, organization: str, project: str, *, bad_token: Optional[str] = None,
+                        fault: Optional[str] = None,
                         impersonate: bool = False, audience: Optional[str] = None, **identity: Any) -> ClientEnv:
         """An ActiveState Platform build (identity: actor, actor_id)."""
         args = ["--organization", organization, "--project", project]
-        return self._job_env("activestate", args, identity, fault, impersonate, audience)
+        return self._job_env("activestate", args, identity, _bad_token(bad_token, fault), impersonate, audience)
 
-    def oidc_token(self, provider: str, *, audience: Optional[str] = None, fault: Optional[str] = None,
+    def oidc_token(self, provider: Provider, *, audience: Optional[str] = None, bad_token: Optional[str] = None,
+                   fault: Optional[str] = None,
                    claims: Optional[Mapping[str, Any]] = None, remove: Sequence[str] = (),
                    lifetime: Optional[int] = None, **identity: Any) -> str:
         """An OIDC token from the fake issuer (identity fields as the issuer's ``/mint``
@@ -524,7 +537,7 @@ class Server:
             "identity": identity,
             "claims": dict(claims or {}),
             "remove": list(remove),
-            "fault": fault,
+            "bad_token": _bad_token(bad_token, fault),
         }
         if lifetime is not None:
             body["lifetime"] = _positive_int("lifetime", lifetime)
@@ -553,6 +566,19 @@ class Server:
         if not rows:
             return "no token exchange was recorded" + (f" for project {project!r}" if project else "")
         return explain(self.exchange(rows[0]["id"]))
+
+
+def _bad_token(bad_token: Optional[str], fault: Optional[str]) -> Optional[str]:
+    """``bad_token``, or the deprecated ``fault`` it replaced (with a warning)."""
+    if fault is None:
+        return bad_token
+    warnings.warn(
+        "fault= is deprecated: use bad_token= (a bad token is not one of the index's faults; "
+        "those are add_fault)", DeprecationWarning, stacklevel=3,
+    )
+    if bad_token is not None and bad_token != fault:
+        raise TypeError("give bad_token= or fault=, not both")
+    return fault
 
 
 def explain(exchange: Mapping[str, Any]) -> str:
@@ -591,6 +617,4 @@ def _unquote(text: str) -> str:
 
 
 def _normalize(name: str) -> str:
-    import re
-
     return re.sub(r"[-_.]+", "-", name).lower()

@@ -3,7 +3,7 @@
 //! process (`common::Server::spawn`); the others run the real binary
 //! (`common::Server::start`), as the CLI, real clients, signals and replicas need.
 
-mod common;
+use test_support as common;
 
 mod api_tokens;
 mod attestations;

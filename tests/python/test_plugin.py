@@ -100,6 +100,7 @@ def test_keep_flag_keeps_the_data_directory(pytester, tmp_path):
     result = run(pytester, source, "--mock-pypi-keep")
     result.assert_outcomes(passed=1)
     kept = Path(record.read_text())
+    result.stdout.fnmatch_lines(["*mock-pypi*", f"data directory kept: {kept}"])
     assert (kept / "server.json").exists()
     import shutil
 
@@ -130,3 +131,46 @@ def test_client_env_unsets_other_ci_systems():
         assert "GITHUB_ACTIONS" not in applied and applied["PATH"] == "/bin"
         with pytest.raises(TypeError, match="unknown identity field 'workflow'"):
             server.gitlab_env("group/project", workflow="x.yml")
+
+
+def test_factories_give_differently_configured_servers_stopped_after_their_scope(pytester, tmp_path):
+    pids = tmp_path / "pids"
+    conftest = (
+        "from mock_pypi.factories import mock_pypi_server\n"
+        "testpypi = mock_pypi_server(scope='module', audience='testpypi')\n"
+    )
+    source = f"""
+import json, urllib.request
+
+def audience(server):
+    with urllib.request.urlopen(server.url + "/_/oidc/audience") as r:
+        return json.load(r)["audience"]
+
+def test_factory_fixture(testpypi, mock_pypi):
+    assert audience(testpypi) == "testpypi" and audience(mock_pypi) == "pypi"
+    open({str(pids)!r}, "a").write(f"{{testpypi.pid}}\\n")
+
+def test_make_mock_pypi(make_mock_pypi):
+    a = make_mock_pypi(audience="one")
+    b = make_mock_pypi(audience="two", token_lifetime=60)
+    assert (audience(a), audience(b)) == ("one", "two") and a.pid != b.pid
+    open({str(pids)!r}, "a").write(f"{{a.pid}}\\n{{b.pid}}\\n")
+"""
+    result = run(pytester, source, conftest=conftest)
+    result.assert_outcomes(passed=2)
+    started = [int(p) for p in pids.read_text().split()]
+    assert len(set(started)) == 3
+    for pid in started:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_fault_is_the_deprecated_name_of_bad_token():
+    with Server() as server:
+        fresh = server.github_env("octo-org/demo", bad_token="expired")
+        with pytest.warns(DeprecationWarning, match="bad_token"):
+            old = server.github_env("octo-org/demo", fault="expired")
+        for env in (fresh, old):
+            assert "bad_token=expired" in env["ACTIONS_ID_TOKEN_REQUEST_URL"]
+        with pytest.raises(TypeError, match="not both"), pytest.warns(DeprecationWarning):
+            server.oidc_token("github", repository="octo-org/demo", bad_token="expired", fault="hs256")

@@ -12,7 +12,7 @@ use super::Server;
 pub fn venv() -> PathBuf {
     let path = std::env::var_os("MOCK_PYPI_TEST_VENV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venv"));
+        .unwrap_or_else(|| PathBuf::from(crate::ROOT).join("target/test-venv"));
     assert!(
         path.join("bin/uv").exists(),
         "the real-client tests need the pinned clients: run tests/run.sh (it installs tests/requirements.txt into {})",

@@ -256,7 +256,7 @@ impl Server {
 
     /// Run a mock-pypi subcommand against this server's data directory.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
+        Command::new(crate::binary())
             .args(args)
             .args(["--data-dir".as_ref(), self.data_dir().as_os_str()])
             .env_clear()
@@ -341,7 +341,8 @@ impl Drop for Server {
 pub fn serve_command(data_dir: &Path) -> Command {
     // The bench can drive another build (`MOCK_PYPI_BENCH_BINARY`) to compare in one run.
     let binary = std::env::var_os("MOCK_PYPI_BENCH_BINARY")
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_mock-pypi").into());
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(crate::binary);
     let mut cmd = Command::new(binary);
     cmd.args([
         "serve",
@@ -377,7 +378,7 @@ pub fn wait_for_server(data_dir: &Path, pid: u32) -> Option<Value> {
 /// A temporary directory under cargo's target/tmp: the project's own disk area, as a
 /// user's data directory would be (the system /tmp may be far slower at creating files).
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir")
+    tempfile::tempdir_in(crate::target_tmpdir()).expect("temp dir")
 }
 
 fn read_log(dir: &Path) -> String {

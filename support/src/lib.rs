@@ -1,0 +1,62 @@
+//! The shared test harness of mock-pypi, for its integration tests (`tests/it`) and its
+//! bench (`benches/load.rs`): the server under test (`server`), a database per server
+//! on the PostgreSQL test cluster (`pg`), real clients with clean environments
+//! (`clients`), real distributions (`dists`), hand-made uploads (`uploads`) and the
+//! client matrix's publishing steps (`publishing`).
+
+pub mod clients;
+pub mod dists;
+pub mod pg;
+pub mod publishing;
+pub mod server;
+pub mod uploads;
+
+pub use clients::*;
+pub use pg::postgres_database;
+pub use server::{Server, serve_command, tempdir, wait_for_server};
+
+/// The repository (this crate lives in its `support/`).
+pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+pub const FIXTURE_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../fixtures/keys/issuer-test-key.pem"
+);
+pub const OTHER_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../fixtures/keys/other-test-key.pem"
+);
+
+/// The `target/<profile>` directory of the test or bench binary running now (it runs
+/// from `target/<profile>/deps`), where cargo put the `mock-pypi` binary it built for it.
+fn profile_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    exe.parent()
+        .and_then(std::path::Path::parent)
+        .expect("a test binary runs from target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The `mock-pypi` binary under test (the one cargo built with this test or bench).
+pub fn binary() -> std::path::PathBuf {
+    profile_dir().join("mock-pypi")
+}
+
+/// Where tests keep temporary directories (`target/tmp`, cargo's own choice for tests).
+pub fn target_tmpdir() -> std::path::PathBuf {
+    let dir = profile_dir()
+        .parent()
+        .expect("target/<profile> has a parent")
+        .join("tmp");
+    std::fs::create_dir_all(&dir).expect("target/tmp");
+    dir
+}
+
+/// The `export NAME='value'` lines `mock-pypi env …` prints, parsed.
+pub fn parse_exports(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').replace(r"'\''", "'")))
+        .collect()
+}
