@@ -64,13 +64,27 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         app.admin_token,
         app.settings.data_dir.display()
     );
-    // The walkthrough's publisher (fixtures/demo.toml registers it): the same three
-    // commands as the README.
-    banner += &format!(
-        "Next, in another shell (fixtures/demo.toml registers this publisher already):\n  mock-pypi publisher add github --project demo --repository octo-org/demo --workflow release.yml --environment pypi\n  eval \"$(mock-pypi env github --repository octo-org/demo --workflow release.yml --environment pypi)\"\n  uv publish --trusted-publishing always --publish-url {https}/legacy/ dist/*\n"
-    );
+    banner += &next_steps(&app.settings, &https);
     println!("{banner}");
     server.run(shutdown_signal()).await
+}
+
+/// The walkthrough's next commands (the README's, word for word): register the demo
+/// publisher unless the configuration did, then publish as its job.
+fn next_steps(settings: &Settings, https: &str) -> String {
+    let registered = settings
+        .publishers
+        .iter()
+        .any(|p| p.get("project").and_then(serde_json::Value::as_str) == Some("demo"));
+    let mut next = if registered {
+        "Next, in another shell (the configuration registered the publisher for project demo; `mock-pypi publisher list` shows it):\n".to_owned()
+    } else {
+        "Next, in another shell:\n  mock-pypi publisher add github --project demo --repository octo-org/demo --workflow release.yml --environment pypi\n".to_owned()
+    };
+    next += &format!(
+        "  eval \"$(mock-pypi env github --repository octo-org/demo --workflow release.yml --environment pypi)\"\n  uv publish --trusted-publishing always --publish-url {https}/legacy/ dist/*\n"
+    );
+    next
 }
 
 /// Only the fake issuer, at the root of its own port (plain HTTP, like a runner's).

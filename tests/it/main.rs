@@ -21,6 +21,7 @@ mod index;
 mod issuer_and_cli;
 mod issuer_faults;
 mod pypi_2026;
+mod readme;
 mod replicas;
 mod report_card;
 mod twine;
