@@ -471,6 +471,29 @@ async fn the_verification_rules_one_case_each() {
         phrase,
         "Invalid attestations supplied during upload: Attestations are only supported when using Trusted Publishing"
     );
+    // Refused attestations leave nothing, not even the project an all-projects token
+    // would have created.
+    let (_, all) = server
+        .api(
+            reqwest::Method::POST,
+            "/tokens",
+            Some(json!({"project": null})),
+        )
+        .await;
+    let fresh = dists::build(&home.path().join("fresh"), "att-new", "1.0");
+    let (status, phrase, _) = Upload::of(&fresh.wheel, "att-new", "1.0")
+        .set("attestations", &json!([good]).to_string())
+        .send_raw(&server, Some(&basic(all["token"].as_str().unwrap())));
+    assert_eq!(status, 400, "{phrase}");
+    assert!(
+        phrase.contains("only supported when using Trusted Publishing"),
+        "{phrase}"
+    );
+    let (_, projects) = server.api(reqwest::Method::GET, "/projects", None).await;
+    assert!(
+        !projects.to_string().contains("att-new"),
+        "a refused upload created its project: {projects}"
+    );
     // The good attestation goes in, and PyPI's duplicate check comes first: the same
     // file again with a broken attestation is the quiet 200 of an identical upload.
     let (status, phrase, _) = upload(&json!([good]).to_string(), &oidc);

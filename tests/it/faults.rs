@@ -473,3 +473,43 @@ async fn a_slow_key_set() {
         start.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_faulted_first_upload_creates_no_project() {
+    let server = Server::start();
+    // An all-projects API token may create a project, as a user's token can.
+    let (status, created) = server
+        .api(Method::POST, "/tokens", Some(json!({"project": null})))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let token = created["token"].as_str().unwrap().to_owned();
+    arm(
+        &server,
+        json!({"route": "upload", "status": 503, "match": {"project": "brand-new"}, "when": {"next": 1}}),
+    )
+    .await;
+    let home = crate::common::tempdir();
+    let d = dists::build(home.path(), "brand-new", "1.0");
+    let upload = Upload::of(&d.wheel, "brand-new", "1.0");
+    let (status, _, _) = upload.send_raw(&server, Some(&basic(&token)));
+    assert_eq!(status, 503);
+    let projects = |listing: Value| -> Vec<String> {
+        listing["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["normalized_name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, listing) = server.api(Method::GET, "/projects", None).await;
+    assert!(
+        !projects(listing).contains(&"brand-new".to_owned()),
+        "the faulted upload left its project behind"
+    );
+    assert_store_clean(&server, 0);
+    // The fault was for the next one only: the same upload then creates it.
+    let (status, reason, _) = upload.send_raw(&server, Some(&basic(&token)));
+    assert_eq!(status, 200, "{reason}");
+    let (_, listing) = server.api(Method::GET, "/projects", None).await;
+    assert!(projects(listing).contains(&"brand-new".to_owned()));
+}
