@@ -22,13 +22,6 @@ pub struct ActiveStateIdentity {
 
 impl ActiveStateIdentity {
     pub fn claims(&self, ctx: &ClaimContext<'_>) -> Map<String, Value> {
-        let ClaimContext {
-            issuer,
-            audience,
-            now,
-            lifetime,
-            jti,
-        } = *ctx;
         let actor = self.actor.as_deref().unwrap_or(DEFAULT_ACTOR);
         let claims = json!({
             "sub": format!("org:{}:project:{}", self.organization, self.project),
@@ -43,12 +36,12 @@ impl ActiveStateIdentity {
             "builder": "pypi-publisher",
             "ingredient": self.project,
             "artifact_id": derived_id("artifact", &format!("{}/{}", self.organization, self.project)),
-            "jti": jti,
-            "iss": issuer,
-            "aud": audience,
-            "iat": now,
-            "nbf": now - 5,
-            "exp": now + lifetime,
+            "jti": ctx.jti,
+            "iss": ctx.issuer,
+            "aud": ctx.audience,
+            "iat": ctx.now,
+            "nbf": ctx.now - 5,
+            "exp": ctx.now + ctx.lifetime,
         });
         super::claims::object(claims)
     }

@@ -84,13 +84,6 @@ impl GitHubIdentity {
     /// The full GitHub claim set (every custom claim is a string, as GitHub sends them).
     /// Long because GitHub's claims are many, listed as GitHub documents them.
     pub fn claims(&self, ctx: &ClaimContext<'_>) -> Map<String, Value> {
-        let ClaimContext {
-            issuer,
-            audience,
-            now,
-            lifetime,
-            jti,
-        } = *ctx;
         let owner = self.owner().to_owned();
         let workflow = self
             .workflow
@@ -131,9 +124,9 @@ impl GitHubIdentity {
             .trim_end_matches(".yaml")
             .to_owned();
         let mut claims = json!({
-            "jti": jti,
+            "jti": ctx.jti,
             "sub": sub,
-            "aud": audience,
+            "aud": ctx.audience,
             "ref": git_ref,
             "sha": sha,
             "repository": self.repository,
@@ -143,7 +136,7 @@ impl GitHubIdentity {
             "repository_visibility": "public",
             "actor": actor,
             "actor_id": self.actor_id.clone().unwrap_or_else(|| derived_id("actor", &actor)),
-            "run_id": (now % 10_000_000_000).to_string(),
+            "run_id": (ctx.now % 10_000_000_000).to_string(),
             "run_number": "1",
             "run_attempt": "1",
             "workflow": workflow_name,
@@ -157,10 +150,10 @@ impl GitHubIdentity {
             "ref_type": ref_type,
             "ref_protected": "false",
             "runner_environment": "github-hosted",
-            "iss": issuer,
-            "nbf": now - 5,
-            "iat": now,
-            "exp": now + lifetime,
+            "iss": ctx.issuer,
+            "nbf": ctx.now - 5,
+            "iat": ctx.now,
+            "exp": ctx.now + ctx.lifetime,
         });
         if let (Some(env), Some(map)) = (&self.environment, claims.as_object_mut()) {
             map.insert("environment".into(), Value::String(env.clone()));

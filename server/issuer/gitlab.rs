@@ -30,13 +30,6 @@ impl GitLabIdentity {
     /// The full GitLab claim set. `ci_config_ref_uri` starts with the issuer's host and
     /// path, as GitLab's does (`gitlab.com/…` for `https://gitlab.com`).
     pub fn claims(&self, ctx: &ClaimContext<'_>) -> Map<String, Value> {
-        let ClaimContext {
-            issuer,
-            audience,
-            now,
-            lifetime,
-            jti,
-        } = *ctx;
         let path = &self.project_path;
         let namespace = path.rsplit_once('/').map(|(n, _)| n).unwrap_or("");
         let ci_file = self.ci_file.as_deref().unwrap_or(DEFAULT_CI_FILE);
@@ -52,7 +45,7 @@ impl GitLabIdentity {
             .sha
             .clone()
             .unwrap_or_else(|| derived_sha(path, ref_path));
-        let host = issuer_host(issuer);
+        let host = issuer_host(ctx.issuer);
         let user = self.user_login.as_deref().unwrap_or("octo-user");
         let mut claims = json!({
             "namespace_id": derived_id("namespace", namespace),
@@ -63,9 +56,9 @@ impl GitLabIdentity {
             "user_login": user,
             "user_email": format!("{user}@example.invalid"),
             "user_access_level": "maintainer",
-            "pipeline_id": (now % 1_000_000_000).to_string(),
+            "pipeline_id": (ctx.now % 1_000_000_000).to_string(),
             "pipeline_source": "push",
-            "job_id": (now % 1_000_000_000 + 1).to_string(),
+            "job_id": (ctx.now % 1_000_000_000 + 1).to_string(),
             "ref": git_ref,
             "ref_type": ref_type,
             "ref_path": ref_path,
@@ -76,13 +69,13 @@ impl GitLabIdentity {
             "project_visibility": "public",
             "ci_config_ref_uri": format!("{host}/{path}//{ci_file}@{ref_path}"),
             "ci_config_sha": sha,
-            "jti": jti,
-            "iss": issuer,
-            "iat": now,
-            "nbf": now - 5,
-            "exp": now + lifetime,
+            "jti": ctx.jti,
+            "iss": ctx.issuer,
+            "iat": ctx.now,
+            "nbf": ctx.now - 5,
+            "exp": ctx.now + ctx.lifetime,
             "sub": format!("project_path:{path}:ref_type:{ref_type}:ref:{git_ref}"),
-            "aud": audience,
+            "aud": ctx.audience,
         });
         if let (Some(env), Some(map)) = (&self.environment, claims.as_object_mut()) {
             map.insert("environment".into(), Value::String(env.clone()));

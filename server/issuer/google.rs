@@ -19,26 +19,19 @@ pub struct GoogleIdentity {
 
 impl GoogleIdentity {
     pub fn claims(&self, ctx: &ClaimContext<'_>) -> Map<String, Value> {
-        let ClaimContext {
-            issuer,
-            audience,
-            now,
-            lifetime,
-            ..
-        } = *ctx;
         let sub = self
             .sub
             .clone()
             .unwrap_or_else(|| format!("1{}", derived_id("google", &self.email)));
         // Google's ID tokens carry no jti; PyPI does not ask for one.
         let claims = json!({
-            "aud": audience,
+            "aud": ctx.audience,
             "azp": sub,
             "email": self.email,
             "email_verified": true,
-            "exp": now + lifetime,
-            "iat": now,
-            "iss": issuer,
+            "exp": ctx.now + ctx.lifetime,
+            "iat": ctx.now,
+            "iss": ctx.issuer,
             "sub": sub,
         });
         super::claims::object(claims)
