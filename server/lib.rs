@@ -32,6 +32,7 @@ pub(crate) mod index;
 pub(crate) mod listener;
 pub(crate) mod oidc;
 pub(crate) mod packaging;
+pub mod pipeline;
 pub(crate) mod proxy;
 pub(crate) mod services;
 pub(crate) mod sigstore;

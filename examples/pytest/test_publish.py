@@ -1,8 +1,11 @@
 """A trusted-publishing test suite as an uploader's maintainer would write it."""
 
+import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Callable, Dict, Iterable
 
@@ -108,15 +111,21 @@ def test_a_server_of_its_own(dists: Dists, clean_env: Dict[str, str], tmp_path: 
 
 def test_two_indexes_side_by_side(mock_pypi: Server, testpypi: Server, dists: Dists,
                                   clean_env: Dict[str, str]) -> None:
-    """A token minted for one audience is refused by the other index."""
+    """Each index has its own publishers and audience (uv asks each for its audience), and
+    a token minted for the other audience is refused."""
     for server in (mock_pypi, testpypi):
         server.add_publisher("github", "twin", repository="octo-org/twin", workflow_filename="release.yml")
-    testpypi_job = testpypi.github_env("octo-org/twin", "release.yml", audience="testpypi")
-    assert uv_publish(testpypi, testpypi_job.apply(clean_env), dists("twin")).returncode == 0
-    wrong = uv_publish(mock_pypi, mock_pypi.github_env("octo-org/twin", audience="testpypi").apply(clean_env),
-                       dists("twin"))
-    assert wrong.returncode != 0
-    assert "audience" in mock_pypi.explain_last_exchange()
+        job = server.github_env("octo-org/twin", "release.yml")
+        result = uv_publish(server, job.apply(clean_env), dists("twin"))
+        assert result.returncode == 0, result.stderr + server.explain_last_exchange()
+    assert testpypi.exchanges()[0]["detail"]["claims"]["aud"] == "testpypi"
+    token = mock_pypi.oidc_token("github", audience="testpypi", repository="octo-org/twin")
+    request = urllib.request.Request(f"{mock_pypi.url}/_/oidc/mint-token", method="POST",
+                                     data=json.dumps({"token": token}).encode())
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 422
+    assert "[FAIL] aud" in mock_pypi.explain_last_exchange()
 
 
 def test_a_server_made_in_the_test(make_mock_pypi: Callable[..., Server]) -> None:

@@ -6,6 +6,7 @@ mod attest;
 mod env;
 mod fault;
 mod health;
+mod preflight;
 mod publisher;
 mod serve;
 mod target;
@@ -53,6 +54,9 @@ pub enum Command {
     Scenario(fault::ScenarioArgs),
     /// Exit 0 if a server answers its health URL (container health checks).
     Health(health::HealthArgs),
+    /// Will this publish work on PyPI? Checks the repository's workflows against the
+    /// publishers: every publishing job's verdict, and the pitfalls with file and line.
+    Preflight(preflight::PreflightArgs),
 }
 
 /// Run one command to its end.
@@ -68,5 +72,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Attest(args) => attest::attest(args).await,
         Command::Fault(args) => fault::fault(args).await,
         Command::Scenario(args) => fault::scenario(args).await,
+        Command::Preflight(args) => preflight::preflight(args).await,
     }
 }

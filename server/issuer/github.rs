@@ -39,6 +39,52 @@ pub struct GitHubIdentity {
     /// 2026-07-15 (`repo:OWNER@OWNER_ID/REPO@REPO_ID:…`); default the classic form.
     #[serde(default)]
     pub sub_format: Option<String>,
+    /// A customised subject: the repository's `include_claim_keys`, comma-separated
+    /// (`repo,context,job_workflow_ref`); `repo` and `context` are GitHub's segments.
+    #[serde(default)]
+    pub sub_claim_keys: Option<String>,
+}
+
+/// A claim value in a `sub`: GitHub escapes its colons.
+fn escaped(value: &str) -> String {
+    value.replace(':', "%3A")
+}
+
+/// GitHub's `sub` for these claims: the repository segment (`repo:OWNER/REPO`, or the
+/// immutable `repo:OWNER@ID/REPO@ID`), then the context (the environment; else
+/// `pull_request` for pull-request events; else the ref), or, with `include_claim_keys`,
+/// each key's `key:value` in order (`repo` and `context` standing for those segments).
+pub fn subject(claims: &Map<String, Value>, immutable: bool, keys: Option<&[&str]>) -> String {
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).unwrap_or("");
+    let repo = if immutable {
+        let name = text("repository").split_once('/').map_or("", |(_, n)| n);
+        format!(
+            "repo:{}@{}/{name}@{}",
+            text("repository_owner"),
+            text("repository_owner_id"),
+            text("repository_id")
+        )
+    } else {
+        format!("repo:{}", text("repository"))
+    };
+    let context = match claims.get("environment").and_then(Value::as_str) {
+        Some(env) => format!("environment:{}", escaped(env)),
+        None if matches!(text("event_name"), "pull_request" | "pull_request_target") => {
+            "pull_request".to_owned()
+        }
+        None => format!("ref:{}", escaped(text("ref"))),
+    };
+    let Some(keys) = keys else {
+        return format!("{repo}:{context}");
+    };
+    keys.iter()
+        .map(|k| match *k {
+            "repo" => repo.clone(),
+            "context" => context.clone(),
+            other => format!("{other}:{}", escaped(text(other))),
+        })
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// `<issuer base>/github/token?api-version=2.0&repository=…`: the identity travels in
@@ -61,6 +107,7 @@ pub fn request_url(issuer_base: &str, identity: &GitHubIdentity) -> String {
         ("actor_id", identity.actor_id.as_ref()),
         ("job_workflow_ref", identity.job_workflow_ref.as_ref()),
         ("sub_format", identity.sub_format.as_ref()),
+        ("sub_claim_keys", identity.sub_claim_keys.as_ref()),
     ];
     for (key, value) in pairs {
         if let Some(value) = value {
@@ -108,16 +155,6 @@ impl GitHubIdentity {
             .repository_id
             .clone()
             .unwrap_or_else(|| derived_id("repository", &self.repository));
-        let subject = if self.sub_format.as_deref() == Some("immutable") {
-            let name = self.repository.split_once('/').map_or("", |(_, n)| n);
-            format!("{owner}@{owner_id}/{name}@{repository_id}")
-        } else {
-            self.repository.clone()
-        };
-        let sub = match &self.environment {
-            Some(env) => format!("repo:{subject}:environment:{env}"),
-            None => format!("repo:{subject}:ref:{git_ref}"),
-        };
         let actor = self.actor.clone().unwrap_or_else(|| owner.clone());
         let workflow_name = workflow
             .trim_end_matches(".yml")
@@ -125,7 +162,6 @@ impl GitHubIdentity {
             .to_owned();
         let mut claims = json!({
             "jti": ctx.jti,
-            "sub": sub,
             "aud": ctx.audience,
             "ref": git_ref,
             "sha": sha,
@@ -158,7 +194,17 @@ impl GitHubIdentity {
         if let (Some(env), Some(map)) = (&self.environment, claims.as_object_mut()) {
             map.insert("environment".into(), Value::String(env.clone()));
         }
-        super::claims::object(claims)
+        let mut claims = super::claims::object(claims);
+        let keys: Option<Vec<&str>> = self.sub_claim_keys.as_deref().map(|k| {
+            k.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .collect()
+        });
+        let immutable = self.sub_format.as_deref() == Some("immutable");
+        let sub = subject(&claims, immutable, keys.as_deref());
+        claims.insert("sub".into(), Value::String(sub));
+        claims
     }
 }
 

@@ -20,6 +20,7 @@ mod faults;
 mod index;
 mod issuer_and_cli;
 mod issuer_faults;
+mod preflight;
 mod pypi_2026;
 mod readme;
 mod replicas;

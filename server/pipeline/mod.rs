@@ -1,0 +1,15 @@
+//! The user's real pipeline, read as GitHub would run it: a workflow file becomes, for
+//! every job and event, the token GitHub would (or would not) give the job (`github`,
+//! over the parsed `workflow`), its publishing steps and their index (`publish`), and
+//! the verdict the index would give that token, with the pitfalls a person can fix
+//! (`preflight`). Pure: reading the files and the repository's facts is the caller's.
+
+pub mod github;
+pub mod preflight;
+pub mod publish;
+pub mod report;
+pub mod workflow;
+pub mod yaml;
+
+#[cfg(test)]
+mod tests;
