@@ -1,6 +1,7 @@
 //! The command line. `serve` and `issuer` run servers; the other commands are clients
 //! of a running server, which they find through `<data dir>/server.json` (or flags).
 
+mod act;
 mod api_token;
 mod attest;
 mod env;
@@ -57,6 +58,9 @@ pub enum Command {
     /// Will this publish work on PyPI? Checks the repository's workflows against the
     /// publishers: every publishing job's verdict, and the pitfalls with file and line.
     Preflight(preflight::PreflightArgs),
+    /// Run the repository's workflows under nektos/act against the running server, each
+    /// job with the OIDC token GitHub would give it (or none, as GitHub would).
+    Act(act::ActArgs),
 }
 
 /// Run one command to its end.
@@ -73,5 +77,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fault(args) => fault::fault(args).await,
         Command::Scenario(args) => fault::scenario(args).await,
         Command::Preflight(args) => preflight::preflight(args).await,
+        Command::Act(args) => act::act(args).await,
     }
 }

@@ -512,3 +512,81 @@ fn publishing_steps_their_index_and_whether_they_can_trust_publish() {
             && Tool::Uv.trusts()
     );
 }
+
+#[test]
+fn variables_go_into_the_env_of_the_jobs_github_gives_a_token_and_nowhere_else() {
+    let text = "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: uv build\n  publish:\n    needs: build\n    env:\n      KEEP: me\n    permissions:\n      id-token: write\n    steps:\n      - run: uv publish\n  other:\n    # a comment first\n    permissions:\n      id-token: write\n    steps:\n      - run: 'true'\n";
+    let wf = workflow::parse(".github/workflows/release.yml", text).unwrap();
+    let grants = super::inject::grants(
+        &repo(),
+        std::slice::from_ref(&wf),
+        &event("push", "refs/heads/main"),
+        "http://iss",
+        "rt'1",
+    );
+    let given: Vec<(&str, bool)> = grants
+        .iter()
+        .map(|g| (g.job.as_str(), g.vars.is_ok()))
+        .collect();
+    assert_eq!(
+        given,
+        [("build", false), ("publish", true), ("other", true)]
+    );
+    let out = super::inject::inject(&wf, text, &grants).unwrap();
+    let again = workflow::parse(".github/workflows/release.yml", &out).unwrap();
+    let root = marked_yaml::parse_yaml(0, &out).unwrap();
+    let jobs = root.as_mapping().unwrap().get_mapping("jobs").unwrap();
+    let env = |job: &str| {
+        jobs.get_mapping(job).unwrap().get_mapping("env").map(|e| {
+            let mut keys: Vec<String> = e.keys().map(|k| k.as_str().to_owned()).collect();
+            keys.sort();
+            keys
+        })
+    };
+    assert_eq!(env("build"), None, "{out}");
+    assert_eq!(
+        env("publish").unwrap(),
+        [
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "KEEP"
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        env("other").unwrap(),
+        [
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "ACTIONS_ID_TOKEN_REQUEST_URL"
+        ],
+        "{out}"
+    );
+    let token = jobs
+        .get_mapping("publish")
+        .unwrap()
+        .get_mapping("env")
+        .unwrap()
+        .get_scalar("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        .unwrap();
+    assert_eq!(token.as_str(), "rt'1");
+    let url = jobs
+        .get_mapping("publish")
+        .unwrap()
+        .get_mapping("env")
+        .unwrap()
+        .get_scalar("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .unwrap();
+    assert!(url.as_str().starts_with("http://iss/github/token?api-version=2.0&repository=octo-org%2Fdemo&workflow=release.yml"), "{}", url.as_str());
+    // Everything else reads as before.
+    assert_eq!(
+        again
+            .jobs
+            .iter()
+            .map(|j| (&j.id, &j.needs, j.steps.len()))
+            .collect::<Vec<_>>(),
+        wf.jobs
+            .iter()
+            .map(|j| (&j.id, &j.needs, j.steps.len()))
+            .collect::<Vec<_>>()
+    );
+}

@@ -72,6 +72,8 @@ pub struct Job {
     pub steps: Vec<Step>,
     /// `strategy.matrix` is set: values taken from it cannot be known here.
     pub matrix: bool,
+    /// The line of the job's own `env:` key, if it has one.
+    pub env_line: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -287,7 +289,12 @@ fn parse_job(path: &str, id: &str, at: usize, job: &MarkedMappingNode) -> Result
     let matrix = job
         .get_mapping("strategy")
         .is_some_and(|s| s.get_node("matrix").is_some());
+    let env_line = job
+        .iter()
+        .find(|(k, _)| k.as_str() == "env")
+        .map(|(k, _)| line(k.span()));
     Ok(Job {
+        env_line,
         id: id.to_owned(),
         line: at,
         environment,

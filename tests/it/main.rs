@@ -5,6 +5,7 @@
 
 use test_support as common;
 
+mod act;
 mod api_tokens;
 mod attestations;
 mod audit;

