@@ -24,6 +24,9 @@ pub struct GitLabIdentity {
     pub environment: Option<String>,
     #[serde(default)]
     pub user_login: Option<String>,
+    /// What started the pipeline (`push`, `merge_request_event`, `web`, …) [push].
+    #[serde(default)]
+    pub pipeline_source: Option<String>,
 }
 
 impl GitLabIdentity {
@@ -57,7 +60,7 @@ impl GitLabIdentity {
             "user_email": format!("{user}@example.invalid"),
             "user_access_level": "maintainer",
             "pipeline_id": (ctx.now % 1_000_000_000).to_string(),
-            "pipeline_source": "push",
+            "pipeline_source": self.pipeline_source.as_deref().unwrap_or("push"),
             "job_id": (ctx.now % 1_000_000_000 + 1).to_string(),
             "ref": git_ref,
             "ref_type": ref_type,

@@ -5,6 +5,7 @@
 //! (`preflight`). Pure: reading the files and the repository's facts is the caller's.
 
 pub mod github;
+pub mod gitlab;
 pub mod inject;
 pub mod preflight;
 pub mod publish;
