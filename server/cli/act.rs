@@ -123,7 +123,7 @@ fn repo_facts(repo: &Path) -> anyhow::Result<Repo> {
     };
     let (owner, name) = git(&["remote", "get-url", "origin"])
         .as_deref()
-        .and_then(super::preflight::owner_repo)
+        .and_then(crate::pipeline::remote::owner_repo)
         .context("no git remote 'origin' to read OWNER/REPO from (act needs one too)")?;
     Ok(Repo {
         owner,
@@ -135,7 +135,7 @@ fn repo_facts(repo: &Path) -> anyhow::Result<Repo> {
 
 /// A copy of the repository whose files are hard links (cheap, and the originals are
 /// never written: changed files are replaced, not edited).
-fn copy_of(repo: &Path, into: &Path) -> anyhow::Result<()> {
+pub(super) fn copy_of(repo: &Path, into: &Path) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(repo)? {
         let entry = entry?;
         let name = entry.file_name();

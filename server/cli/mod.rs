@@ -6,6 +6,7 @@ mod api_token;
 mod attest;
 mod env;
 mod fault;
+mod gitlab_ci_local;
 mod health;
 mod preflight;
 mod publisher;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Run the repository's workflows under nektos/act against the running server, each
     /// job with the OIDC token GitHub would give it (or none, as GitHub would).
     Act(act::ActArgs),
+    /// Run the repository's GitLab pipeline under gitlab-ci-local against the running
+    /// server, each job's id_tokens holding tokens with that job's claims.
+    GitlabCiLocal(gitlab_ci_local::GitLabCiLocalArgs),
 }
 
 /// Run one command to its end.
@@ -78,5 +82,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Scenario(args) => fault::scenario(args).await,
         Command::Preflight(args) => preflight::preflight(args).await,
         Command::Act(args) => act::act(args).await,
+        Command::GitlabCiLocal(args) => gitlab_ci_local::gitlab_ci_local(args).await,
     }
 }

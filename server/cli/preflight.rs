@@ -13,9 +13,9 @@ use serde_json::{Map, Value};
 use crate::oidc::publisher::{Publisher, PublisherConfig};
 use crate::pipeline::github::{Event, Repo};
 use crate::pipeline::preflight::{self, Inputs};
-use crate::pipeline::report;
 use crate::pipeline::workflow::{self, Workflow};
 use crate::pipeline::yaml::BadInput;
+use crate::pipeline::{remote, report};
 use crate::provider::Provider;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -186,16 +186,6 @@ fn git(repo: &Path, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// `OWNER/REPO` from a remote URL (`git@host:OWNER/REPO.git`, `https://host/OWNER/REPO`).
-pub fn owner_repo(url: &str) -> Option<(String, String)> {
-    let path = url.trim_end_matches('/').trim_end_matches(".git");
-    let path = path.rsplit_once(':').map_or(path, |(_, p)| p);
-    let mut parts = path.rsplit('/');
-    let name = parts.next()?.to_owned();
-    let owner = parts.next()?.to_owned();
-    (!owner.is_empty() && !name.is_empty()).then_some((owner, name))
-}
-
 fn repo_facts(args: &PreflightArgs) -> anyhow::Result<Repo> {
     let (owner, name) = match &args.repository {
         Some(r) => r
@@ -204,7 +194,7 @@ fn repo_facts(args: &PreflightArgs) -> anyhow::Result<Repo> {
             .context("--repository takes OWNER/REPO")?,
         None => git(&args.repo, &["remote", "get-url", "origin"])
             .as_deref()
-            .and_then(owner_repo)
+            .and_then(remote::owner_repo)
             .context(
                 "no git remote 'origin' to read OWNER/REPO from: give --repository OWNER/REPO",
             )?,

@@ -15,8 +15,18 @@ use crate::issuer::gitlab::GitLabIdentity;
 
 /// Top-level keys that are not jobs.
 const KEYWORDS: &[&str] = &[
-    "default", "include", "stages", "variables", "workflow", "image", "services", "cache",
-    "before_script", "after_script", "types", "pages:deploy",
+    "default",
+    "include",
+    "stages",
+    "variables",
+    "workflow",
+    "image",
+    "services",
+    "cache",
+    "before_script",
+    "after_script",
+    "types",
+    "pages:deploy",
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -38,6 +48,8 @@ pub struct GitLabJob {
     /// as in a GitHub job.
     pub script: Step,
     pub id_tokens_line: Option<usize>,
+    /// The line of the job's own `variables:` key, if it has one.
+    pub variables_line: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +84,9 @@ pub fn parse(
             if KEYWORDS.contains(&name_text) || name_text.starts_with('.') {
                 continue;
             }
-            let Some(job) = node.as_mapping() else { continue };
+            let Some(job) = node.as_mapping() else {
+                continue;
+            };
             let id_tokens_node = job.get_mapping("id_tokens");
             let id_tokens = id_tokens_node
                 .map(|t| {
@@ -83,7 +97,11 @@ pub fn parse(
                                 .and_then(|m| m.get_node("aud"))
                                 .map(|a| texts(a).join(","))
                                 .unwrap_or_default();
-                            IdToken { variable: var.as_str().to_owned(), audience: aud, line: line(var.span()) }
+                            IdToken {
+                                variable: var.as_str().to_owned(),
+                                audience: aud,
+                                line: line(var.span()),
+                            }
                         })
                         .collect()
                 })
@@ -119,11 +137,26 @@ pub fn parse(
                 id_tokens,
                 environment,
                 id_tokens_line: id_tokens_node.map(|n| line(n.span())),
-                script: Step { line: run_line, name: None, uses: None, with: Vec::new(), run, run_line, env },
+                variables_line: job
+                    .iter()
+                    .find(|(k, _)| k.as_str() == "variables")
+                    .map(|(k, _)| line(k.span())),
+                script: Step {
+                    line: run_line,
+                    name: None,
+                    uses: None,
+                    with: Vec::new(),
+                    run,
+                    run_line,
+                    env,
+                },
             });
         }
     }
-    Ok(Pipeline { ci_file: ci_file.to_owned(), jobs })
+    Ok(Pipeline {
+        ci_file: ci_file.to_owned(),
+        jobs,
+    })
 }
 
 /// `include: 'a.yml'`, `include: [{local: a.yml}, …]`, `include: {local: a.yml}`.
@@ -139,7 +172,9 @@ fn local_includes(include: &Node) -> Vec<String> {
         Node::Sequence(seq) => seq.iter().filter_map(one).collect(),
         other => one(other).into_iter().collect(),
     };
-    list.into_iter().map(|p| p.trim_start_matches('/').to_owned()).collect()
+    list.into_iter()
+        .map(|p| p.trim_start_matches('/').to_owned())
+        .collect()
 }
 
 /// What started the pipeline, on which ref.
@@ -150,7 +185,13 @@ pub struct Source {
 }
 
 /// The identity a job's tokens carry.
-pub fn identity(project_path: &str, pipeline: &Pipeline, job: &GitLabJob, source: &Source, sha: Option<String>) -> (GitLabIdentity, Vec<String>) {
+pub fn identity(
+    project_path: &str,
+    pipeline: &Pipeline,
+    job: &GitLabJob,
+    source: &Source,
+    sha: Option<String>,
+) -> (GitLabIdentity, Vec<String>) {
     let mut unknown = Vec::new();
     let environment = match &job.environment {
         Some((Environment::Name(n), _)) => Some(n.clone()),
@@ -173,6 +214,17 @@ pub fn identity(project_path: &str, pipeline: &Pipeline, job: &GitLabJob, source
 }
 
 /// A token's claims for one `id_tokens:` variable.
-pub fn claims(identity: &GitLabIdentity, issuer: &str, audience: &str, now: i64) -> Map<String, Value> {
-    identity.claims(&ClaimContext { issuer, audience, now, lifetime: 300, jti: "preflight" })
+pub fn claims(
+    identity: &GitLabIdentity,
+    issuer: &str,
+    audience: &str,
+    now: i64,
+) -> Map<String, Value> {
+    identity.claims(&ClaimContext {
+        issuer,
+        audience,
+        now,
+        lifetime: 300,
+        jti: "preflight",
+    })
 }

@@ -5,7 +5,7 @@
 //! is never changed. Pure: text in, text out.
 
 use super::github::{self, Event, Repo, Running};
-use super::workflow::{Job, Workflow};
+use super::workflow::Workflow;
 use super::yaml::BadInput;
 use crate::issuer::github::request_url;
 
@@ -79,25 +79,51 @@ fn indent_of(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }
 
+/// Variables to add to one job's mapping, under `key` (`env:` or `variables:`).
+pub struct Insertion<'a> {
+    pub job: &'a str,
+    /// The job key's line (1-based).
+    pub job_line: usize,
+    pub key: &'static str,
+    /// The line of the job's own `key:`, if it has one.
+    pub key_line: Option<usize>,
+    pub vars: &'a [(String, String)],
+}
+
 /// The workflow's text with each granted job's variables added to its `env:`.
 pub fn inject(wf: &Workflow, text: &str, grants: &[Grant]) -> Result<String, BadInput> {
+    let insertions: Vec<Insertion> = wf
+        .jobs
+        .iter()
+        .filter_map(|job| {
+            let grant = grants
+                .iter()
+                .find(|g| g.workflow == wf.path && g.job == job.id)?;
+            let vars = grant.vars.as_ref().ok()?;
+            Some(Insertion {
+                job: &job.id,
+                job_line: job.line,
+                key: "env",
+                key_line: job.env_line,
+                vars,
+            })
+        })
+        .collect();
+    add(&wf.path, text, insertions)
+}
+
+/// `text` (the file `path`) with the variables of each insertion added to its job.
+pub fn add(path: &str, text: &str, mut insertions: Vec<Insertion<'_>>) -> Result<String, BadInput> {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     // Bottom up, so the lines of the jobs above stay where the parse found them.
-    let mut jobs: Vec<&Job> = wf.jobs.iter().collect();
-    jobs.sort_by_key(|j| std::cmp::Reverse(j.line));
-    for job in jobs {
-        let Some(Grant { vars: Ok(vars), .. }) = grants
-            .iter()
-            .find(|g| g.workflow == wf.path && g.job == job.id)
-        else {
-            continue;
-        };
-        let (after, indent, open) = placement(wf, &lines, job)?;
+    insertions.sort_by_key(|i| std::cmp::Reverse(i.job_line));
+    for ins in insertions {
+        let (after, indent, open) = placement(path, &lines, &ins)?;
         let mut block = Vec::new();
         if open {
-            block.push(format!("{}env:", " ".repeat(indent - 2)));
+            block.push(format!("{}{}:", " ".repeat(indent - 2), ins.key));
         }
-        for (k, v) in vars {
+        for (k, v) in ins.vars {
             block.push(format!("{}{k}: {}", " ".repeat(indent), quoted(v)));
         }
         lines.splice(after..after, block);
@@ -108,49 +134,53 @@ pub fn inject(wf: &Workflow, text: &str, grants: &[Grant]) -> Result<String, Bad
 }
 
 /// Where the variables go: the index of the line to insert before, their indentation,
-/// and whether an `env:` key must be opened first.
-fn placement(wf: &Workflow, lines: &[String], job: &Job) -> Result<(usize, usize, bool), BadInput> {
-    let key_line = lines.get(job.line.saturating_sub(1)).ok_or_else(|| {
+/// and whether the key must be opened first.
+fn placement(
+    path: &str,
+    lines: &[String],
+    ins: &Insertion<'_>,
+) -> Result<(usize, usize, bool), BadInput> {
+    let key_line = lines.get(ins.job_line.saturating_sub(1)).ok_or_else(|| {
         BadInput::new(
-            &wf.path,
-            job.line,
+            path,
+            ins.job_line,
             "the job's line is past the end of the file",
         )
     })?;
-    if key_line.trim_end().ends_with('}') || !key_line.trim_end().ends_with(':') {
+    if !key_line.trim_end().ends_with(':') {
         return Err(BadInput::new(
-            &wf.path,
-            job.line,
+            path,
+            ins.job_line,
             format!(
-                "job '{}' is written in flow style; mock-pypi act can only add its variables to a block mapping",
-                job.id
+                "job '{}' is written in flow style; its variables can only be added to a block mapping",
+                ins.job
             ),
         ));
     }
     // The job's own keys are indented like its first non-blank, non-comment line.
-    let child = lines[job.line..]
+    let child = lines[ins.job_line..]
         .iter()
         .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
         .map_or(indent_of(key_line) + 2, |l| indent_of(l));
-    match job.env_line {
-        None => Ok((job.line, child + 2, true)),
-        Some(env) => {
-            let env_text = &lines[env - 1];
-            if !env_text.trim_end().ends_with(':') {
+    match ins.key_line {
+        None => Ok((ins.job_line, child + 2, true)),
+        Some(at) => {
+            let own = &lines[at - 1];
+            if !own.trim_end().ends_with(':') {
                 return Err(BadInput::new(
-                    &wf.path,
-                    env,
+                    path,
+                    at,
                     format!(
-                        "job '{}' has its env: in flow style; mock-pypi act can only add to a block mapping",
-                        job.id
+                        "job '{}' has its {}: in flow style; variables can only be added to a block mapping",
+                        ins.job, ins.key
                     ),
                 ));
             }
-            let vars = lines[env..]
+            let vars = lines[at..]
                 .iter()
                 .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
                 .map_or(child + 2, |l| indent_of(l).max(child + 2));
-            Ok((env, vars, false))
+            Ok((at, vars, false))
         }
     }
 }

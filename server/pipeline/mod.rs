@@ -9,6 +9,7 @@ pub mod gitlab;
 pub mod inject;
 pub mod preflight;
 pub mod publish;
+pub mod remote;
 pub mod report;
 pub mod workflow;
 pub mod yaml;

@@ -590,3 +590,109 @@ fn variables_go_into_the_env_of_the_jobs_github_gives_a_token_and_nowhere_else()
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn gitlab_jobs_their_id_tokens_and_the_claims_each_token_carries() {
+    use super::gitlab;
+    let main = "include:\n  - local: ci/publish.yml\nstages: [build, publish]\n.hidden:\n  script: [echo]\nbuild:\n  script:\n    - uv build\n";
+    let included = "publish:\n  stage: publish\n  environment:\n    name: pypi\n  id_tokens:\n    PYPI_ID_TOKEN:\n      aud: pypi\n    SIGSTORE_ID_TOKEN:\n      aud: sigstore\n  script:\n    - uv publish\n";
+    let read = |f: &str| match f {
+        ".gitlab-ci.yml" => Ok(main.to_owned()),
+        "ci/publish.yml" => Ok(included.to_owned()),
+        other => Err(super::yaml::BadInput::new(other, 0, "no such file")),
+    };
+    let p = gitlab::parse(".gitlab-ci.yml", &read).unwrap();
+    let names: Vec<(&str, &str)> = p
+        .jobs
+        .iter()
+        .map(|j| (j.name.as_str(), j.file.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [("build", ".gitlab-ci.yml"), ("publish", "ci/publish.yml")]
+    );
+    let publish = &p.jobs[1];
+    let tokens: Vec<(&str, &str)> = publish
+        .id_tokens
+        .iter()
+        .map(|t| (t.variable.as_str(), t.audience.as_str()))
+        .collect();
+    assert_eq!(
+        tokens,
+        [("PYPI_ID_TOKEN", "pypi"), ("SIGSTORE_ID_TOKEN", "sigstore")]
+    );
+    assert!(
+        p.jobs[0].id_tokens.is_empty(),
+        "a job without id_tokens: gets no token"
+    );
+    let source = gitlab::Source {
+        pipeline_source: "push".into(),
+        ref_path: "refs/tags/v1.0".into(),
+    };
+    let (id, unknown) = gitlab::identity(
+        "octo-group/sub/demo",
+        &p,
+        publish,
+        &source,
+        Some("abc".into()),
+    );
+    assert!(unknown.is_empty());
+    let c = gitlab::claims(&id, "https://gitlab.example", "pypi", 1000);
+    // The documented forms: ci_config_ref_uri names the real CI file, sub the ref.
+    assert_eq!(
+        c["ci_config_ref_uri"],
+        "gitlab.example/octo-group/sub/demo//.gitlab-ci.yml@refs/tags/v1.0"
+    );
+    assert_eq!(
+        c["sub"],
+        "project_path:octo-group/sub/demo:ref_type:tag:ref:v1.0"
+    );
+    assert_eq!(
+        (c["namespace_path"].as_str(), c["project_path"].as_str()),
+        (Some("octo-group/sub"), Some("octo-group/sub/demo"))
+    );
+    assert_eq!(
+        (
+            c["ref_path"].as_str(),
+            c["ref_type"].as_str(),
+            c["sha"].as_str()
+        ),
+        (Some("refs/tags/v1.0"), Some("tag"), Some("abc"))
+    );
+    assert_eq!(
+        (
+            c["environment"].as_str(),
+            c["pipeline_source"].as_str(),
+            c["aud"].as_str()
+        ),
+        (Some("pypi"), Some("push"), Some("pypi"))
+    );
+    // A variable GitLab expands is not guessed.
+    let expr = "deploy:\n  environment: review/$CI_COMMIT_REF_NAME\n  id_tokens:\n    T:\n      aud: pypi\n  script: [uv publish]\n";
+    let p = gitlab::parse(".gitlab-ci.yml", &|_| Ok(expr.to_owned())).unwrap();
+    let (id, unknown) = gitlab::identity("g/p", &p, &p.jobs[0], &source, None);
+    assert_eq!(id.environment, None);
+    assert!(unknown[0].contains("$CI_COMMIT_REF_NAME"), "{unknown:?}");
+}
+
+#[test]
+fn remotes_name_the_project() {
+    use super::remote::{owner_repo, project_path};
+    assert_eq!(
+        owner_repo("git@git.example:octo-org/demo.git"),
+        Some(("octo-org".into(), "demo".into()))
+    );
+    assert_eq!(
+        owner_repo("https://git.example/octo-org/demo"),
+        Some(("octo-org".into(), "demo".into()))
+    );
+    assert_eq!(
+        project_path("git@gitlab.example:group/sub/demo.git").as_deref(),
+        Some("group/sub/demo")
+    );
+    assert_eq!(
+        project_path("https://gitlab.example/group/demo.git").as_deref(),
+        Some("group/demo")
+    );
+    assert_eq!(project_path("demo"), None);
+}

@@ -18,6 +18,7 @@ mod dashboard;
 mod e2e_providers;
 mod e2e_uv;
 mod faults;
+mod gitlab_ci_local;
 mod index;
 mod issuer_and_cli;
 mod issuer_faults;
