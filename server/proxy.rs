@@ -106,16 +106,68 @@ pub fn twine_hosts(python: &str) -> anyhow::Result<Vec<String>> {
     Ok(hosts)
 }
 
-/// The impersonated hosts with `twine` replaced by the hosts the installed twine knows
-/// (`MOCK_PYPI_PYTHON` names the interpreter, default `python3`).
+/// `uv` in `--impersonate-host`: the host of the installed uv's default upload URL, read
+/// from uv itself (a dry run names it) so no registry's name is written into mock-pypi.
+pub fn uv_hosts(uv: &str) -> anyhow::Result<Vec<String>> {
+    let dir = tempfile_dir()?;
+    let file = dir.join("probe-1.0.tar.gz");
+    std::fs::write(&file, b"")?;
+    let out = std::process::Command::new(uv)
+        .args([
+            "publish",
+            "--dry-run",
+            "--trusted-publishing",
+            "never",
+            "-u",
+            "__token__",
+            "-p",
+            "x",
+        ])
+        .arg(&file)
+        .env_remove("UV_PUBLISH_URL")
+        .current_dir(&dir)
+        .output()
+        .with_context(|| format!("running {uv} to ask uv for its upload URL (set MOCK_PYPI_UV)"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let url = text
+        .lines()
+        .find_map(|l| l.split(" against ").nth(1))
+        .with_context(|| {
+            format!(
+                "`--impersonate-host uv`: uv named no upload URL: {}",
+                text.trim()
+            )
+        })?;
+    let host = url::Url::parse(url.trim())
+        .with_context(|| format!("uv's upload URL {url:?}"))?
+        .host_str()
+        .map(str::to_owned)
+        .context("uv's upload URL has no host")?;
+    Ok(vec![host])
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("mock-pypi-uv-{}", crate::util::random_hex(8)));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// The impersonated hosts with `twine` and `uv` replaced by the hosts the installed
+/// clients know (`MOCK_PYPI_PYTHON` names twine's interpreter, default `python3`;
+/// `MOCK_PYPI_UV` the uv binary, default `uv`).
 pub fn expand_hosts(hosts: &[String]) -> anyhow::Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for host in hosts {
-        let expanded = if host == "twine" {
-            let python = std::env::var("MOCK_PYPI_PYTHON").unwrap_or_else(|_| "python3".into());
-            twine_hosts(&python)?
-        } else {
-            vec![host.clone()]
+        let expanded = match host.as_str() {
+            "twine" => {
+                let python = std::env::var("MOCK_PYPI_PYTHON").unwrap_or_else(|_| "python3".into());
+                twine_hosts(&python)?
+            }
+            "uv" => uv_hosts(&std::env::var("MOCK_PYPI_UV").unwrap_or_else(|_| "uv".into()))?,
+            _ => vec![host.clone()],
         };
         for h in expanded {
             if !out.contains(&h) {

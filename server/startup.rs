@@ -33,7 +33,11 @@ impl Server {
     /// Bind, open the data directory and database, prepare TLS and the issuer.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         tls::install_crypto_provider();
-        if settings.impersonate_hosts.iter().any(|h| h == "twine") {
+        if settings
+            .impersonate_hosts
+            .iter()
+            .any(|h| h == "twine" || h == "uv")
+        {
             let hosts = settings.impersonate_hosts.clone();
             settings.impersonate_hosts =
                 tokio::task::spawn_blocking(move || crate::proxy::expand_hosts(&hosts)).await??;

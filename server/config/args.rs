@@ -89,7 +89,8 @@ pub struct ServeArgs {
     pub impersonate_issuers: bool,
     /// Tunnel HTTPS for this host name to the index (an HTTP CONNECT proxy on the same
     /// port) and cover it in the certificate; `twine` adds the hosts the installed twine
-    /// treats as PyPI (repeatable; comma-separated in the variable).
+    /// treats as PyPI, `uv` the host of the installed uv's default upload URL
+    /// (repeatable; comma-separated in the variable).
     #[arg(
         long,
         env = "MOCK_PYPI_IMPERSONATE_HOSTS",

@@ -44,6 +44,10 @@ struct Run {
 /// A repository (origin octo-org/demo) with these workflows, run under `mock-pypi act`
 /// for a push of tag v1.0.0.
 fn act(server: &Server, workflows: &[(&str, &str)]) -> Run {
+    act_with(server, workflows, &[])
+}
+
+fn act_with(server: &Server, workflows: &[(&str, &str)], ours: &[&str]) -> Run {
     let dir = tempdir();
     let repo = dir.path().join("repo");
     let shared = dir.path().join("shared");
@@ -92,6 +96,7 @@ fn act(server: &Server, workflows: &[(&str, &str)]) -> Run {
         .env("PATH", &path)
         .env("HOME", dir.path())
         .args(["act", "--data-dir", data.to_str().unwrap()])
+        .args(ours)
         .args(["push", "-e", event.to_str().unwrap()])
         .args(["--env", &format!("SHARED={}", shared.display())])
         .args(["--env", &format!("UPLOAD_URL={}/legacy/", server.https())])
@@ -264,4 +269,30 @@ async fn a_reusable_publishing_workflow_is_judged_by_its_called_file() {
         "octo-org/demo/.github/workflows/release.yml@refs/tags/v1.0.0"
     );
     assert_eq!(verdict(&run).0, "accepted", "{}", run.preflight);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unmodified_workflow_publishing_to_the_default_index_reaches_the_mock() {
+    // The server impersonates the host of uv's own default upload URL (asked of uv).
+    let uv = venv().join("bin/uv");
+    let server = Server::launch(
+        &["--impersonate-host", "uv"],
+        &[("MOCK_PYPI_UV", uv.to_str().unwrap())],
+    );
+    server
+        .add_github_publisher("demo", "octo-org/demo", "release.yml", "pypi")
+        .await;
+    let workflow = BUILD_THEN_PUBLISH.replace(" --publish-url \"$UPLOAD_URL\"", "");
+    assert!(workflow.contains("run: uv publish --trusted-publishing always \"$SHARED\"/*"));
+    let run = tokio::task::block_in_place(|| {
+        act_with(&server, &[("release.yml", &workflow)], &["--impersonate"])
+    });
+    assert!(run.ok, "{}", run.log);
+    let exchange = last_exchange(&server).await;
+    assert_eq!(exchange["outcome"], "accepted");
+    let (_, projects) = server.api(Method::GET, "/projects", None).await;
+    assert!(
+        projects.to_string().contains("demo-1.0.0-py3-none-any.whl"),
+        "{projects}"
+    );
 }

@@ -3,7 +3,7 @@
 //! 8000), then every `sh` block of the section, in order, in one shell, as Terminal 2.
 //! The banner's next steps must be the ones the README prints.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::common::{ROOT, binary, tempdir, venv, wait_for_server};
@@ -29,10 +29,10 @@ fn blocks<'a>(text: &'a str, language: &str) -> Vec<&'a str> {
     out
 }
 
-#[test]
-fn the_walkthrough_runs_as_written() {
-    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
-    let walkthrough = section(&readme, "## Walkthrough: a trusted publish with uv");
+/// A fresh clone's working directory with a server started as Terminal 1 shows; the
+/// shell blocks of `heading`'s section run in it, in order, in one shell. The output.
+fn run_section(readme: &str, heading: &str, extra_path: &[PathBuf]) -> String {
+    let walkthrough = section(readme, "## Walkthrough: a trusted publish with uv");
     let console = blocks(walkthrough, "console")[0];
     let start = console
         .lines()
@@ -41,15 +41,17 @@ fn the_walkthrough_runs_as_written() {
         .expect("Terminal 1 starts the server with cargo run");
     // A fresh clone: the repository's files the commands name, nothing else.
     let work = tempdir();
-    for name in ["demo", "fixtures"] {
+    for name in ["demo", "fixtures", "examples"] {
         std::os::unix::fs::symlink(Path::new(ROOT).join(name), work.path().join(name)).unwrap();
     }
     std::fs::create_dir(work.path().join("home")).unwrap();
-    let path = format!(
-        "{}:{}:/usr/bin:/bin",
-        binary().parent().unwrap().display(),
-        venv().join("bin").display()
-    );
+    let mut path: Vec<String> = vec![
+        binary().parent().unwrap().display().to_string(),
+        venv().join("bin").display().to_string(),
+    ];
+    path.extend(extra_path.iter().map(|p| p.display().to_string()));
+    path.extend(["/usr/bin".to_owned(), "/bin".to_owned()]);
+    let path = path.join(":");
     let banner = work.path().join("banner.txt");
     let mut server = Command::new(binary())
         .args(start.split_whitespace())
@@ -73,7 +75,15 @@ fn the_walkthrough_runs_as_written() {
     let ours = |text: &str| text.replace("127.0.0.1:8000", &format!("127.0.0.1:{port}"));
 
     // The banner tells the newcomer what the README tells them, and nothing that fails.
-    let printed = std::fs::read_to_string(&banner).unwrap();
+    // The banner follows server.json: wait for it (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let printed = loop {
+        let text = std::fs::read_to_string(&banner).unwrap();
+        if text.contains("uv publish") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
     let next = printed
         .split("Next,")
         .nth(1)
@@ -84,7 +94,7 @@ fn the_walkthrough_runs_as_written() {
         .expect("the README's next steps");
     assert_eq!(next.trim(), ours(shown).trim(), "banner:\n{printed}");
 
-    let script = blocks(walkthrough, "sh")
+    let script = blocks(section(readme, heading), "sh")
         .iter()
         .map(|b| ours(b))
         .collect::<Vec<_>>()
@@ -106,8 +116,15 @@ fn the_walkthrough_runs_as_written() {
     );
     assert!(
         run.status.success(),
-        "the walkthrough failed:\n{script}\n---\n{out}"
+        "{heading} failed:\n{script}\n---\n{out}"
     );
+    out
+}
+
+#[test]
+fn the_walkthrough_runs_as_written() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let out = run_section(&readme, "## Walkthrough: a trusted publish with uv", &[]);
     // Each step did what the README says it does.
     assert!(
         out.contains("\"project\": \"demo\""),
@@ -126,5 +143,42 @@ fn the_walkthrough_runs_as_written() {
             && out.contains("workflow is 'ci.yml' but the publisher expects 'release.yml'")
             && out.contains("refused, as PyPI would"),
         "the wrong workflow:\n{out}"
+    );
+}
+
+#[test]
+fn the_pipeline_section_runs_as_written() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let gitlab_ci_local = std::env::var_os("MOCK_PYPI_TEST_GITLAB_CI_LOCAL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(ROOT).join("target/gitlab-ci-local/node_modules/.bin/gitlab-ci-local")
+        });
+    assert!(
+        gitlab_ci_local.exists(),
+        "tests/run.sh installs gitlab-ci-local"
+    );
+    let out = run_section(
+        &readme,
+        "## Test your real pipeline",
+        &[gitlab_ci_local.parent().unwrap().to_path_buf()],
+    );
+    // What the section shows and promises.
+    let shown = "job publish on push (refs/tags/v1) to pypi: accepted";
+    assert!(section(&readme, "## Test your real pipeline").contains(shown));
+    assert!(out.contains(shown), "preflight:\n{out}");
+    assert!(
+        out.contains("environment is 'pypi' but the publisher expects 'staging'")
+            && out.contains("refused, as PyPI would"),
+        "{out}"
+    );
+    assert!(
+        out.contains("publish: an OIDC token from the fake issuer")
+            && out.contains("build: no OIDC token"),
+        "act:\n{out}"
+    );
+    assert!(
+        out.contains("Job succeeded") && out.contains("PASS  publish"),
+        "act and gitlab-ci-local:\n{out}"
     );
 }
