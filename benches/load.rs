@@ -1,6 +1,7 @@
 //! Load and resource benchmarks against the real release binary on loopback.
 //! Run: `cargo bench --bench load` (all), or `MOCK_PYPI_BENCH=mint,simple cargo bench --bench load`.
-//! Scenarios: startup, baseline, mint, uploads, simple, big-upload. Every loop is bounded in
+//! Scenarios: startup, baseline, mint, uploads, simple, big-upload, one-core-upload,
+//! attestations, preflight, act. Every loop is bounded in
 //! count and time. PostgreSQL: set `MOCK_PYPI_TEST_DATABASE_URL` to a cluster's admin URL
 //! (`tests/pg-cluster.sh start DIR` prints one); `MOCK_PYPI_BENCH_REPLICAS=2` runs the mint
 //! and upload loops against two server processes on one database and data directory;
@@ -758,6 +759,133 @@ fn raw_write_speed(dir: &std::path::Path) -> f64 {
     speed
 }
 
+/// A repository of 30 workflows (a tag-triggered build-then-publish, a reusable
+/// publishing workflow and its caller, CI with a matrix…), as `mock-pypi preflight`
+/// reads them: the median wall time of 20 runs, process start included.
+fn preflight() {
+    let dir = test_support::tempdir();
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    for i in 0..30 {
+        let text = match i % 3 {
+            0 => format!(
+                "name: release-{i}\non:\n  push:\n    tags: ['v*']\n  release:\npermissions: {{}}\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: uv build\n  publish:\n    needs: build\n    environment: pypi\n    permissions:\n      id-token: write\n    steps:\n      - uses: actions/download-artifact@v4\n      - uses: pypa/gh-action-pypi-publish@release/v1\n"
+            ),
+            1 => format!(
+                "name: ci-{i}\non: [push, pull_request]\njobs:\n  test:\n    strategy:\n      matrix:\n        python: ['3.11', '3.12', '3.13']\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - run: uv run pytest\n"
+            ),
+            _ => format!(
+                "name: nightly-{i}\non:\n  schedule:\n    - cron: '0 3 * * *'\n  workflow_dispatch:\njobs:\n  upload:\n    permissions:\n      id-token: write\n    steps:\n      - run: uv build && uv publish --index testpypi\n"
+            ),
+        };
+        std::fs::write(wf.join(format!("w{i:02}.yml")), text).unwrap();
+    }
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    git(&["init", "-q"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "git@git.example:octo-org/bench.git",
+    ]);
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let out = std::process::Command::new(test_support::binary())
+            .args(["preflight", "--repo", dir.path().to_str().unwrap(), "--format", "json"])
+            .args(["--publisher", "github:repository=octo-org/bench,workflow_filename=w00.yml,environment=pypi,project=bench"])
+            .output()
+            .unwrap();
+        times.push(started.elapsed());
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    times.sort();
+    println!(
+        "preflight of a 30-workflow repository: median {:.1} ms, max {:.1} ms over {} runs (target < 200 ms)",
+        times[times.len() / 2].as_secs_f64() * 1000.0,
+        times[times.len() - 1].as_secs_f64() * 1000.0,
+        times.len()
+    );
+}
+
+/// What `mock-pypi act` adds to act itself per run: the same one-job workflow run 5 times
+/// each way (act from PATH or `MOCK_PYPI_ACT`), medians compared.
+fn act_overhead() {
+    let act = std::env::var("MOCK_PYPI_ACT").unwrap_or_else(|_| "act".into());
+    let server = Server::launch(&[], QUIET);
+    let dir = test_support::tempdir();
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::write(wf.join("ci.yml"), "on: push\njobs:\n  job:\n    runs-on: ubuntu-latest\n    permissions:\n      id-token: write\n    steps:\n      - run: echo hello\n").unwrap();
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir.path())
+            .args(["-c", "user.email=b@example.org", "-c", "user.name=b"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    git(&["init", "-q"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "git@git.example:octo-org/bench.git",
+    ]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "bench"]);
+    let median = |with_mock: bool| {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            let mut cmd = if with_mock {
+                let mut c = std::process::Command::new(test_support::binary());
+                c.args([
+                    "act",
+                    "--act",
+                    &act,
+                    "--data-dir",
+                    server.data_dir().to_str().unwrap(),
+                    "push",
+                ]);
+                c
+            } else {
+                let mut c = std::process::Command::new(&act);
+                c.args(["push", "-P", "ubuntu-latest=-self-hosted"]);
+                c
+            };
+            let out = cmd.current_dir(dir.path()).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            times.push(started.elapsed());
+        }
+        times.sort();
+        times[2]
+    };
+    let (plain, ours) = (median(false), median(true));
+    println!(
+        "act, one job: {:.0} ms alone, {:.0} ms through mock-pypi act (+{:.0} ms; target < 1 s)",
+        plain.as_secs_f64() * 1000.0,
+        ours.as_secs_f64() * 1000.0,
+        (ours.as_secs_f64() - plain.as_secs_f64()) * 1000.0
+    );
+}
+
 fn main() {
     let only = std::env::var("MOCK_PYPI_BENCH").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || only.split(',').any(|s| s.trim() == name);
@@ -770,6 +898,12 @@ fn main() {
     );
     if wanted("startup") {
         startup();
+    }
+    if wanted("preflight") {
+        preflight();
+    }
+    if wanted("act") {
+        act_overhead();
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

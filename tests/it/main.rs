@@ -25,6 +25,7 @@ mod issuer_faults;
 mod preflight;
 mod pypi_2026;
 mod readme;
+mod release_workflow;
 mod replicas;
 mod report_card;
 mod twine;
