@@ -780,21 +780,7 @@ fn preflight() {
         };
         std::fs::write(wf.join(format!("w{i:02}.yml")), text).unwrap();
     }
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    git(&["init", "-q"]);
-    git(&[
-        "remote",
-        "add",
-        "origin",
-        "git@git.example:octo-org/bench.git",
-    ]);
+    test_support::git_repo(dir.path(), "git@git.example:octo-org/bench.git", &[]);
     let mut times = Vec::new();
     for _ in 0..20 {
         let started = Instant::now();
@@ -828,24 +814,7 @@ fn act_overhead() {
     let wf = dir.path().join(".github/workflows");
     std::fs::create_dir_all(&wf).unwrap();
     std::fs::write(wf.join("ci.yml"), "on: push\njobs:\n  job:\n    runs-on: ubuntu-latest\n    permissions:\n      id-token: write\n    steps:\n      - run: echo hello\n").unwrap();
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir.path())
-            .args(["-c", "user.email=b@example.org", "-c", "user.name=b"])
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    git(&["init", "-q"]);
-    git(&[
-        "remote",
-        "add",
-        "origin",
-        "git@git.example:octo-org/bench.git",
-    ]);
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "bench"]);
+    test_support::git_repo(dir.path(), "git@git.example:octo-org/bench.git", &[]);
     let median = |with_mock: bool| {
         let mut times = Vec::new();
         for _ in 0..5 {

@@ -33,15 +33,7 @@ impl Server {
     /// Bind, open the data directory and database, prepare TLS and the issuer.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         tls::install_crypto_provider();
-        if settings
-            .impersonate_hosts
-            .iter()
-            .any(|h| h == "twine" || h == "uv")
-        {
-            let hosts = settings.impersonate_hosts.clone();
-            settings.impersonate_hosts =
-                tokio::task::spawn_blocking(move || crate::proxy::expand_hosts(&hosts)).await??;
-        }
+        settings.impersonate_hosts = impersonated(&settings.impersonate_hosts).await?;
         let data_dir = settings.data_dir.clone();
         tokio::fs::create_dir_all(&data_dir)
             .await
@@ -53,16 +45,7 @@ impl Server {
         let public_url = public_url(&settings, local_addr);
         let public =
             url::Url::parse(&public_url).with_context(|| format!("public URL {public_url:?}"))?;
-        let mut names = settings.tls_names.clone();
-        names.extend(settings.impersonate_hosts.iter().cloned());
-        if let Some(host) = public.host_str() {
-            names.push(host.to_owned());
-        }
-        let user_cert = settings
-            .tls_cert
-            .as_deref()
-            .zip(settings.tls_key.as_deref());
-        let tls_material = tls::load(&data_dir, user_cert, &tls::leaf_names(&names)).await?;
+        let tls_material = tls_for(&settings, &public).await?;
         let blobs = BlobStore::new(&data_dir).context("preparing the file store")?;
         let store = Store::connect(
             &settings.database_url,
@@ -217,6 +200,31 @@ async fn purge_loop(state: AppState) {
             tracing::warn!(error = %e, "purging expired jti records failed");
         }
     }
+}
+
+/// The impersonated host names with `twine` and `uv` asked of those clients (a
+/// process each, off the reactor).
+async fn impersonated(hosts: &[String]) -> anyhow::Result<Vec<String>> {
+    if !hosts.iter().any(|h| h == "twine" || h == "uv") {
+        return Ok(hosts.to_vec());
+    }
+    let hosts = hosts.to_vec();
+    tokio::task::spawn_blocking(move || crate::proxy::expand_hosts(&hosts)).await?
+}
+
+/// The certificate and key: the user's, or generated for every name clients use (the
+/// configured ones, the impersonated hosts and the public URL's host).
+async fn tls_for(settings: &Settings, public: &url::Url) -> anyhow::Result<tls::TlsMaterial> {
+    let mut names = settings.tls_names.clone();
+    names.extend(settings.impersonate_hosts.iter().cloned());
+    if let Some(host) = public.host_str() {
+        names.push(host.to_owned());
+    }
+    let user_cert = settings
+        .tls_cert
+        .as_deref()
+        .zip(settings.tls_key.as_deref());
+    tls::load(&settings.data_dir, user_cert, &tls::leaf_names(&names)).await
 }
 
 /// What other commands (`env`, `publisher`, tests) need to reach this server.

@@ -44,6 +44,7 @@ binary_kb=$(python3 -c 'import sys, zipfile; print(max(i.file_size for i in zipf
 echo "$(basename "$wheel"): wheel $((wheel_kb / 1024)) MiB (target < 12), binary $((binary_kb / 1024)) MiB (target < 25), built in $(( $(date +%s) - t )) s"
 [ "$wheel_kb" -lt $((12 * 1024)) ] || fail "the wheel is ${wheel_kb} KiB (target: under 12 MiB)"
 [ "$binary_kb" -lt $((25 * 1024)) ] || fail "the binary is ${binary_kb} KiB (target: under 25 MiB)"
+python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); m = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA")); sys.exit(0 if "Provides-Extra: act" in z.read(m).decode() else "the wheel lacks the act extra")' "$wheel" || fail "the act extra"
 python3 -c 'import sys, tarfile; names = tarfile.open(sys.argv[1]).getnames(); need = ["Cargo.toml", "Cargo.lock", "pyproject.toml", "server/main.rs", "python/mock_pypi/__init__.py", "migrations/sqlite/0001_initial.sql", "templates/dashboard/base.html"]; missing = [n for n in need if not any(x.endswith("/" + n) for x in names)]; sys.exit("sdist lacks " + ", ".join(missing) if missing else 0)' "$sdist"
 
 say "a fresh venv with the wheel, no Rust on PATH"

@@ -24,9 +24,6 @@ const LABELS: &[&str] = &[
     "ubuntu-20.04",
 ];
 
-/// What is not copied into the run's copy of the repository.
-const SKIP: &[&str] = &[".mock-pypi", "target", "node_modules"];
-
 #[derive(Args, Debug)]
 pub struct ActArgs {
     #[command(flatten)]
@@ -111,16 +108,7 @@ fn workflows(repo: &Path) -> anyhow::Result<Vec<(Workflow, String)>> {
 
 /// The repository's facts from git (the remote names OWNER/REPO).
 fn repo_facts(repo: &Path) -> anyhow::Result<Repo> {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .arg("-C")
-            .arg(repo)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
+    let git = |args: &[&str]| super::repo::git(repo, args);
     let (owner, name) = git(&["remote", "get-url", "origin"])
         .as_deref()
         .and_then(crate::pipeline::remote::owner_repo)
@@ -131,26 +119,6 @@ fn repo_facts(repo: &Path) -> anyhow::Result<Repo> {
         sha: git(&["rev-parse", "HEAD"]),
         ..Default::default()
     })
-}
-
-/// A copy of the repository whose files are hard links (cheap, and the originals are
-/// never written: changed files are replaced, not edited).
-pub(super) fn copy_of(repo: &Path, into: &Path) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(repo)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if SKIP.iter().any(|s| name == *s) {
-            continue;
-        }
-        let ok = Command::new("cp")
-            .arg("-al")
-            .arg(entry.path())
-            .arg(into.join(&name))
-            .status()?
-            .success();
-        anyhow::ensure!(ok, "copying {} for the run", entry.path().display());
-    }
-    Ok(())
 }
 
 pub async fn act(args: ActArgs) -> anyhow::Result<()> {
@@ -178,9 +146,45 @@ pub async fn act(args: ActArgs) -> anyhow::Result<()> {
     }
     let copy = std::env::temp_dir().join(format!("mock-pypi-act-{}", crate::util::random_hex(8)));
     std::fs::create_dir_all(&copy)?;
+    let since = crate::util::now();
     let result = run(&args, &r, &repo, &copy, &found, &grants);
     let _ = std::fs::remove_dir_all(&copy);
-    std::process::exit(result?);
+    let code = result?;
+    explain_exchanges(&args.target, since).await;
+    std::process::exit(code);
+}
+
+/// The exchanges the run made, each with the index's verdict and its explanation (the
+/// same words the client got, even when a job's log lost them).
+pub(super) async fn explain_exchanges(target: &Target, since: i64) {
+    let Ok(info) = target.info() else { return };
+    let (Some(url), Some(token)) = (info.http_url, info.admin_token) else {
+        return;
+    };
+    let Ok(client) = crate::http_client::cli() else {
+        return;
+    };
+    let answer = client
+        .get(format!("{url}/_mock/api/exchanges?since={since}"))
+        .bearer_auth(token)
+        .send()
+        .await;
+    let Ok(body) = answer else { return };
+    let Ok(body) = body.json::<Value>().await else {
+        return;
+    };
+    let exchanges = body["exchanges"].as_array().cloned().unwrap_or_default();
+    if exchanges.is_empty() {
+        eprintln!("mock-pypi: no token exchange reached the index during the run");
+    }
+    for e in exchanges.iter().rev() {
+        eprintln!(
+            "mock-pypi: exchange {} {}: {}",
+            e["id"],
+            e["outcome"].as_str().unwrap_or(""),
+            e["description"].as_str().unwrap_or("")
+        );
+    }
 }
 
 fn run(
@@ -191,7 +195,7 @@ fn run(
     found: &[(Workflow, String)],
     grants: &[inject::Grant],
 ) -> anyhow::Result<i32> {
-    copy_of(repo, copy)?;
+    super::repo::copy_of(repo, copy)?;
     for (wf, text) in found {
         if grants
             .iter()

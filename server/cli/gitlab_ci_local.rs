@@ -43,21 +43,10 @@ pub struct GitLabCiLocalArgs {
     pub args: Vec<String>,
 }
 
-fn git(repo: &Path, args: &[&str]) -> Option<String> {
-    Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-}
-
 pub async fn gitlab_ci_local(args: GitLabCiLocalArgs) -> anyhow::Result<()> {
     let r = args.issuer.resolve(&args.target)?;
     let repo = args.repo.canonicalize().context("the repository")?;
-    let project = git(&repo, &["remote", "get-url", "origin"])
+    let project = super::repo::git(&repo, &["remote", "get-url", "origin"])
         .as_deref()
         .and_then(crate::pipeline::remote::project_path)
         .context("no git remote 'origin' to read the project path from")?;
@@ -67,11 +56,12 @@ pub async fn gitlab_ci_local(args: GitLabCiLocalArgs) -> anyhow::Result<()> {
     };
     let pipeline = gitlab::parse(".gitlab-ci.yml", &read)?;
     let ref_path = args.ref_path.clone().unwrap_or_else(|| {
-        match git(&repo, &["describe", "--exact-match", "--tags", "HEAD"]) {
+        match super::repo::git(&repo, &["describe", "--exact-match", "--tags", "HEAD"]) {
             Some(tag) => format!("refs/tags/{tag}"),
             None => format!(
                 "refs/heads/{}",
-                git(&repo, &["rev-parse", "--abbrev-ref", "HEAD"]).unwrap_or_else(|| "main".into())
+                super::repo::git(&repo, &["rev-parse", "--abbrev-ref", "HEAD"])
+                    .unwrap_or_else(|| "main".into())
             ),
         }
     });
@@ -79,7 +69,7 @@ pub async fn gitlab_ci_local(args: GitLabCiLocalArgs) -> anyhow::Result<()> {
         pipeline_source: args.pipeline_source.clone(),
         ref_path,
     };
-    let sha = git(&repo, &["rev-parse", "HEAD"]);
+    let sha = super::repo::git(&repo, &["rev-parse", "HEAD"]);
     // Each job's variables: one token per id_tokens entry, for its audience.
     let mut per_job: Vec<(usize, Vec<(String, String)>)> = Vec::new();
     eprintln!(
@@ -113,9 +103,12 @@ pub async fn gitlab_ci_local(args: GitLabCiLocalArgs) -> anyhow::Result<()> {
     }
     let copy = std::env::temp_dir().join(format!("mock-pypi-gcl-{}", crate::util::random_hex(8)));
     std::fs::create_dir_all(&copy)?;
+    let since = crate::util::now();
     let result = run(&args, &r, &repo, &copy, &pipeline, &per_job, &read);
     let _ = std::fs::remove_dir_all(&copy);
-    std::process::exit(result?);
+    let code = result?;
+    super::act::explain_exchanges(&args.target, since).await;
+    std::process::exit(code);
 }
 
 fn run(
@@ -127,7 +120,7 @@ fn run(
     per_job: &[(usize, Vec<(String, String)>)],
     read: &dyn Fn(&str) -> Result<String, BadInput>,
 ) -> anyhow::Result<i32> {
-    super::act::copy_of(repo, copy)?;
+    super::repo::copy_of(repo, copy)?;
     let mut files: Vec<&str> = per_job
         .iter()
         .map(|(i, _)| pipeline.jobs[*i].file.as_str())

@@ -10,6 +10,7 @@ mod gitlab_ci_local;
 mod health;
 mod preflight;
 mod publisher;
+mod repo;
 mod serve;
 mod target;
 mod token;

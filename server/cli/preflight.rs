@@ -174,25 +174,13 @@ fn relative(repo: &Path, file: &Path) -> String {
         .map_or_else(|_| file.display().to_string(), |p| p.display().to_string())
 }
 
-fn git(repo: &Path, args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 fn repo_facts(args: &PreflightArgs) -> anyhow::Result<Repo> {
     let (owner, name) = match &args.repository {
         Some(r) => r
             .split_once('/')
             .map(|(o, n)| (o.to_owned(), n.to_owned()))
             .context("--repository takes OWNER/REPO")?,
-        None => git(&args.repo, &["remote", "get-url", "origin"])
+        None => super::repo::git(&args.repo, &["remote", "get-url", "origin"])
             .as_deref()
             .and_then(remote::owner_repo)
             .context(
@@ -206,7 +194,7 @@ fn repo_facts(args: &PreflightArgs) -> anyhow::Result<Repo> {
         repo_id: args.repository_id.clone(),
         immutable_sub: args.immutable_sub,
         sub_claim_keys: args.sub_claim_keys.clone(),
-        sha: git(&args.repo, &["rev-parse", "HEAD"]),
+        sha: super::repo::git(&args.repo, &["rev-parse", "HEAD"]),
     })
 }
 

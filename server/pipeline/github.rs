@@ -8,7 +8,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::workflow::{Environment, IdToken, Job, Permissions, Workflow};
-use crate::issuer::claims::ClaimContext;
 use crate::issuer::github::GitHubIdentity;
 
 /// The repository the workflows run in.
@@ -180,13 +179,7 @@ pub fn claims(
     audience: &str,
     now: i64,
 ) -> Map<String, Value> {
-    identity.claims(&ClaimContext {
-        issuer,
-        audience,
-        now,
-        lifetime: 300,
-        jti: "preflight",
-    })
+    identity.claims(&super::context(issuer, audience, now))
 }
 
 /// The ref an event runs on when none is given: a tag push names a tag matching its

@@ -5,12 +5,12 @@
 //! gets no token.
 
 use marked_yaml::Node;
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::workflow::{Environment, Step};
 use super::yaml::{BadInput, is_expression, line, text, texts};
-use crate::issuer::claims::ClaimContext;
 use crate::issuer::gitlab::GitLabIdentity;
 
 /// Top-level keys that are not jobs.
@@ -84,79 +84,84 @@ pub fn parse(
             if KEYWORDS.contains(&name_text) || name_text.starts_with('.') {
                 continue;
             }
-            let Some(job) = node.as_mapping() else {
-                continue;
-            };
-            let id_tokens_node = job.get_mapping("id_tokens");
-            let id_tokens = id_tokens_node
-                .map(|t| {
-                    t.iter()
-                        .map(|(var, spec)| {
-                            let aud = spec
-                                .as_mapping()
-                                .and_then(|m| m.get_node("aud"))
-                                .map(|a| texts(a).join(","))
-                                .unwrap_or_default();
-                            IdToken {
-                                variable: var.as_str().to_owned(),
-                                audience: aud,
-                                line: line(var.span()),
-                            }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let environment = job.get_node("environment").map(|e| {
-                let name = match e {
-                    Node::Mapping(m) => m.get_scalar("name").map(|s| s.as_str().to_owned()),
-                    _ => text(e).map(str::to_owned),
-                }
-                .unwrap_or_default();
-                // GitLab's variables ($CI_COMMIT_REF_NAME) are only known in the pipeline.
-                let env = if name.contains('$') || is_expression(&name) {
-                    Environment::Expression(name)
-                } else {
-                    Environment::Name(name)
-                };
-                (env, line(e.span()))
-            });
-            let script_node = job.get_node("script");
-            let run = script_node.map(|s| texts(s).join("\n"));
-            let run_line = script_node.map_or(line(name.span()), |s| match s {
-                Node::Sequence(seq) => seq.first().map_or(line(s.span()), |n| line(n.span())),
-                _ => line(s.span()),
-            });
-            let env = job
-                .get_mapping("variables")
-                .map(|v| v.keys().map(|k| k.as_str().to_owned()).collect())
-                .unwrap_or_default();
-            jobs.push(GitLabJob {
-                name: name_text.to_owned(),
-                file: file.clone(),
-                line: line(name.span()),
-                id_tokens,
-                environment,
-                id_tokens_line: id_tokens_node.map(|n| line(n.span())),
-                variables_line: job
-                    .iter()
-                    .find(|(k, _)| k.as_str() == "variables")
-                    .map(|(k, _)| line(k.span())),
-                script: Step {
-                    line: run_line,
-                    name: None,
-                    uses: None,
-                    with: Vec::new(),
-                    run,
-                    run_line,
-                    env,
-                },
-            });
+            if let Some(job) = node.as_mapping() {
+                jobs.push(parse_job(&file, name, job));
+            }
         }
     }
     Ok(Pipeline {
         ci_file: ci_file.to_owned(),
         jobs,
     })
+}
+
+/// One job: its id_tokens, environment, script and the lines of its keys.
+fn parse_job(file: &str, name: &MarkedScalarNode, job: &MarkedMappingNode) -> GitLabJob {
+    let name_text = name.as_str();
+    let id_tokens_node = job.get_mapping("id_tokens");
+    let id_tokens = id_tokens_node
+        .map(|t| {
+            t.iter()
+                .map(|(var, spec)| {
+                    let aud = spec
+                        .as_mapping()
+                        .and_then(|m| m.get_node("aud"))
+                        .map(|a| texts(a).join(","))
+                        .unwrap_or_default();
+                    IdToken {
+                        variable: var.as_str().to_owned(),
+                        audience: aud,
+                        line: line(var.span()),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let environment = job.get_node("environment").map(|e| {
+        let name = match e {
+            Node::Mapping(m) => m.get_scalar("name").map(|s| s.as_str().to_owned()),
+            _ => text(e).map(str::to_owned),
+        }
+        .unwrap_or_default();
+        // GitLab's variables ($CI_COMMIT_REF_NAME) are only known in the pipeline.
+        let env = if name.contains('$') || is_expression(&name) {
+            Environment::Expression(name)
+        } else {
+            Environment::Name(name)
+        };
+        (env, line(e.span()))
+    });
+    let script_node = job.get_node("script");
+    let run = script_node.map(|s| texts(s).join("\n"));
+    let run_line = script_node.map_or(line(name.span()), |s| match s {
+        Node::Sequence(seq) => seq.first().map_or(line(s.span()), |n| line(n.span())),
+        _ => line(s.span()),
+    });
+    let env = job
+        .get_mapping("variables")
+        .map(|v| v.keys().map(|k| k.as_str().to_owned()).collect())
+        .unwrap_or_default();
+    GitLabJob {
+        name: name_text.to_owned(),
+        file: file.to_owned(),
+        line: line(name.span()),
+        id_tokens,
+        environment,
+        id_tokens_line: id_tokens_node.map(|n| line(n.span())),
+        variables_line: job
+            .iter()
+            .find(|(k, _)| k.as_str() == "variables")
+            .map(|(k, _)| line(k.span())),
+        script: Step {
+            line: run_line,
+            name: None,
+            uses: None,
+            with: Vec::new(),
+            run,
+            run_line,
+            env,
+        },
+    }
 }
 
 /// `include: 'a.yml'`, `include: [{local: a.yml}, …]`, `include: {local: a.yml}`.
@@ -220,11 +225,5 @@ pub fn claims(
     audience: &str,
     now: i64,
 ) -> Map<String, Value> {
-    identity.claims(&ClaimContext {
-        issuer,
-        audience,
-        now,
-        lifetime: 300,
-        jti: "preflight",
-    })
+    identity.claims(&super::context(issuer, audience, now))
 }

@@ -16,3 +16,19 @@ pub mod yaml;
 
 #[cfg(test)]
 mod tests;
+
+/// The token-wide facts of a token derived here: GitHub's and GitLab's default 5 minutes,
+/// a fixed `jti` (the claims that matter to PyPI are the identity's).
+fn context<'a>(
+    issuer: &'a str,
+    audience: &'a str,
+    now: i64,
+) -> crate::issuer::claims::ClaimContext<'a> {
+    crate::issuer::claims::ClaimContext {
+        issuer,
+        audience,
+        now,
+        lifetime: 300,
+        jti: "preflight",
+    }
+}

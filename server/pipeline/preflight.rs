@@ -298,10 +298,9 @@ fn workflow_findings(wf: &Workflow, out: &mut Vec<Finding>) {
 
 /// Pitfalls of one publishing job.
 fn job_findings(p: &Publishing<'_>, inputs: &Inputs<'_>, out: &mut Vec<Finding>) {
-    let running = &p.running;
-    let wf = running.workflow;
-    let job = running.job;
-    let entry = running.caller.map_or(wf, |(w, _)| w);
+    let wf = p.running.workflow;
+    let job = p.running.job;
+    let entry = p.running.caller.map_or(wf, |(w, _)| w);
     let mut add = |rule, severity, message: String, file: &str, line| {
         let f = Finding {
             rule,
@@ -314,6 +313,57 @@ fn job_findings(p: &Publishing<'_>, inputs: &Inputs<'_>, out: &mut Vec<Finding>)
             out.push(f);
         }
     };
+    step_findings(p, &mut add);
+    if job.permissions.is_none() && wf.permissions.is_none() && p.running.caller.is_none() {
+        add(
+            "no-id-token",
+            Severity::Error,
+            format!(
+                "job '{}' publishes, but neither it nor the workflow grants `permissions: id-token: write`",
+                job.id
+            ),
+            &wf.path,
+            job.line,
+        );
+    }
+    for t in &entry.triggers {
+        match t.event.as_str() {
+            "pull_request_target" => add("pull-request-target", Severity::Error, "pull_request_target can run this publishing job, with the base repository's token, on code from a fork; PyPI refuses tokens from it".into(), &entry.path, t.line),
+            "pull_request" => add("fork-pull-request", Severity::Warning, "pull_request can run this publishing job: from a fork it gets no OIDC token, and publishing from pull requests is rarely meant (restrict the job to tags or releases)".into(), &entry.path, t.line),
+            _ => {}
+        }
+    }
+    if let Some((caller_wf, caller)) = p.running.caller {
+        add(
+            "reusable-workflow",
+            Severity::Note,
+            format!(
+                "job '{}' publishes inside the reusable workflow {}: PyPI matches the called file ('{}'), not the caller ('{}'), so register {}",
+                job.id, wf.path, wf.file, caller_wf.file, wf.file
+            ),
+            &caller_wf.path,
+            caller.line,
+        );
+    }
+    publisher_findings(p, inputs, &mut add);
+    cache_findings(wf, job, &mut add);
+    if let Some((Environment::Expression(e), line)) = &job.environment {
+        add(
+            "environment-expression",
+            Severity::Note,
+            format!("environment is the expression {e}; the verdict for it is unknown"),
+            &wf.path,
+            *line,
+        );
+    }
+}
+
+type Add<'a> = dyn FnMut(&'static str, Severity, String, &str, usize) + 'a;
+
+/// What the publishing steps themselves give away: a tool that cannot trust-publish, a
+/// credential, two indexes in one job.
+fn step_findings(p: &Publishing<'_>, add: &mut Add<'_>) {
+    let (wf, job) = (p.running.workflow, p.running.job);
     for step in &p.steps {
         if !step.tool.trusts() {
             add(
@@ -353,38 +403,10 @@ fn job_findings(p: &Publishing<'_>, inputs: &Inputs<'_>, out: &mut Vec<Finding>)
             job.line,
         );
     }
-    if job.permissions.is_none() && wf.permissions.is_none() && running.caller.is_none() {
-        add(
-            "no-id-token",
-            Severity::Error,
-            format!(
-                "job '{}' publishes, but neither it nor the workflow grants `permissions: id-token: write`",
-                job.id
-            ),
-            &wf.path,
-            job.line,
-        );
-    }
-    for t in &entry.triggers {
-        match t.event.as_str() {
-            "pull_request_target" => add("pull-request-target", Severity::Error, "pull_request_target can run this publishing job, with the base repository's token, on code from a fork; PyPI refuses tokens from it".into(), &entry.path, t.line),
-            "pull_request" => add("fork-pull-request", Severity::Warning, "pull_request can run this publishing job: from a fork it gets no OIDC token, and publishing from pull requests is rarely meant (restrict the job to tags or releases)".into(), &entry.path, t.line),
-            _ => {}
-        }
-    }
-    if let Some((caller_wf, caller)) = running.caller {
-        add(
-            "reusable-workflow",
-            Severity::Note,
-            format!(
-                "job '{}' publishes inside the reusable workflow {}: PyPI matches the called file ('{}'), not the caller ('{}'), so register {}",
-                job.id, wf.path, wf.file, caller_wf.file, wf.file
-            ),
-            &caller_wf.path,
-            caller.line,
-        );
-    }
-    publisher_findings(p, inputs, &mut add);
+}
+
+/// A release job that restores a cache another branch could have written.
+fn cache_findings(wf: &Workflow, job: &Job, add: &mut Add<'_>) {
     for step in &job.steps {
         let uses = step.uses.as_deref().unwrap_or("");
         let cached = uses.starts_with("actions/cache")
@@ -406,24 +428,11 @@ fn job_findings(p: &Publishing<'_>, inputs: &Inputs<'_>, out: &mut Vec<Finding>)
             );
         }
     }
-    if let Some((Environment::Expression(e), line)) = &job.environment {
-        add(
-            "environment-expression",
-            Severity::Note,
-            format!("environment is the expression {e}; the verdict for it is unknown"),
-            &wf.path,
-            *line,
-        );
-    }
 }
 
 /// Pitfalls between the job and the publishers meant for it (those naming this
 /// repository).
-fn publisher_findings(
-    p: &Publishing<'_>,
-    inputs: &Inputs<'_>,
-    add: &mut impl FnMut(&'static str, Severity, String, &str, usize),
-) {
+fn publisher_findings(p: &Publishing<'_>, inputs: &Inputs<'_>, add: &mut Add<'_>) {
     let running = &p.running;
     let wf = running.workflow;
     let job = running.job;

@@ -154,6 +154,54 @@ fn commands(step: &Step, run: &str) -> Vec<Publish> {
     out
 }
 
+/// The variables through which each tool takes a password or token.
+const PASSWORD_VARIABLES: &[&str] = &[
+    "TWINE_PASSWORD",
+    "UV_PUBLISH_TOKEN",
+    "UV_PUBLISH_PASSWORD",
+    "PDM_PUBLISH_PASSWORD",
+    "MATURIN_PYPI_TOKEN",
+    "MATURIN_PASSWORD",
+    "POETRY_PYPI_TOKEN_PYPI",
+    "FLIT_PASSWORD",
+    "HATCH_INDEX_AUTH",
+];
+
+/// A flag's value as the shell would pass it (`--f v` or `--f=v`; quotes removed,
+/// `$VAR` kept as written).
+fn flag_value(words: &[&str], names: &[&str]) -> Option<String> {
+    words.iter().enumerate().find_map(|(i, w)| {
+        names.iter().find_map(|n| {
+            w.strip_prefix(&format!("{n}="))
+                .map(str::to_owned)
+                .or_else(|| {
+                    (w == n)
+                        .then(|| words.get(i + 1).map(|v| (*v).to_owned()))
+                        .flatten()
+                })
+                .map(|v| v.trim_matches(|c| c == '"' || c == '\'').to_owned())
+        })
+    })
+}
+
+/// The index a command's flags name (the tool's default, PyPI, when none).
+fn index_of(tool: Tool, flag: &dyn Fn(&[&str]) -> Option<String>) -> Index {
+    let url_or_name = |urls: &[&str], names: &[&str]| {
+        flag(urls)
+            .map(|u| Index::of_url(&u))
+            .or_else(|| flag(names).map(|n| Index::of_name(&n)))
+    };
+    match tool {
+        Tool::Uv => url_or_name(&["--publish-url"], &["--index"]),
+        Tool::Twine | Tool::Maturin => url_or_name(&["--repository-url"], &["--repository", "-r"]),
+        Tool::Pdm | Tool::Poetry | Tool::Hatch | Tool::Flit => {
+            flag(&["--repository", "-r", "--repo"]).map(|n| Index::of_name(&n))
+        }
+        Tool::PublishAction => None,
+    }
+    .unwrap_or(Index::Pypi)
+}
+
 fn command(step: &Step, words: &[&str], line: usize) -> Option<Publish> {
     // `uvx twine upload`, `python -m twine upload`, `pipx run twine upload`: the tool
     // is the first known word.
@@ -173,55 +221,18 @@ fn command(step: &Step, words: &[&str], line: usize) -> Option<Publish> {
         ("flit", Some("publish")) => (Tool::Flit, &words[at + 2..]),
         _ => return None,
     };
-    let flag = |names: &[&str]| {
-        rest.iter().enumerate().find_map(|(i, w)| {
-            names.iter().find_map(|n| {
-                w.strip_prefix(&format!("{n}="))
-                    .map(str::to_owned)
-                    .or_else(|| {
-                        (w == n)
-                            .then(|| rest.get(i + 1).map(|v| (*v).to_owned()))
-                            .flatten()
-                    })
-            })
-        })
-    };
-    let index = match tool {
-        Tool::Uv => flag(&["--publish-url"])
-            .map(|u| Index::of_url(&u))
-            .or_else(|| flag(&["--index"]).map(|n| Index::of_name(&n))),
-        Tool::Twine => flag(&["--repository-url"])
-            .map(|u| Index::of_url(&u))
-            .or_else(|| flag(&["--repository", "-r"]).map(|n| Index::of_name(&n))),
-        Tool::Maturin => flag(&["--repository-url"])
-            .map(|u| Index::of_url(&u))
-            .or_else(|| flag(&["--repository", "-r"]).map(|n| Index::of_name(&n))),
-        Tool::Pdm | Tool::Poetry | Tool::Hatch | Tool::Flit => {
-            flag(&["--repository", "-r", "--repo"]).map(|n| Index::of_name(&n))
-        }
-        Tool::PublishAction => None,
-    }
-    .unwrap_or(Index::Pypi);
+    let flag = |names: &[&str]| flag_value(rest, names);
+    let index = index_of(tool, &flag);
     let password_flags: &[&str] = match tool {
         Tool::Uv => &["--token", "-t", "--password", "-p"],
         Tool::Pdm => &["--password", "-P"],
         Tool::Poetry => &["--password", "-p"],
         _ => &["--password", "-p"],
     };
-    let env_password = step.env.iter().find(|e| {
-        matches!(
-            e.as_str(),
-            "TWINE_PASSWORD"
-                | "UV_PUBLISH_TOKEN"
-                | "UV_PUBLISH_PASSWORD"
-                | "PDM_PUBLISH_PASSWORD"
-                | "MATURIN_PYPI_TOKEN"
-                | "MATURIN_PASSWORD"
-                | "POETRY_PYPI_TOKEN_PYPI"
-                | "FLIT_PASSWORD"
-                | "HATCH_INDEX_AUTH"
-        )
-    });
+    let env_password = step
+        .env
+        .iter()
+        .find(|e| PASSWORD_VARIABLES.contains(&e.as_str()));
     let credential = flag(password_flags)
         .map(|v| format!("a password or token on the command line ({v})"))
         .or_else(|| env_password.map(|e| format!("{e} in the step's env")));

@@ -60,3 +60,32 @@ pub fn parse_exports(text: &str) -> Vec<(String, String)> {
         .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').replace(r"'\''", "'")))
         .collect()
 }
+
+/// A git repository at `dir` whose `origin` is `origin`, holding `files` (path →
+/// contents), committed: what the pipeline commands read.
+pub fn git_repo(dir: &std::path::Path, origin: &str, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let full = dir.join(path);
+        std::fs::create_dir_all(full.parent().expect("a file in a directory")).expect("mkdir");
+        std::fs::write(full, text).expect("write");
+    }
+    for args in [
+        &["init", "-q"][..],
+        &["remote", "add", "origin", origin],
+        &["add", "-A"],
+        &["commit", "-qm", "files", "--allow-empty"],
+    ] {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.email=ci@example.org", "-c", "user.name=ci"])
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

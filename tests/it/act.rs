@@ -11,7 +11,7 @@ use std::process::Command;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::common::{ROOT, Server, binary, tempdir, venv};
+use crate::common::{ROOT, Server, binary, git_repo, tempdir, venv};
 
 const BUILD_THEN_PUBLISH: &str = r#"name: release
 on:
@@ -51,37 +51,19 @@ fn act_with(server: &Server, workflows: &[(&str, &str)], ours: &[&str]) -> Run {
     let dir = tempdir();
     let repo = dir.path().join("repo");
     let shared = dir.path().join("shared");
-    std::fs::create_dir_all(repo.join(".github/workflows")).unwrap();
     std::fs::create_dir_all(&shared).unwrap();
-    std::fs::copy(
-        Path::new(ROOT).join("demo/make_dist.py"),
-        repo.join("make_dist.py"),
-    )
-    .unwrap();
-    for (name, text) in workflows {
-        std::fs::write(repo.join(".github/workflows").join(name), text).unwrap();
-    }
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(["-c", "user.email=ci@example.org", "-c", "user.name=ci"])
-            .args(args)
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&[
-        "remote",
-        "add",
-        "origin",
-        "git@git.example:octo-org/demo.git",
-    ]);
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "release"]);
+    let make_dist = std::fs::read_to_string(Path::new(ROOT).join("demo/make_dist.py")).unwrap();
+    let names: Vec<String> = workflows
+        .iter()
+        .map(|(n, _)| format!(".github/workflows/{n}"))
+        .collect();
+    let mut files: Vec<(&str, &str)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(workflows.iter().map(|(_, t)| *t))
+        .collect();
+    files.push(("make_dist.py", &make_dist));
+    git_repo(&repo, "git@git.example:octo-org/demo.git", &files);
     let event = dir.path().join("event.json");
     std::fs::write(&event, r#"{"ref": "refs/tags/v1.0.0"}"#).unwrap();
     let path = format!(

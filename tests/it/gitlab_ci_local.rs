@@ -8,7 +8,7 @@ use std::process::Command;
 
 use reqwest::Method;
 
-use crate::common::{ROOT, Server, binary, tempdir, venv};
+use crate::common::{ROOT, Server, binary, git_repo, tempdir, venv};
 
 const PIPELINE: &str = "stages: [build, publish]\nbuild:\n  stage: build\n  script:\n    - python3 make_dist.py demo-gl 1.0.0 \"$SHARED\"\npublish:\n  stage: publish\n  environment: pypi\n  id_tokens:\n    PYPI_ID_TOKEN:\n      aud: pypi\n  script:\n    - uv publish --trusted-publishing always --publish-url \"$UPLOAD_URL\" \"$SHARED\"/*\n";
 
@@ -30,35 +30,13 @@ fn run(server: &Server, pipeline: &str) -> (bool, String) {
     let dir = tempdir();
     let repo = dir.path().join("repo");
     let shared = dir.path().join("shared");
-    std::fs::create_dir_all(&repo).unwrap();
     std::fs::create_dir_all(&shared).unwrap();
-    std::fs::copy(
-        Path::new(ROOT).join("demo/make_dist.py"),
-        repo.join("make_dist.py"),
-    )
-    .unwrap();
-    std::fs::write(repo.join(".gitlab-ci.yml"), pipeline).unwrap();
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(["-c", "user.email=ci@example.org", "-c", "user.name=ci"])
-            .args(args)
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&[
-        "remote",
-        "add",
-        "origin",
+    let make_dist = std::fs::read_to_string(Path::new(ROOT).join("demo/make_dist.py")).unwrap();
+    git_repo(
+        &repo,
         "git@gitlab.example:octo-group/demo.git",
-    ]);
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "ci"]);
+        &[(".gitlab-ci.yml", pipeline), ("make_dist.py", &make_dist)],
+    );
     let path = format!(
         "{}:{}:/usr/bin:/bin",
         binary().parent().unwrap().display(),

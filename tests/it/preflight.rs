@@ -12,7 +12,7 @@ use std::process::Command;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use crate::common::{ROOT, Server, binary, tempdir};
+use crate::common::{ROOT, Server, binary, git_repo, tempdir};
 
 fn cases() -> Vec<Value> {
     let text = std::fs::read_to_string(Path::new(ROOT).join("tests/preflight/cases.toml")).unwrap();
@@ -25,29 +25,11 @@ fn cases() -> Vec<Value> {
 
 /// A git repository whose origin is octo-org/demo, holding `files`.
 fn repository(dir: &Path, files: &Map<String, Value>) {
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&[
-        "remote",
-        "add",
-        "origin",
-        "git@git.example:octo-org/demo.git",
-    ]);
-    for (path, text) in files {
-        let full = dir.join(path);
-        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, text.as_str().unwrap()).unwrap();
-    }
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str().unwrap()))
+        .collect();
+    git_repo(dir, "git@git.example:octo-org/demo.git", &files);
 }
 
 /// The publishers as a `[[publishers]]` TOML file.
