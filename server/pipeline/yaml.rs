@@ -4,8 +4,9 @@
 use marked_yaml::{LoadError, LoaderOptions, Node, Span};
 
 /// A pipeline file that cannot be read as one: where, and what was expected.
+/// (Line 0: the file as a whole, e.g. one that cannot be read.)
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {message}")]
+#[error("{file}{}: {message}", if *line == 0 { String::new() } else { format!(":{line}") })]
 pub struct BadInput {
     pub file: String,
     pub line: usize,

@@ -204,51 +204,38 @@ fn bad_input_exits_2_naming_the_file_and_line() {
             ".github/workflows/event.yml:1: unknown event 'pushh'",
         ),
     ];
-    for (file, text, expected) in cases {
-        let path = wf.join(file);
-        std::fs::write(&path, text).unwrap();
-        let (code, out, err) = preflight(&[
+    // A refusal: exit 2, the message on stderr, nothing half-printed on stdout.
+    let refused = |workflow: &str, extra: &[&str], expected: &str| {
+        let mut args = vec![
             "--repo",
             repo,
             "--repository",
             "octo-org/demo",
             "--workflow",
-            path.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 2, "{file}: {out}{err}");
-        assert!(err.contains(expected), "{file}: {err}");
+            workflow,
+        ];
+        args.extend(extra);
+        let (code, out, err) = preflight(&args);
+        assert_eq!(code, 2, "{workflow}: {out}{err}");
+        assert!(err.contains(expected), "{workflow}: {err}");
         assert!(
             out.is_empty(),
-            "{file}: nothing is printed but the error: {out}"
+            "{workflow}: nothing is printed but the error: {out}"
         );
+    };
+    for (file, text, expected) in cases {
+        let path = wf.join(file);
+        std::fs::write(&path, text).unwrap();
+        refused(path.to_str().unwrap(), &[], expected);
     }
-    let (code, _, err) = preflight(&[
-        "--repo",
-        repo,
-        "--repository",
-        "octo-org/demo",
-        "--workflow",
-        "missing.yml",
-    ]);
-    assert_eq!(code, 2);
-    assert!(
-        err.contains("missing.yml") && err.contains("cannot read it"),
-        "{err}"
-    );
+    refused("missing.yml", &[], "missing.yml: cannot read it");
     let good = wf.join("good.yml");
     std::fs::write(&good, "on: push\njobs: {}\n").unwrap();
-    let (code, _, err) = preflight(&[
-        "--repo",
-        repo,
-        "--repository",
-        "octo-org/demo",
-        "--workflow",
+    refused(
         good.to_str().unwrap(),
-        "--event",
-        "pussh",
-    ]);
-    assert_eq!(code, 2);
-    assert!(err.contains("unknown event 'pussh'"), "{err}");
+        &["--event", "pussh"],
+        "unknown event 'pussh'",
+    );
 }
 
 #[test]
