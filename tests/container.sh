@@ -121,7 +121,7 @@ for base in python postgres; do
 done
 
 say "images from the Dockerfile, with the release binary (stage 'prebuilt')"
-cargo build --release --locked --bin mock-pypi 2>&1 | tail -1
+[ -x target/release/mock-pypi ] || tests/release-build.sh
 for target in runtime demo; do
   tag=$([ "$target" = runtime ] && echo mock-pypi:local || echo mock-pypi-demo:local)
   docker build -q --network host --build-arg BINARY=prebuilt --target "$target" -t "$tag" . >/dev/null \

@@ -17,27 +17,20 @@ pin() { grep -E "^$1==" "$repo/tests/requirements.txt" | head -1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/mock-pypi-wheel.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-maturin_venv=target/maturin-venv
-maturin_pin=$(grep -o 'maturin==[0-9.]*' pyproject.toml)
-if [ ! -x "$maturin_venv/bin/maturin" ] || ! "$maturin_venv/bin/maturin" --version | grep -q "${maturin_pin#maturin==}"; then
-  say "installing $maturin_pin"
-  rm -rf "$maturin_venv"
-  python3 -m venv "$maturin_venv"
-  "$maturin_venv/bin/pip" install --quiet --disable-pip-version-check "$maturin_pin"
-fi
-
-say "wheel and sdist ($maturin_pin)"
+say "wheel (the release build's: tests/release-build.sh) and sdist"
 t=$(date +%s)
-"$maturin_venv/bin/maturin" build --release --locked --out "$work/dist" 2>&1 | grep -E 'Built wheel|manylinux|warning|error' || true
-"$maturin_venv/bin/maturin" sdist --out "$work/dist" 2>&1 | grep -E 'Built|error' || true
+ls target/wheels/*.whl >/dev/null 2>&1 || tests/release-build.sh
+mkdir -p "$work/dist"
+cp target/wheels/*.whl "$work/dist/"
+target/maturin-venv/bin/maturin sdist --out "$work/dist" 2>&1 | grep -E 'Built|error' || true
 wheel=$(ls "$work"/dist/*.whl 2>/dev/null | head -1)
 sdist=$(ls "$work"/dist/*.tar.gz 2>/dev/null | head -1)
 [ -f "$wheel" ] || fail "no wheel was built"
 [ -f "$sdist" ] || fail "no sdist was built"
 version=$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)
 case "$(basename "$wheel")" in
-  mock_pypi-"$version"-py3-none-manylinux_*_x86_64.whl|mock_pypi-"$version"-py3-none-manylinux_*_aarch64.whl) ;;
-  *) fail "unexpected wheel name $(basename "$wheel") (version $version, a manylinux tag)" ;;
+  mock_pypi-"$version"-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl) ;;
+  *) fail "unexpected wheel name $(basename "$wheel") (version $version, manylinux2014: glibc 2.17)" ;;
 esac
 wheel_kb=$(( $(stat -c %s "$wheel") / 1024 ))
 binary_kb=$(python3 -c 'import sys, zipfile; print(max(i.file_size for i in zipfile.ZipFile(sys.argv[1]).infolist() if i.filename.endswith("/scripts/mock-pypi")) // 1024)' "$wheel")
@@ -63,6 +56,32 @@ for sub in serve issuer env publisher token api-token health; do
   run_clean mock-pypi "$sub" --help >/dev/null || fail "mock-pypi $sub --help"
 done
 [ "$(run_clean python -c 'import mock_pypi; print(mock_pypi.__version__)')" = "$version" ] || fail "mock_pypi.__version__"
+
+if [ "$(id -u)" = 0 ]; then
+  say "the installed binary on Debian 11 (glibc 2.31), the oldest Debian debootstrap still fetches"
+  command -v debootstrap >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null; }
+  old_root="$repo/target/debian-bullseye"
+  if [ ! -x "$old_root/usr/bin/ldd" ]; then
+    rm -rf "$old_root"
+    debootstrap --variant=minbase bullseye "$old_root" http://deb.debian.org/debian >/dev/null 2>&1 \
+      || fail "debootstrap of Debian 11"
+  fi
+  cp "$venv/bin/mock-pypi" "$old_root/usr/local/bin/mock-pypi"
+  glibc=$(chroot "$old_root" /usr/bin/ldd --version | head -1)
+  chroot "$old_root" /usr/local/bin/mock-pypi --version | grep -qx "mock-pypi $version" || fail "mock-pypi --version on Debian 11"
+  old_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  chroot "$old_root" /usr/local/bin/mock-pypi serve --listen "127.0.0.1:$old_port" --data-dir /tmp/mock-pypi-data \
+    >"$work/old-serve.log" 2>&1 &
+  old_pid=$!
+  for _ in $(seq 1 100); do
+    chroot "$old_root" /usr/local/bin/mock-pypi health --url "http://127.0.0.1:$old_port/_mock/health" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  chroot "$old_root" /usr/local/bin/mock-pypi health --url "http://127.0.0.1:$old_port/_mock/health" >/dev/null \
+    || { cat "$work/old-serve.log"; kill "$old_pid"; fail "mock-pypi serve on Debian 11"; }
+  kill "$old_pid"; wait "$old_pid" 2>/dev/null || true
+  echo "the wheel's binary serves on $glibc"
+fi
 
 say "types: mypy --strict over the package and the examples, as installed"
 "$venv/bin/pip" install --quiet --disable-pip-version-check "$(pin mypy)"
@@ -123,7 +142,10 @@ if [ "${MOCK_PYPI_TEST_SDIST:-1}" = 1 ]; then
   # Cargo would take the release build's artifact for the same crate as fresh: newer
   # mtimes make it compile the sdist's own sources.
   find "$unpacked" -name '*.rs' -exec touch {} +
-  CARGO_TARGET_DIR="$repo/target" "$venv/bin/pip" wheel --quiet --no-deps --disable-pip-version-check \
+  # The release build's way (zig, manylinux2014), so its dependencies are reused.
+  CARGO_TARGET_DIR="$repo/target" PATH="$repo/target/maturin-venv/bin:$PATH" \
+    MATURIN_PEP517_ARGS="--zig --compatibility manylinux2014 --target x86_64-unknown-linux-gnu" \
+    "$repo/target/maturin-venv/bin/pip" wheel --quiet --no-deps --no-build-isolation --disable-pip-version-check \
     -w "$work/from-sdist" "$unpacked" || fail "building a wheel from the sdist"
   ls "$work"/from-sdist/*.whl >/dev/null || fail "the sdist produced no wheel"
   echo "wheel from the sdist built in $(( $(date +%s) - t )) s"

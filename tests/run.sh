@@ -101,8 +101,8 @@ fi
 
 # Arguments select Rust tests; the artifact tests run only for the whole suite.
 if [ $# -eq 0 ]; then
-  echo "== release build (the wheel and the image ship it)"
-  cargo build --release --locked 2>&1 | tail -1
+  echo "== release build (the wheel and the image ship it): tests/release-build.sh"
+  tests/release-build.sh
   container=${MOCK_PYPI_TEST_CONTAINER:-auto}
   if [ "$container" = auto ]; then
     if [ "$(id -u)" = 0 ] && { [ -x /usr/sbin/dockerd ] || command -v apt-get >/dev/null; }; then container=1; else container=0; fi
