@@ -319,3 +319,69 @@ mod tests {
         assert!(Detail::from_stored("not json").steps.is_empty());
     }
 }
+
+/// What one `POST /_/oidc/burn-token` did. PyPI answers 202 whatever happened
+/// (warehouse#20197), so the outcome lives only here: the audit API and the dashboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BurnOutcome {
+    /// A trusted-publishing token, revoked now.
+    Burned,
+    /// A trusted-publishing token revoked by an earlier burn; its first burn time stands.
+    AlreadyBurned,
+    /// An API token: PyPI burns only tokens that trusted publishing minted.
+    NotTrustedPublishing,
+    /// Not a token of this index (never minted here, or reset away).
+    Unknown,
+}
+
+impl BurnOutcome {
+    pub const ALL: [BurnOutcome; 4] = [
+        Self::Burned,
+        Self::AlreadyBurned,
+        Self::NotTrustedPublishing,
+        Self::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Burned => "burned",
+            Self::AlreadyBurned => "already-burned",
+            Self::NotTrustedPublishing => "not-trusted-publishing",
+            Self::Unknown => "unknown-token",
+        }
+    }
+
+    /// The explanation the 202 does not give.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Self::Burned => {
+                "the trusted-publishing token was revoked: later uploads with it are refused"
+            }
+            Self::AlreadyBurned => "the token had been burned already; nothing changed",
+            Self::NotTrustedPublishing => {
+                "an API token, not one minted by trusted publishing: PyPI leaves it valid, and so does mock-pypi"
+            }
+            Self::Unknown => "no token of this index matches: nothing was revoked",
+        }
+    }
+
+    pub fn revoked(self) -> bool {
+        self == Self::Burned
+    }
+}
+
+impl TryFrom<String> for BurnOutcome {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == text)
+            .ok_or_else(|| format!("unknown burn outcome '{text}'"))
+    }
+}
+
+impl Serialize for BurnOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}

@@ -11,7 +11,7 @@ use crate::oidc::publisher::{Publisher, PublisherConfig};
 use crate::packaging;
 use crate::provider::Provider;
 use crate::state::App;
-use crate::store::{ExchangeRow, FileRow, StoreError, TokenRow, TrustedIssuerRow};
+use crate::store::{BurnRow, ExchangeRow, FileRow, StoreError, TokenRow, TrustedIssuerRow};
 
 /// Why an operation was refused or failed; the control API maps it to its answers,
 /// startup to its error.
@@ -241,6 +241,8 @@ pub struct TokenActivity {
     /// The token as it is now (expiry, burn); `None` once reset away.
     pub token: Option<TokenRow>,
     pub uploads: Vec<Upload>,
+    /// Every burn-token call that named it, newest first, with what it did.
+    pub burns: Vec<BurnRow>,
 }
 
 /// One exchange as the API and the dashboard show it: the audit row, and for an
@@ -267,6 +269,7 @@ pub async fn exchange_activity(app: &App, id: i64) -> Result<Option<ExchangeActi
                 .into_iter()
                 .map(|(project, file)| Upload { project, file })
                 .collect(),
+            burns: app.store.burns(Some(token_id), 100).await?,
         }),
         None => None,
     };

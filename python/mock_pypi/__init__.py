@@ -17,7 +17,7 @@ Results are typed (``mock_pypi.Publisher``, ``Exchange``, ``Fault``, ``Scenario`
 from ._binary import find_binary
 from ._server import ApiError, ClientEnv, Server, ServerError, explain
 from ._types import (
-    ArmedScenario, Exchange, ExchangeDetail, Fault, FaultEvent, FaultRoute, Faults, Project, Provider,
+    ArmedScenario, Burn, Exchange, ExchangeDetail, Fault, FaultEvent, FaultRoute, Faults, Project, Provider,
     Publisher, Scenario, Step,
 )
 
@@ -29,7 +29,7 @@ except Exception:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
-    "ApiError", "ArmedScenario", "ClientEnv", "Exchange", "ExchangeDetail", "Fault", "FaultEvent", "FaultRoute",
+    "ApiError", "ArmedScenario", "Burn", "ClientEnv", "Exchange", "ExchangeDetail", "Fault", "FaultEvent", "FaultRoute",
     "Faults", "Project", "Provider", "Publisher", "Scenario", "Server", "ServerError", "Step", "explain",
     "find_binary", "__version__",
 ]

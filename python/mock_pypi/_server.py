@@ -20,7 +20,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union, cast
 
 from ._binary import find_binary
 from ._types import (
-    ArmedScenario, Exchange, Fault, FaultEvent, FaultRoute, Faults, Project, Provider, Publisher,
+    ArmedScenario, Burn, Exchange, Fault, FaultEvent, FaultRoute, Faults, Project, Provider, Publisher,
     Scenario,
 )
 
@@ -405,6 +405,12 @@ class Server:
     def exchange(self, exchange_id: int) -> Exchange:
         """One exchange with its token's later activity (uploads, burn)."""
         return cast(Exchange, self.api("GET", f"/exchanges/{int(exchange_id)}"))
+
+    def burns(self, token_id: Optional[str] = None) -> List[Burn]:
+        """Every burn-token call, newest first, with its outcome and explanation;
+        only those naming ``token_id`` when given."""
+        query = f"?token={urllib.parse.quote(token_id)}" if token_id else ""
+        return cast(List[Burn], self.api("GET", f"/burns{query}")["burns"])
 
     def projects(self) -> List[Project]:
         return cast(List[Project], self.api("GET", "/projects")["projects"])

@@ -86,9 +86,19 @@ class _ExchangeBase(TypedDict):
     description: str
 
 
+class Burn(TypedDict):
+    """One ``POST /_/oidc/burn-token`` and what it did (PyPI's 202 never says)."""
+
+    id: int
+    created_at: int
+    token_id: Optional[str]
+    outcome: Literal["burned", "already-burned", "not-trusted-publishing", "unknown-token"]
+    explanation: str
+
+
 class Exchange(_ExchangeBase, total=False):
     """One token exchange from the audit log; :meth:`Server.exchange` adds what its
-    token did afterwards (``token``, ``uploads``)."""
+    token did afterwards (``token``, ``uploads``, ``burns``)."""
 
     issuer: Optional[str]
     provider: Optional[str]
@@ -99,6 +109,7 @@ class Exchange(_ExchangeBase, total=False):
     detail: ExchangeDetail
     token: Optional[dict[str, Any]]
     uploads: List[dict[str, Any]]
+    burns: List[dict[str, Any]]
 
 
 class _FaultBase(TypedDict):

@@ -156,6 +156,7 @@ pub struct OverviewPage {
 pub struct ExchangesPage {
     pub frame: Frame,
     pub exchanges: Vec<ExchangeLine>,
+    pub burns: Vec<BurnLine>,
 }
 
 /// A claim of the token, as text.
@@ -211,6 +212,27 @@ pub struct TokenLine {
     pub burned: Option<When>,
 }
 
+/// One burn-token call, explained (PyPI's 202 says nothing).
+pub struct BurnLine {
+    pub when: When,
+    pub token: String,
+    pub outcome: &'static str,
+    pub explanation: &'static str,
+    pub revoked: bool,
+}
+
+impl BurnLine {
+    pub fn new(b: &crate::store::BurnRow, now: i64) -> Self {
+        Self {
+            when: When::at(b.created_at, now),
+            token: b.token_id.clone().unwrap_or_else(|| "(unknown)".into()),
+            outcome: b.outcome.as_str(),
+            explanation: b.outcome.explain(),
+            revoked: b.outcome.revoked(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "dashboard/exchange.html")]
 pub struct ExchangePage {
@@ -223,6 +245,7 @@ pub struct ExchangePage {
     pub candidates: Vec<CandidateBlock>,
     pub token: Option<TokenLine>,
     pub uploads: Vec<FileLine>,
+    pub burns: Vec<BurnLine>,
     pub api: String,
 }
 
@@ -274,6 +297,9 @@ impl ExchangePage {
                         .map(|u| FileLine::new(&u.project, &u.file, now))
                         .collect()
                 })
+                .unwrap_or_default(),
+            burns: token
+                .map(|t| t.burns.iter().map(|b| BurnLine::new(b, now)).collect())
                 .unwrap_or_default(),
             api: format!("/_mock/api/exchanges/{}", row.id),
         }

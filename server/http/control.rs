@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/prohibited-names/{name}", delete(remove_prohibited))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
+        .route("/burns", get(list_burns))
         .merge(super::control_faults::router())
         .route("/reset", post(reset))
         .layer(middleware::from_fn_with_state(state, require_admin))
@@ -230,6 +231,32 @@ async fn list_tokens(State(app): State<AppState>) -> Result<Json<Value>, ApiErro
     Ok(Json(
         json!({"tokens": app.store.list_tokens(crate::store::TokenKind::Api).await?}),
     ))
+}
+
+#[derive(serde::Deserialize)]
+struct BurnQuery {
+    token: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Every `POST /_/oidc/burn-token`, newest first, with what it did (the 202 never says).
+async fn list_burns(
+    State(app): State<AppState>,
+    Query(q): Query<BurnQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let burns = app
+        .store
+        .burns(q.token.as_deref(), q.limit.unwrap_or(100))
+        .await?;
+    let burns: Vec<Value> = burns
+        .iter()
+        .map(|b| {
+            let mut v = json!(b);
+            v["explanation"] = json!(b.outcome.explain());
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "burns": burns })))
 }
 
 async fn revoke_token(

@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::audit::ExchangeOutcome;
 use crate::dashboard::{
-    BASE, ExchangeLine, ExchangePage, ExchangesPage, FaultEventLine, FaultLine, FaultsPage,
-    FileLine, Frame, IssuerLine, IssuersPage, OverviewPage, ProjectBlock, ProjectsPage,
+    BASE, BurnLine, ExchangeLine, ExchangePage, ExchangesPage, FaultEventLine, FaultLine,
+    FaultsPage, FileLine, Frame, IssuerLine, IssuersPage, OverviewPage, ProjectBlock, ProjectsPage,
     PublisherLine, PublishersPage,
 };
 use crate::services;
@@ -132,6 +132,7 @@ async fn exchanges(State(app): State<AppState>, Query(q): Query<Live>) -> Result
     };
     let now = now();
     let rows = app.store.list_exchanges(&filter).await?;
+    let burns = app.store.burns(None, 20).await?;
     let mut frame = frame(&app, "exchanges");
     frame.refresh = q.live.is_some();
     Ok(page(
@@ -139,6 +140,7 @@ async fn exchanges(State(app): State<AppState>, Query(q): Query<Live>) -> Result
         ExchangesPage {
             frame,
             exchanges: rows.iter().map(|e| ExchangeLine::new(e, now)).collect(),
+            burns: burns.iter().map(|b| BurnLine::new(b, now)).collect(),
         },
     ))
 }

@@ -13,9 +13,7 @@ use serde_json::{Value, json};
 use crate::error::{MintCode, MintError};
 use crate::oidc::discovery;
 use crate::state::AppState;
-use crate::store::TokenRow;
 use crate::tokens;
-use crate::util::now;
 
 pub async fn audience(State(app): State<AppState>) -> Json<Value> {
     Json(json!({"audience": app.settings.audience}))
@@ -113,7 +111,10 @@ fn problem(status: StatusCode, detail: &str) -> Response {
         .into_response()
 }
 
-/// Revoke a minted token (uv calls this after publishing). Burning twice is fine.
+/// Burn a minted token as PyPI does (warehouse#20197): every well-formed request is
+/// answered 202 with the same body, whatever it did, so a caller learns nothing about
+/// a token it holds. Only trusted-publishing tokens are revoked; what happened is
+/// recorded for the audit API and the dashboard.
 pub async fn burn_token(
     State(app): State<AppState>,
     body: Result<Bytes, BytesRejection>,
@@ -131,18 +132,16 @@ pub async fn burn_token(
             ));
         }
     };
-    let burned: Option<TokenRow> = app.store.burn_token(&tokens::hash(&token)).await?;
-    match burned {
-        Some(row) => {
-            tracing::info!(token = %row.id, "token burned");
-            Ok(
-                Json(json!({"success": true, "burned_at": row.burned_at.unwrap_or_else(now)}))
-                    .into_response(),
-            )
-        }
-        None => Err(MintError::new(
-            MintCode::InvalidToken,
-            "unknown token: it was not minted by this index",
-        )),
-    }
+    let burn = tokens::burn(&app.store, &token).await?;
+    tracing::info!(
+        token = burn.token_id.as_deref().unwrap_or("-"),
+        outcome = burn.outcome.as_str(),
+        "burn-token: {}",
+        burn.outcome.explain()
+    );
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"message": "Accepted", "errors": []})),
+    )
+        .into_response())
 }

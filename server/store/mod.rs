@@ -4,6 +4,7 @@
 
 mod batcher;
 mod blobs;
+mod burns;
 mod changes;
 pub(crate) mod digests;
 mod exchanges;
@@ -17,6 +18,7 @@ mod sql;
 mod tokens;
 
 pub use blobs::{BlobStore, Digests, StagedFile};
+pub use burns::BurnRow;
 pub use changes::Changes;
 pub use exchanges::{ExchangeFilter, ExchangeRecord, ExchangeRow, JtiClaim, NewExchange, Recorded};
 pub use fault_events::{FaultEventRow, NewFaultEvent};
@@ -24,6 +26,8 @@ pub use files::{Attestations, NewFile, StoreFileOutcome, StoredAttestations, Whe
 pub use issuers::TrustedIssuerRow;
 pub use projects::{FileRow, ProjectRow, ProjectStatus, ReleaseRow};
 pub use publishers::{PublisherRecord, Reified};
+#[cfg(test)]
+pub use tokens::{Flag, Projects};
 pub use tokens::{NewToken, TokenKind, TokenRow};
 
 use std::str::FromStr;
@@ -191,6 +195,7 @@ impl Store {
             "DELETE FROM trusted_issuers",
             "DELETE FROM prohibited_names",
             "DELETE FROM fault_events",
+            "DELETE FROM token_burns",
         ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }

@@ -6,7 +6,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use crate::store::{Store, StoreResult, TokenRow};
+use crate::audit::BurnOutcome;
+use crate::store::{BurnRow, Store, StoreResult, TokenKind, TokenRow};
 use crate::util::now;
 
 pub const PREFIX: &str = "pypi-";
@@ -115,5 +116,74 @@ mod tests {
         assert_eq!(a.hash, hash(&a.token));
         assert_eq!(a.hash, hash(&format!(" {} ", a.token)));
         assert_eq!(a.id.len(), 16);
+    }
+}
+
+/// What burning this token does (pure): only a trusted-publishing token is revoked,
+/// and only once.
+pub fn burn_outcome(row: Option<&TokenRow>) -> BurnOutcome {
+    match row {
+        None => BurnOutcome::Unknown,
+        Some(r) if r.kind != TokenKind::Oidc => BurnOutcome::NotTrustedPublishing,
+        Some(r) if r.burned_at.is_some() => BurnOutcome::AlreadyBurned,
+        Some(_) => BurnOutcome::Burned,
+    }
+}
+
+/// Burn a presented token as PyPI does, recording what happened.
+pub async fn burn(store: &Store, presented: &str) -> StoreResult<BurnRow> {
+    let row = store.token_by_hash(&hash(presented)).await?;
+    let outcome = burn_outcome(row.as_ref());
+    if outcome.revoked() {
+        store.burn_token(&hash(presented)).await?;
+    }
+    store
+        .record_burn(row.as_ref().map(|r| r.id.as_str()), outcome)
+        .await
+}
+
+#[cfg(test)]
+mod burn_tests {
+    use super::*;
+    use crate::store::{Flag, Projects};
+
+    fn row(kind: TokenKind, burned_at: Option<i64>) -> TokenRow {
+        TokenRow {
+            id: "t".into(),
+            kind,
+            publisher_id: None,
+            projects: Projects(None),
+            description: String::new(),
+            created_at: 0,
+            expires_at: Some(900),
+            burned_at,
+            single_use: Flag(false),
+            used_at: None,
+        }
+    }
+
+    #[test]
+    fn only_a_live_trusted_publishing_token_is_revoked() {
+        let cases = [
+            (None, BurnOutcome::Unknown),
+            (
+                Some(row(TokenKind::Api, None)),
+                BurnOutcome::NotTrustedPublishing,
+            ),
+            (
+                Some(row(TokenKind::Api, Some(5))),
+                BurnOutcome::NotTrustedPublishing,
+            ),
+            (
+                Some(row(TokenKind::Oidc, Some(5))),
+                BurnOutcome::AlreadyBurned,
+            ),
+            (Some(row(TokenKind::Oidc, None)), BurnOutcome::Burned),
+        ];
+        for (r, want) in cases {
+            let got = burn_outcome(r.as_ref());
+            assert_eq!(got, want, "{:?}", r.map(|r| (r.kind, r.burned_at)));
+            assert_eq!(got.revoked(), want == BurnOutcome::Burned);
+        }
     }
 }

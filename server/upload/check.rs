@@ -29,9 +29,11 @@ pub fn refusal_for(refusal: Refusal) -> UploadError {
             "Invalid or non-existent authentication information. {HELP}"
         )),
         Refusal::Expired => UploadError::forbidden("Invalid API Token: token is expired"),
-        Refusal::Burned(TokenKind::Oidc) => UploadError::forbidden(
-            "Invalid API Token: token was revoked (burned with /_/oidc/burn-token); mint a new one",
-        ),
+        // PyPI deletes a burned token's macaroon, so it is refused as a token it never
+        // knew (the burn's audit row says what happened).
+        Refusal::Burned(TokenKind::Oidc) => UploadError::forbidden(format!(
+            "Invalid or non-existent authentication information. {HELP}"
+        )),
         Refusal::Used => UploadError::forbidden(
             "Invalid API Token: this single-use token was already used for an upload (PEP 807 single-use-token); mint a new one",
         ),

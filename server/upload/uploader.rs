@@ -57,7 +57,11 @@ impl Uploader<'_> {
     pub async fn authenticate(&self, presented: &str) -> Result<TokenRow, UploadError> {
         crate::tokens::authenticate(self.store, presented)
             .await?
-            .map_err(check::refusal_for)
+            .map_err(|refusal| {
+                // PyPI's words do not say a token was burned; the log does.
+                tracing::info!(?refusal, "upload refused: the token cannot upload");
+                check::refusal_for(refusal)
+            })
     }
 
     /// Read the upload's form, streaming its file into staging (hashed as it comes).

@@ -175,7 +175,7 @@ async fn uploads_and_burns_are_linked_to_the_exchange() {
         .send()
         .await
         .unwrap();
-    assert!(burned.status().is_success());
+    assert_eq!(burned.status(), 202);
     let (_, log) = server
         .api(Method::GET, "/exchanges?outcome=accepted", None)
         .await;
@@ -196,6 +196,8 @@ async fn uploads_and_burns_are_linked_to_the_exchange() {
     );
     assert!(e["token"]["burned_at"].is_i64(), "{e}");
     assert_eq!(e["token"]["id"], e["token_id"]);
+    assert_eq!(e["burns"][0]["outcome"], "burned", "{e}");
+    assert_eq!(e["burns"][0]["token_id"], e["token_id"], "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

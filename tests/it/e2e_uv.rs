@@ -61,10 +61,13 @@ async fn uv_trusted_publish_then_pip_and_uv_install() {
         .filter(|e| e["outcome"] == "accepted")
         .collect();
     assert_eq!(accepted.len(), 1, "{exchanges}");
-    assert!(
-        server.log().contains("token burned"),
-        "uv did not burn its token:\n{}",
-        server.log()
+    let id = accepted[0]["id"].as_i64().unwrap();
+    let (_, detail) = server
+        .api(reqwest::Method::GET, &format!("/exchanges/{id}"), None)
+        .await;
+    assert_eq!(
+        detail["burns"][0]["outcome"], "burned",
+        "uv did not burn its token: {detail}"
     );
 
     // pip installs from the simple index and the package imports.

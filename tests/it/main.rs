@@ -9,6 +9,7 @@ mod act;
 mod api_tokens;
 mod attestations;
 mod audit;
+mod burn;
 mod client_failures;
 mod clients;
 mod compose_topology;

@@ -144,6 +144,17 @@ async fn requests(server: &Server) -> BTreeMap<String, u64> {
         .unwrap_or_default()
 }
 
+/// How many tokens burn-token has revoked so far.
+async fn burned(server: &Server) -> usize {
+    let (_, body) = server.api(Method::GET, "/burns?limit=1000", None).await;
+    body["burns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["outcome"] == "burned")
+        .count()
+}
+
 /// The files stored for a project: (filename, size).
 async fn stored(server: &Server, project: &str) -> Vec<(String, u64)> {
     crate::common::uploads::files_of(server, project)
@@ -215,14 +226,18 @@ async fn every_client_through_every_scenario() {
             .collect::<String>()
     };
 
-    // A clean publish per client first: the requests a client makes when nothing fails.
+    // A clean publish per client first: the requests a client makes when nothing fails,
+    // and whether it burns its token afterwards (the audit's burns, not the 202).
     let mut baseline: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut burns_token: BTreeMap<&str, bool> = BTreeMap::new();
     for who in &CLIENTS {
         server.api(Method::DELETE, "/faults", None).await;
         let name = format!("rc-{}-clean", slug(who.name));
         let (p, env, token) = prepare(&server, home, who, &name, &[]).await;
+        let before = burned(&server).await;
         let (ok, out) = publish(&server, home, who, &p, &env, &token);
         assert!(ok, "{} cannot publish without faults:\n{out}", who.name);
+        burns_token.insert(who.name, burned(&server).await > before);
         baseline.insert(who.name, requests(&server).await);
     }
 
@@ -395,6 +410,20 @@ async fn every_client_through_every_scenario() {
         readme.push('\n');
         full.push('\n');
     }
+    // The last row: does the client burn its token after a trusted publish?
+    readme += "| *burns its token after publishing* |";
+    full += "| *burns its token after publishing* |";
+    for who in &CLIENTS {
+        let text = match (who.mode, burns_token[who.name]) {
+            (Mode::Token, _) => " n/a (API token) |",
+            (_, true) => " 🔥 burns |",
+            (_, false) => " no |",
+        };
+        readme += text;
+        full += text;
+    }
+    readme.push('\n');
+    full.push('\n');
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tmp");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("report-card.md"), &full).unwrap();
