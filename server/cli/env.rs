@@ -19,6 +19,8 @@ pub struct EnvArgs {
     pub provider: EnvProvider,
 }
 
+// One value per command line: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum EnvProvider {
     /// A GitHub Actions job with `id-token: write`.
@@ -68,6 +70,31 @@ pub struct GitHubJob {
     /// `immutable` for GitHub's 2026 subject, repo:OWNER@OWNER_ID/REPO@REPO_ID:… [default: classic].
     #[arg(long, value_parser = ["classic", "immutable"])]
     pub sub_format: Option<String>,
+    /// A customised subject (the repository's `include_claim_keys`, `use_default: false`):
+    /// comma-separated claims, `repo` and `context` for GitHub's segments,
+    /// e.g. repo,context,job_workflow_ref.
+    #[arg(long, value_parser = parse_sub_claim_keys)]
+    pub sub_claim_keys: Option<String>,
+    /// When the repository was created or renamed (YYYY-MM-DD): from 2026-07-15 its
+    /// default `sub` is the immutable one.
+    #[arg(long)]
+    pub repository_created: Option<String>,
+    /// The job's check run id [default: derived from the run].
+    #[arg(long)]
+    pub check_run_id: Option<String>,
+    /// The repository's enterprise (slug): adds the `enterprise` and `enterprise_id` claims.
+    #[arg(long)]
+    pub enterprise: Option<String>,
+    #[arg(long, requires = "enterprise")]
+    pub enterprise_id: Option<String>,
+    /// Sign as another GitHub issuer, which PyPI does not trust: `enterprise`
+    /// (…githubusercontent.com/SLUG, needs --enterprise) or `ghe.com:SUBDOMAIN`.
+    #[arg(long)]
+    pub issuer_form: Option<String>,
+}
+
+fn parse_sub_claim_keys(keys: &str) -> Result<String, String> {
+    github::check_sub_claim_keys(keys).map(|k| k.join(","))
 }
 
 impl GitHubJob {
@@ -82,6 +109,12 @@ impl GitHubJob {
             repository_owner_id: self.repository_owner_id.clone(),
             job_workflow_ref: self.job_workflow_ref.clone(),
             sub_format: self.sub_format.clone(),
+            sub_claim_keys: self.sub_claim_keys.clone(),
+            repository_created: self.repository_created.clone(),
+            check_run_id: self.check_run_id.clone(),
+            enterprise: self.enterprise.clone(),
+            enterprise_id: self.enterprise_id.clone(),
+            issuer_form: self.issuer_form.clone(),
             ..Default::default()
         }
     }
@@ -117,6 +150,17 @@ pub struct GitLabJob {
     pub ref_path: Option<String>,
     #[arg(long)]
     pub sha: Option<String>,
+    /// A merge-request pipeline from this fork (NAMESPACE/PROJECT) run in --project:
+    /// `project_*` name the fork, `job_project_*` --project (GitLab 18.2.2).
+    #[arg(long = "fork-mr", value_name = "FORK_PATH")]
+    pub fork_mr: Option<String>,
+    /// The project's ci_id_token_sub_claim_components, e.g. project_path,ref
+    /// [default: project_path,ref_type,ref].
+    #[arg(long)]
+    pub sub_components: Option<String>,
+    /// The job's timeout in seconds: the token lives that long [default: 300].
+    #[arg(long)]
+    pub job_timeout: Option<i64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -199,8 +243,9 @@ pub fn github_env(job: &GitHubJob) -> anyhow::Result<String> {
         job.repository.contains('/'),
         "--repository must be OWNER/REPO"
     );
-    let r = job.issuer.resolve(&job.target)?;
     let identity = job.identity();
+    identity.check().map_err(anyhow::Error::msg)?;
+    let r = job.issuer.resolve(&job.target)?;
     let git_ref = identity
         .git_ref
         .clone()
@@ -307,10 +352,15 @@ impl GitLabJob {
             self.project.contains('/'),
             "--project must be NAMESPACE/PROJECT"
         );
-        Ok(json!({
+        let identity = json!({
             "project_path": self.project, "ci_file": self.ci_file, "environment": self.environment,
-            "ref_path": self.ref_path, "sha": self.sha,
-        }))
+            "ref_path": self.ref_path, "sha": self.sha, "fork_project_path": self.fork_mr,
+            "sub_components": self.sub_components, "job_timeout": self.job_timeout,
+        });
+        let parsed: crate::issuer::gitlab::GitLabIdentity =
+            serde_json::from_value(identity.clone())?;
+        parsed.check().map_err(anyhow::Error::msg)?;
+        Ok(identity)
     }
 }
 
@@ -336,7 +386,7 @@ pub async fn env(args: EnvArgs) -> anyhow::Result<()> {
                 issuer: &job.issuer,
                 provider: Provider::GitLab,
                 identity: job.identity()?,
-                header: "A GitLab CI job whose id_tokens entry matches the index's audience (the token lives 5 minutes).",
+                header: "A GitLab CI job whose id_tokens entry matches the index's audience (the token lives for the job's timeout: 5 minutes unless --job-timeout).",
                 extra: vec![
                     ("CI_PROJECT_PATH", job.project.clone()),
                     ("CI_CONFIG_PATH", job.ci_file.clone()),
@@ -398,6 +448,12 @@ mod tests {
             repository_owner_id: None,
             job_workflow_ref: None,
             sub_format: None,
+            sub_claim_keys: None,
+            repository_created: None,
+            check_run_id: None,
+            enterprise: None,
+            enterprise_id: None,
+            issuer_form: None,
             without_id_token: false,
         };
         let text = github_env(&job).unwrap();

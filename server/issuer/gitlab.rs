@@ -27,9 +27,85 @@ pub struct GitLabIdentity {
     /// What started the pipeline (`push`, `merge_request_event`, `web`, …) [push].
     #[serde(default)]
     pub pipeline_source: Option<String>,
+    /// A merge-request pipeline from this fork (`NAMESPACE/PROJECT`), run in
+    /// `project_path`: since GitLab 18.2.2 `project_*` and `namespace_*` name the fork,
+    /// `job_project_*`/`job_namespace_*` the project the job runs in, and
+    /// `source_project_*`/`source_namespace_*` the merge request's source (the fork).
+    #[serde(default)]
+    pub fork_project_path: Option<String>,
+    /// The project's `ci_id_token_sub_claim_components`, comma-separated
+    /// [default: project_path,ref_type,ref].
+    #[serde(default)]
+    pub sub_components: Option<String>,
+    /// The job's timeout in seconds: GitLab's token lives that long [default: 5 minutes].
+    #[serde(default)]
+    pub job_timeout: Option<i64>,
+}
+
+/// What `ci_id_token_sub_claim_components` may hold after its first, `project_path`.
+pub const SUB_COMPONENTS: [&str; 4] = [
+    "ref_type",
+    "ref",
+    "source_project_path",
+    "source_namespace_path",
+];
+
+/// Check a project's `sub` components: `project_path` first, then known ones, none twice.
+pub fn check_sub_components(components: &str) -> Result<Vec<&str>, String> {
+    let parts: Vec<&str> = components.split(',').map(str::trim).collect();
+    if parts.first() != Some(&"project_path") {
+        return Err(format!(
+            "sub_components '{components}': the first component must be project_path"
+        ));
+    }
+    for (i, part) in parts.iter().enumerate().skip(1) {
+        if !SUB_COMPONENTS.contains(part) {
+            return Err(format!(
+                "sub_components: '{part}' is not a component GitLab accepts (project_path, then {})",
+                SUB_COMPONENTS.join(", ")
+            ));
+        }
+        if parts[..i].contains(part) {
+            return Err(format!("sub_components names '{part}' twice"));
+        }
+    }
+    Ok(parts)
+}
+
+/// `namespace_*` and `project_*` claims for a project path, under a prefix.
+fn project_claims(map: &mut Map<String, Value>, prefix: &str, path: &str) {
+    let namespace = path.rsplit_once('/').map(|(n, _)| n).unwrap_or("");
+    map.insert(
+        format!("{prefix}namespace_id"),
+        derived_id("namespace", namespace).into(),
+    );
+    map.insert(format!("{prefix}namespace_path"), namespace.into());
+    map.insert(
+        format!("{prefix}project_id"),
+        derived_id("project", path).into(),
+    );
+    map.insert(format!("{prefix}project_path"), path.into());
 }
 
 impl GitLabIdentity {
+    /// What GitLab would refuse to configure.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(c) = &self.sub_components {
+            check_sub_components(c)?;
+        }
+        if let Some(fork) = &self.fork_project_path
+            && !fork.contains('/')
+        {
+            return Err(format!(
+                "fork_project_path '{fork}' must be NAMESPACE/PROJECT"
+            ));
+        }
+        if self.job_timeout.is_some_and(|t| t < 1) {
+            return Err("job_timeout must be a positive number of seconds".into());
+        }
+        Ok(())
+    }
+
     /// The full GitLab claim set. `ci_config_ref_uri` starts with the issuer's host and
     /// path, as GitLab's does (`gitlab.com/…` for `https://gitlab.com`).
     pub fn claims(&self, ctx: &ClaimContext<'_>) -> Map<String, Value> {
@@ -48,7 +124,7 @@ impl GitLabIdentity {
             .sha
             .clone()
             .unwrap_or_else(|| derived_sha(path, ref_path));
-        let host = issuer_host(ctx.issuer);
+        let host = issuer_host(ctx.issuer).to_owned();
         let user = self.user_login.as_deref().unwrap_or("octo-user");
         let mut claims = json!({
             "namespace_id": derived_id("namespace", namespace),
@@ -86,7 +162,37 @@ impl GitLabIdentity {
             map.insert("deployment_tier".into(), "production".into());
             map.insert("environment_action".into(), "start".into());
         }
-        super::claims::object(claims)
+        let mut claims = super::claims::object(claims);
+        // Where the job runs, always (GitLab 18.2.2); the pipeline's code comes from the
+        // fork in a fork's merge-request pipeline, and `project_*` name it.
+        project_claims(&mut claims, "job_", path);
+        let source = self.fork_project_path.as_deref().unwrap_or(path);
+        if let Some(fork) = &self.fork_project_path {
+            project_claims(&mut claims, "", fork);
+            claims.insert(
+                "ci_config_ref_uri".into(),
+                format!("{host}/{fork}//{ci_file}@{ref_path}").into(),
+            );
+            claims.insert("pipeline_source".into(), "merge_request_event".into());
+        }
+        if claims["pipeline_source"] == "merge_request_event" {
+            project_claims(&mut claims, "source_", source);
+        }
+        let components = self
+            .sub_components
+            .as_deref()
+            .map(|c| check_sub_components(c).unwrap_or_default())
+            .unwrap_or_else(|| vec!["project_path", "ref_type", "ref"]);
+        let sub = components
+            .iter()
+            .map(|c| {
+                let v = claims.get(*c).and_then(Value::as_str).unwrap_or("");
+                format!("{c}:{v}")
+            })
+            .collect::<Vec<_>>()
+            .join(":");
+        claims.insert("sub".into(), sub.into());
+        claims
     }
 }
 
@@ -142,5 +248,102 @@ mod tests {
     fn variable_name_follows_the_audience() {
         assert_eq!(token_variable("pypi"), "PYPI_ID_TOKEN");
         assert_eq!(token_variable("mock-pypi"), "MOCK_PYPI_ID_TOKEN");
+    }
+}
+
+#[cfg(test)]
+mod late_2026 {
+    use super::*;
+
+    fn ctx() -> ClaimContext<'static> {
+        ClaimContext::at("https://gitlab.example", "pypi", 1000, 300, "j")
+    }
+
+    #[test]
+    fn a_forks_merge_request_pipeline_names_the_fork_in_project_claims() {
+        let id = GitLabIdentity {
+            project_path: "octo-group/demo".into(),
+            fork_project_path: Some("mallory/demo".into()),
+            ..Default::default()
+        };
+        let c = id.claims(&ctx());
+        for (claim, want) in [
+            ("project_path", "mallory/demo"),
+            ("namespace_path", "mallory"),
+            ("job_project_path", "octo-group/demo"),
+            ("job_namespace_path", "octo-group"),
+            ("source_project_path", "mallory/demo"),
+            ("source_namespace_path", "mallory"),
+            ("pipeline_source", "merge_request_event"),
+            (
+                "ci_config_ref_uri",
+                "gitlab.example/mallory/demo//.gitlab-ci.yml@refs/heads/main",
+            ),
+            ("sub", "project_path:mallory/demo:ref_type:branch:ref:main"),
+        ] {
+            assert_eq!(c[claim], want, "{claim}");
+        }
+        assert_eq!(c["project_id"], derived_id("project", "mallory/demo"));
+        assert_eq!(
+            c["job_project_id"],
+            derived_id("project", "octo-group/demo")
+        );
+    }
+
+    #[test]
+    fn job_claims_always_and_source_claims_on_merge_requests() {
+        let push = GitLabIdentity {
+            project_path: "octo-group/demo".into(),
+            ..Default::default()
+        };
+        let c = push.claims(&ctx());
+        assert_eq!(c["job_project_path"], "octo-group/demo");
+        assert!(!c.contains_key("source_project_path"));
+        let mr = GitLabIdentity {
+            pipeline_source: Some("merge_request_event".into()),
+            ..push
+        };
+        assert_eq!(mr.claims(&ctx())["source_project_path"], "octo-group/demo");
+    }
+
+    #[test]
+    fn sub_components_build_the_subject_and_bad_ones_are_refused() {
+        for (components, want) in [
+            ("project_path,ref", "project_path:octo-group/demo:ref:main"),
+            (
+                "project_path,ref,ref_type",
+                "project_path:octo-group/demo:ref:main:ref_type:branch",
+            ),
+            ("project_path", "project_path:octo-group/demo"),
+        ] {
+            let id = GitLabIdentity {
+                project_path: "octo-group/demo".into(),
+                sub_components: Some(components.into()),
+                ..Default::default()
+            };
+            assert!(id.check().is_ok(), "{components}");
+            assert_eq!(id.claims(&ctx())["sub"], want, "{components}");
+        }
+        for (components, words) in [
+            ("ref,project_path", "first component must be project_path"),
+            ("project_path,branch", "'branch' is not a component"),
+            ("project_path,ref,ref", "'ref' twice"),
+            ("", "first component"),
+        ] {
+            let err = check_sub_components(components).unwrap_err();
+            assert!(err.contains(words), "{components}: {err}");
+        }
+        let bad_fork = GitLabIdentity {
+            project_path: "a/b".into(),
+            fork_project_path: Some("mallory".into()),
+            ..Default::default()
+        };
+        assert!(bad_fork.check().is_err());
+        let bad_timeout = GitLabIdentity {
+            project_path: "a/b".into(),
+            job_timeout: Some(0),
+            ..Default::default()
+        };
+        assert!(bad_timeout.check().is_err());
     }
 }

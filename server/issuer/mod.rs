@@ -106,6 +106,8 @@ impl IntoResponse for IssuerError {
 
 /// Who a token is for, in its provider's shape.
 #[derive(Clone, Debug)]
+// One value per token request, moved once: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Identity {
     GitHub(GitHubIdentity),
     GitLab(GitLabIdentity),
@@ -123,6 +125,15 @@ impl Identity {
         }
     }
 
+    /// How long the provider makes this identity's tokens live, when it says (a GitLab
+    /// job's timeout).
+    fn lifetime(&self) -> Option<i64> {
+        match self {
+            Self::GitLab(id) => id.job_timeout,
+            _ => None,
+        }
+    }
+
     /// The identity's claims (GitHub's and GitLab's after their shape is checked).
     fn claims(&self, ctx: &ClaimContext<'_>) -> Result<Map<String, Value>, IssuerError> {
         let bad = |m: &str| Err(IssuerError::BadRequest(m.into()));
@@ -133,8 +144,14 @@ impl Identity {
             Self::GitLab(id) if !id.project_path.contains('/') => {
                 return bad("project_path must be NAMESPACE/PROJECT");
             }
-            Self::GitHub(id) => id.claims(ctx),
-            Self::GitLab(id) => id.claims(ctx),
+            Self::GitHub(id) => {
+                id.check().map_err(IssuerError::BadRequest)?;
+                id.claims(ctx)
+            }
+            Self::GitLab(id) => {
+                id.check().map_err(IssuerError::BadRequest)?;
+                id.claims(ctx)
+            }
             Self::Google(id) => id.claims(ctx),
             Self::ActiveState(id) => id.claims(ctx),
         })
@@ -373,7 +390,10 @@ impl Issuer {
             issuer: &iss,
             audience: &spec.audience,
             now: crate::util::now(),
-            lifetime: spec.lifetime.unwrap_or(DEFAULT_LIFETIME),
+            lifetime: spec
+                .lifetime
+                .or(spec.identity.lifetime())
+                .unwrap_or(DEFAULT_LIFETIME),
             jti: &jti,
         })?;
         let now = crate::util::now();

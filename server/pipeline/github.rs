@@ -168,6 +168,7 @@ pub fn identity(
         job_workflow_ref,
         sub_format: repo.immutable_sub.then(|| "immutable".to_owned()),
         sub_claim_keys: repo.sub_claim_keys.clone(),
+        ..Default::default()
     };
     (identity, unknown)
 }

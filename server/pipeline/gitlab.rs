@@ -214,6 +214,7 @@ pub fn identity(
         environment,
         user_login: None,
         pipeline_source: Some(source.pipeline_source.clone()),
+        ..Default::default()
     };
     (identity, unknown)
 }

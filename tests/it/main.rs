@@ -23,6 +23,7 @@ mod gitlab_ci_local;
 mod index;
 mod issuer_and_cli;
 mod issuer_faults;
+mod late_2026;
 mod preflight;
 mod pypi_2026;
 mod readme;
