@@ -33,6 +33,7 @@ pub(crate) mod listener;
 pub(crate) mod oidc;
 pub(crate) mod packaging;
 pub mod pipeline;
+pub(crate) mod provenance;
 pub(crate) mod proxy;
 pub(crate) mod services;
 pub(crate) mod sigstore;

@@ -276,6 +276,24 @@ pub async fn exchange_activity(app: &App, id: i64) -> Result<Option<ExchangeActi
     Ok(Some(ExchangeActivity { exchange, activity }))
 }
 
+/// Each release's provenance status (PyPI's rules, `provenance`), oldest first; `None`
+/// when the project does not exist.
+pub async fn provenance_statuses(
+    app: &App,
+    normalized: &str,
+) -> Result<Option<Vec<crate::provenance::Verdict>>> {
+    if app
+        .store
+        .project_by_normalized_name(normalized)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let rows = app.store.releases_provenance(normalized).await?;
+    Ok(Some(crate::provenance::from_rows(rows)))
+}
+
 /// Forget everything users created, then apply the configured fixtures again.
 pub async fn reset(app: &App) -> Result<()> {
     app.faults.clear();

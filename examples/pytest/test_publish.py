@@ -36,6 +36,8 @@ def test_uv_trusted_publish_and_install(mock_pypi: Server, dists: Dists, clean_e
     assert sorted(f["filename"] for f in mock_pypi.files("demo")) == ["demo-1.0.0-py3-none-any.whl", "demo-1.0.0.tar.gz"]
     # uv burns its token after publishing; PyPI's 202 says nothing, the audit does.
     assert [b["outcome"] for b in mock_pypi.burns()] == ["burned"]
+    # No attestations were uploaded: PyPI's provenance status says so.
+    assert mock_pypi.provenance_status("demo", "1.0.0") == "no-provenance"
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-cache-dir", "--index-url",
                     mock_pypi.simple_url, "--target", str(target), "demo==1.0.0"], env=clean_env, check=True)

@@ -20,7 +20,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union, cast
 
 from ._binary import find_binary
 from ._types import (
-    ArmedScenario, Burn, Exchange, Fault, FaultEvent, FaultRoute, Faults, Project, Provider, Publisher,
+    ArmedScenario, Burn, Exchange, ProvenanceStatus, ReleaseProvenance, Fault, FaultEvent, FaultRoute, Faults, Project, Provider, Publisher,
     Scenario,
 )
 
@@ -411,6 +411,21 @@ class Server:
         only those naming ``token_id`` when given."""
         query = f"?token={urllib.parse.quote(token_id)}" if token_id else ""
         return cast(List[Burn], self.api("GET", f"/burns{query}")["burns"])
+
+    def provenance(self, project: str) -> List[ReleaseProvenance]:
+        """Every release's provenance status (PyPI's rules), oldest first, with the
+        publishers and workflows behind it and what changed since the release before."""
+        name = urllib.parse.quote(project, safe="")
+        return cast(List[ReleaseProvenance], self.api("GET", f"/projects/{name}/provenance")["releases"])
+
+    def provenance_status(self, project: str, version: str) -> ProvenanceStatus:
+        """PyPI's provenance status of one release: ``no-provenance``, ``full-provenance``,
+        ``partial-provenance``, ``inconsistent-provenance``, ``lost-provenance`` or
+        ``changed-provenance``."""
+        name = urllib.parse.quote(project, safe="")
+        release = urllib.parse.quote(version, safe="")
+        answer = self.api("GET", f"/projects/{name}/releases/{release}/provenance")
+        return cast(ProvenanceStatus, answer["status"])
 
     def projects(self) -> List[Project]:
         return cast(List[Project], self.api("GET", "/projects")["projects"])

@@ -86,6 +86,35 @@ class _ExchangeBase(TypedDict):
     description: str
 
 
+ProvenanceStatus = Literal[
+    "no-provenance", "full-provenance", "partial-provenance", "inconsistent-provenance",
+    "lost-provenance", "changed-provenance",
+]
+
+
+class ProvenanceSource(TypedDict):
+    """A publisher behind attestations: ``kind`` (GitHub, GitLab, Google), ``source``
+    (repository or service account) and ``workflow``."""
+
+    kind: str
+    source: str
+    workflow: str
+
+
+class ReleaseProvenance(TypedDict):
+    """One release's provenance status and its reasons."""
+
+    version: str
+    status: ProvenanceStatus
+    explanation: str
+    files: int
+    attested: int
+    sources: List[ProvenanceSource]
+    previous: Optional[str]
+    added: List[ProvenanceSource]
+    removed: List[ProvenanceSource]
+
+
 class Burn(TypedDict):
     """One ``POST /_/oidc/burn-token`` and what it did (PyPI's 202 never says)."""
 

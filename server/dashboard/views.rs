@@ -319,10 +319,45 @@ pub struct ProjectBlock {
     pub name: String,
     pub normalized: String,
     pub files: Vec<FileLine>,
+    /// Newest release first.
+    pub provenance: Vec<ProvenanceLine>,
+}
+
+/// One release's provenance status, with what changed.
+pub struct ProvenanceLine {
+    pub version: String,
+    pub status: &'static str,
+    /// `full-provenance` and `no-provenance` are not worth a warning colour.
+    pub good: bool,
+    pub explanation: String,
+    pub sources: String,
+}
+
+impl ProvenanceLine {
+    pub fn new(v: &crate::provenance::Verdict) -> Self {
+        use crate::provenance::Status;
+        Self {
+            version: v.version.clone(),
+            status: v.status.as_str(),
+            good: matches!(v.status, Status::Full | Status::No),
+            explanation: v.explanation.clone(),
+            sources: v
+                .sources
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
 }
 
 impl ProjectBlock {
-    pub fn new(p: &ProjectRow, files: &[FileRow], now: i64) -> Self {
+    pub fn new(
+        p: &ProjectRow,
+        files: &[FileRow],
+        provenance: &[crate::provenance::Verdict],
+        now: i64,
+    ) -> Self {
         Self {
             name: p.name.clone(),
             normalized: p.normalized_name.clone(),
@@ -330,6 +365,7 @@ impl ProjectBlock {
                 .iter()
                 .map(|f| FileLine::new(&p.normalized_name, f, now))
                 .collect(),
+            provenance: provenance.iter().rev().map(ProvenanceLine::new).collect(),
         }
     }
 }

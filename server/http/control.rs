@@ -36,6 +36,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/projects/{project}/releases/{version}",
             patch(backdate_release),
         )
+        .route("/projects/{project}/provenance", get(project_provenance))
+        .route(
+            "/projects/{project}/releases/{version}/provenance",
+            get(release_provenance),
+        )
         .route(
             "/prohibited-names",
             get(list_prohibited).post(add_prohibited),
@@ -329,6 +334,38 @@ async fn backdate_release(
         Some(at) => Ok(Json(
             json!({"project": normalized, "version": version, "created_at": at}),
         )),
+        None => Err(ApiError::NotFound(format!(
+            "no release {version} of '{normalized}'"
+        ))),
+    }
+}
+
+/// Every release's provenance status, oldest first (PyPI shows it only on its
+/// release-history page: there is no PyPI API to compare with).
+async fn project_provenance(
+    State(app): State<AppState>,
+    Path(project): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let normalized = packaging::normalize_name(&project);
+    match services::provenance_statuses(&app, &normalized).await? {
+        Some(releases) => Ok(Json(json!({"project": normalized, "releases": releases}))),
+        None => Err(ApiError::NotFound(format!("no project '{normalized}'"))),
+    }
+}
+
+async fn release_provenance(
+    State(app): State<AppState>,
+    Path((project, version)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let normalized = packaging::normalize_name(&project);
+    let version = packaging::parse_version(&version)
+        .map(|v| packaging::canonical_version(&v))
+        .unwrap_or(version);
+    let releases = services::provenance_statuses(&app, &normalized)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no project '{normalized}'")))?;
+    match releases.into_iter().find(|r| r.version == version) {
+        Some(verdict) => Ok(Json(json!(verdict))),
         None => Err(ApiError::NotFound(format!(
             "no release {version} of '{normalized}'"
         ))),

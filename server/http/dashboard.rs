@@ -232,7 +232,9 @@ async fn projects(State(app): State<AppState>) -> Result<Response, Failed> {
     let mut projects = Vec::new();
     for p in app.store.list_projects().await? {
         let files = app.store.project_files(p.id).await?;
-        projects.push(ProjectBlock::new(&p, &files, now));
+        let provenance =
+            crate::provenance::from_rows(app.store.releases_provenance(&p.normalized_name).await?);
+        projects.push(ProjectBlock::new(&p, &files, &provenance, now));
     }
     Ok(page(
         StatusCode::OK,

@@ -153,8 +153,10 @@ pub async fn json_project(
     };
     let origin = origin(&headers, &app, scheme.map(|s| s.0));
     let (project, releases, files) = load(&app, &normalized, IndexError::JsonNotFound).await?;
-    let document = json_api::project_document(&project, &releases, &files, &origin)
+    let mut document = json_api::project_document(&project, &releases, &files, &origin)
         .ok_or(IndexError::JsonNotFound)?;
+    let verdicts = crate::provenance::from_rows(app.store.releases_provenance(&normalized).await?);
+    document[json_api::MOCK_KEY] = json_api::provenance_key(&verdicts, None);
     Ok(Json(document).into_response())
 }
 
@@ -170,8 +172,11 @@ pub async fn json_release(
     };
     let origin = origin(&headers, &app, scheme.map(|s| s.0));
     let (project, releases, files) = load(&app, &normalized, IndexError::JsonNotFound).await?;
-    let document = json_api::release_document(&project, &releases, &files, &version, &origin)
+    let mut document = json_api::release_document(&project, &releases, &files, &version, &origin)
         .ok_or(IndexError::JsonNotFound)?;
+    let verdicts = crate::provenance::from_rows(app.store.releases_provenance(&normalized).await?);
+    let release = document["info"]["version"].as_str().map(str::to_owned);
+    document[json_api::MOCK_KEY] = json_api::provenance_key(&verdicts, release.as_deref());
     Ok(Json(document).into_response())
 }
 

@@ -154,3 +154,30 @@ pub fn release_document(
         "vulnerabilities": [],
     }))
 }
+
+/// The key under which mock-pypi adds what PyPI computes but does not serve.
+pub const MOCK_KEY: &str = "mock-pypi";
+
+/// PyPI's provenance status (warehouse#20326) for one release, or every release when
+/// `version` is `None`. PyPI has no API for it (only its release-history page shows
+/// it), hence a key of mock-pypi's own that no client reads by accident.
+pub fn provenance_key(verdicts: &[crate::provenance::Verdict], version: Option<&str>) -> Value {
+    let note = "not part of PyPI's JSON API: PyPI shows the provenance status only on its release-history page";
+    match version {
+        Some(v) => {
+            let verdict = verdicts.iter().find(|r| r.version == v);
+            json!({
+                "provenance_status": verdict.map(|r| r.status),
+                "provenance_explanation": verdict.map(|r| r.explanation.clone()),
+                "note": note,
+            })
+        }
+        None => {
+            let statuses: Map<String, Value> = verdicts
+                .iter()
+                .map(|r| (r.version.clone(), json!(r.status)))
+                .collect();
+            json!({"provenance_statuses": statuses, "note": note})
+        }
+    }
+}

@@ -255,6 +255,22 @@ impl Store {
         .await?)
     }
 
+    /// Every release of a project in upload order, with each file's provenance document
+    /// (`None`: the file has none; a release without files has one `None` row).
+    pub async fn releases_provenance(
+        &self,
+        normalized: &str,
+    ) -> StoreResult<Vec<(String, Option<String>, Option<String>)>> {
+        Ok(sqlx::query_as(
+            "SELECT r.version, f.filename, f.provenance FROM releases r \
+             JOIN projects p ON p.id = r.project_id LEFT JOIN files f ON f.release_id = r.id \
+             WHERE p.normalized_name = $1 ORDER BY r.id, f.filename",
+        )
+        .bind(normalized)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
     /// A file's provenance (PEP 740), by project, canonical version and filename: `None`
     /// if there is no such file, `Some(None)` if it has none.
     pub async fn provenance(

@@ -684,3 +684,121 @@ async fn gitlab_and_google_jobs_attest_for_their_publishers() {
         );
     }
 }
+
+/// One release of `prov`: each file uploaded by uv from the job of its workflow,
+/// attested by that job when the workflow is `Some`.
+fn publish_release(server: &Server, home: &Path, version: &str, files: [Option<&str>; 2]) {
+    let d = dists::build(&home.join(version), "prov", version);
+    for (file, workflow) in [&d.wheel, &d.sdist].into_iter().zip(files) {
+        let env = github_job(server, "octo-org/prov", workflow.unwrap_or("release.yml"));
+        let mut upload = vec![file.as_path()];
+        let attestation = attestation_of(file);
+        if workflow.is_some() {
+            let (ok, out) = attest(server, &env, &[], &[file]);
+            assert!(ok, "{out}");
+            upload.push(&attestation);
+        }
+        let (ok, out) = uv_publish(server, home, &env, &upload);
+        assert!(ok, "{version}: {out}\n{}", server.log());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_provenance_status_release_by_release() {
+    let server = Server::start();
+    let home = crate::common::tempdir();
+    for workflow in ["release.yml", "other.yml"] {
+        server
+            .add_github_publisher("prov", "octo-org/prov", workflow, "")
+            .await;
+    }
+    let (r, o) = (Some("release.yml"), Some("other.yml"));
+    let history: [(&str, [Option<&str>; 2], &str); 7] = [
+        ("1.0", [None, None], "no-provenance"),
+        ("1.1", [r, r], "full-provenance"),
+        ("1.2", [r, None], "partial-provenance"),
+        ("1.3", [r, o], "inconsistent-provenance"),
+        ("1.4", [None, None], "lost-provenance"),
+        ("1.5", [r, r], "full-provenance"),
+        ("1.6", [o, o], "changed-provenance"),
+    ];
+    for (version, files, _) in &history {
+        publish_release(&server, home.path(), version, *files);
+    }
+
+    // The control API: each release, with its reasons.
+    let (status, all) = server
+        .api(reqwest::Method::GET, "/projects/prov/provenance", None)
+        .await;
+    assert_eq!(status, 200, "{all}");
+    let got: Vec<(&str, &str)> = all["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["version"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(&str, &str)> = history.iter().map(|(v, _, s)| (*v, *s)).collect();
+    assert_eq!(got, want);
+    let (_, changed) = server
+        .api(
+            reqwest::Method::GET,
+            "/projects/prov/releases/1.6/provenance",
+            None,
+        )
+        .await;
+    assert_eq!(changed["previous"], "1.5");
+    assert_eq!(changed["added"][0]["workflow"], "other.yml", "{changed}");
+    assert_eq!(
+        changed["removed"][0]["workflow"], "release.yml",
+        "{changed}"
+    );
+    let (status, _) = server
+        .api(
+            reqwest::Method::GET,
+            "/projects/prov/releases/9.9/provenance",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // The JSON API, under mock-pypi's own key (PyPI serves no such thing).
+    let release = server
+        .get_json(&format!("{}/pypi/prov/1.3/json", server.http()))
+        .await;
+    assert_eq!(
+        release["mock-pypi"]["provenance_status"],
+        "inconsistent-provenance"
+    );
+    assert!(
+        release["mock-pypi"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("not part of PyPI's JSON API")
+    );
+    let project = server
+        .get_json(&format!("{}/pypi/prov/json", server.http()))
+        .await;
+    assert_eq!(
+        project["mock-pypi"]["provenance_statuses"]["1.4"],
+        "lost-provenance"
+    );
+
+    // The dashboard names the publisher and workflow that changed.
+    let page = server
+        .get_text(&format!("{}/_mock/dashboard/projects", server.http()))
+        .await;
+    for words in [
+        "changed-provenance",
+        "GitHub octo-org/prov (other.yml) added",
+        "GitHub octo-org/prov (release.yml) removed",
+        "lost-provenance",
+        "1 of its 2 files have provenance",
+    ] {
+        assert!(page.contains(words), "{words} not on the page:\n{page}");
+    }
+}
