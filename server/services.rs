@@ -212,6 +212,16 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
             )
             .await?;
     }
+    for p in &app.settings.projects {
+        apply_project(app, p)
+            .await
+            .map_err(|e| anyhow::anyhow!("project '{}': {e}", p.name))?;
+    }
+    for r in &app.settings.releases {
+        apply_release(app, r)
+            .await
+            .map_err(|e| anyhow::anyhow!("release {} {}: {e}", r.project, r.version))?;
+    }
     for fault in &app.settings.faults {
         arm_fault(app, fault).map_err(|e| anyhow::anyhow!("fault {fault}: {e}"))?;
     }
@@ -224,6 +234,40 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
             ),
         }
     }
+    Ok(())
+}
+
+/// A `[[projects]]` entry: the project exists, with its status.
+async fn apply_project(app: &App, p: &crate::config::ProjectFixture) -> anyhow::Result<()> {
+    let name = p.name.trim();
+    anyhow::ensure!(packaging::is_valid_name(name), "not a valid project name");
+    let status: crate::store::ProjectStatus = p.status.parse().map_err(anyhow::Error::msg)?;
+    let normalized = packaging::normalize_name(name);
+    app.store.ensure_project(name, &normalized).await?;
+    app.store
+        .set_project_status(&normalized, status, p.reason.as_deref())
+        .await?;
+    Ok(())
+}
+
+/// A `[[releases]]` entry: a release's lifecycle status.
+async fn apply_release(app: &App, r: &crate::config::ReleaseFixture) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        packaging::is_valid_name(r.project.trim()),
+        "not a valid project name"
+    );
+    let status: crate::store::ReleaseStatus = r.status.parse().map_err(anyhow::Error::msg)?;
+    let version = packaging::parse_version(&r.version)
+        .map(|v| packaging::canonical_version(&v))
+        .map_err(|e| anyhow::anyhow!("not a PEP 440 version: {e}"))?;
+    app.store
+        .set_release_status(
+            &packaging::normalize_name(r.project.trim()),
+            &version,
+            status,
+            r.reason.as_deref(),
+        )
+        .await?;
     Ok(())
 }
 

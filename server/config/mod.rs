@@ -35,6 +35,36 @@ struct FileConfig {
     /// Faults armed at start (and again after a reset).
     #[serde(default)]
     faults: Vec<toml::Value>,
+    /// Projects created at start with a lifecycle status.
+    #[serde(default)]
+    projects: Vec<ProjectFixture>,
+    /// Releases' lifecycle statuses (the release need not be uploaded yet).
+    #[serde(default)]
+    releases: Vec<ReleaseFixture>,
+}
+
+/// `[[projects]]`: a project that exists from the start, with its status.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFixture {
+    pub name: String,
+    #[serde(default = "active")]
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// `[[releases]]`: a release's lifecycle status.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseFixture {
+    pub project: String,
+    pub version: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+fn active() -> String {
+    "active".into()
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -130,6 +160,8 @@ pub struct Settings {
     pub prohibited_names: Vec<String>,
     /// Fault definitions (JSON) to arm at start.
     pub faults: Vec<Value>,
+    pub projects: Vec<ProjectFixture>,
+    pub releases: Vec<ReleaseFixture>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
@@ -248,6 +280,8 @@ impl Settings {
             ),
             publishers: file.publishers,
             prohibited_names: file.prohibited_names,
+            projects: file.projects,
+            releases: file.releases,
             faults: file
                 .faults
                 .into_iter()

@@ -319,6 +319,8 @@ pub struct ProjectBlock {
     pub name: String,
     pub normalized: String,
     pub files: Vec<FileLine>,
+    /// The project's lifecycle status, when not active.
+    pub status: Option<String>,
     /// Newest release first.
     pub provenance: Vec<ProvenanceLine>,
 }
@@ -331,10 +333,12 @@ pub struct ProvenanceLine {
     pub good: bool,
     pub explanation: String,
     pub sources: String,
+    /// The release's lifecycle status (`active` without one).
+    pub lifecycle: String,
 }
 
 impl ProvenanceLine {
-    pub fn new(v: &crate::provenance::Verdict) -> Self {
+    pub fn new(v: &crate::provenance::Verdict, lifecycle: &str) -> Self {
         use crate::provenance::Status;
         Self {
             version: v.version.clone(),
@@ -347,17 +351,26 @@ impl ProvenanceLine {
                 .map(|s| s.to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
+            lifecycle: lifecycle.to_owned(),
         }
     }
 }
 
 impl ProjectBlock {
+    /// `lifecycle`: the releases that are not active, with their status.
     pub fn new(
         p: &ProjectRow,
         files: &[FileRow],
         provenance: &[crate::provenance::Verdict],
+        lifecycle: &[(String, crate::store::ReleaseStatus, Option<String>)],
         now: i64,
     ) -> Self {
+        let status_of = |version: &str| {
+            lifecycle
+                .iter()
+                .find(|(v, _, _)| v == version)
+                .map_or("active", |(_, s, _)| s.as_str())
+        };
         Self {
             name: p.name.clone(),
             normalized: p.normalized_name.clone(),
@@ -365,7 +378,13 @@ impl ProjectBlock {
                 .iter()
                 .map(|f| FileLine::new(&p.normalized_name, f, now))
                 .collect(),
-            provenance: provenance.iter().rev().map(ProvenanceLine::new).collect(),
+            status: (p.status() != crate::store::ProjectStatus::Active)
+                .then(|| p.status().as_str().to_owned()),
+            provenance: provenance
+                .iter()
+                .rev()
+                .map(|v| ProvenanceLine::new(v, status_of(&v.version)))
+                .collect(),
         }
     }
 }

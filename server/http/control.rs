@@ -34,7 +34,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/projects/{project}", patch(set_project_status))
         .route(
             "/projects/{project}/releases/{version}",
-            patch(backdate_release),
+            patch(patch_release),
         )
         .route("/projects/{project}/provenance", get(project_provenance))
         .route(
@@ -174,11 +174,19 @@ async fn list_projects(State(app): State<AppState>) -> Result<Json<Value>, ApiEr
     let mut out = Vec::new();
     for p in app.store.list_projects().await? {
         let files = app.store.project_files(p.id).await?;
+        let releases: Vec<Value> = app
+            .store
+            .release_statuses(&p.normalized_name)
+            .await?
+            .into_iter()
+            .map(|(version, status, reason)| json!({"version": version, "status": status, "reason": reason}))
+            .collect();
         out.push(json!({
             "name": p.name,
             "normalized_name": p.normalized_name,
             "status": p.status,
             "status_reason": p.status_reason,
+            "release_statuses": releases,
             "files": files,
         }));
     }
@@ -316,16 +324,34 @@ async fn backdate_publisher(
 
 /// `PATCH /projects/{project}/releases/{version} {"age_days": 15}`: move a release's
 /// creation back in time, to reach the release-age rule.
-async fn backdate_release(
+/// `PATCH /projects/{project}/releases/{version}`: `{"status": …, "reason": …}` sets
+/// its lifecycle status (the release need not exist yet); `{"age_days": N}` or
+/// `{"created_at": UNIX}` backdates it.
+async fn patch_release(
     State(app): State<AppState>,
     Path((project, version)): Path<(String, String)>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let created_at = backdated(&object(body)?)?;
+    let body = object(body)?;
     let normalized = packaging::normalize_name(&project);
     let version = packaging::parse_version(&version)
         .map(|v| packaging::canonical_version(&v))
         .unwrap_or(version);
+    if let Some(status) = body.get("status") {
+        let status: crate::store::ReleaseStatus = status
+            .as_str()
+            .unwrap_or("")
+            .parse()
+            .map_err(ApiError::BadRequest)?;
+        let reason = text_field(&body, "reason")?;
+        app.store
+            .set_release_status(&normalized, &version, status, reason)
+            .await?;
+        return Ok(Json(
+            json!({"project": normalized, "version": version, "status": status, "reason": reason}),
+        ));
+    }
+    let created_at = backdated(&body)?;
     match app
         .store
         .set_release_created(&normalized, &version, created_at)
@@ -372,6 +398,15 @@ async fn release_provenance(
     }
 }
 
+/// An optional text field of a body.
+fn text_field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, ApiError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(r)) => Ok(Some(r.as_str())),
+        Some(_) => Err(ApiError::BadRequest(format!("'{name}' must be text"))),
+    }
+}
+
 /// `PATCH /projects/{project} {"status": "archived", "reason": "…"}` (PEP 792).
 async fn set_project_status(
     State(app): State<AppState>,
@@ -385,11 +420,7 @@ async fn set_project_status(
         .unwrap_or("")
         .parse()
         .map_err(ApiError::BadRequest)?;
-    let reason = match body.get("reason") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(r)) => Some(r.as_str()),
-        Some(_) => return Err(ApiError::BadRequest("'reason' must be text".into())),
-    };
+    let reason = text_field(&body, "reason")?;
     let normalized = packaging::normalize_name(&project);
     match app
         .store

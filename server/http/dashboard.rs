@@ -234,7 +234,8 @@ async fn projects(State(app): State<AppState>) -> Result<Response, Failed> {
         let files = app.store.project_files(p.id).await?;
         let provenance =
             crate::provenance::from_rows(app.store.releases_provenance(&p.normalized_name).await?);
-        projects.push(ProjectBlock::new(&p, &files, &provenance, now));
+        let lifecycle = app.store.release_statuses(&p.normalized_name).await?;
+        projects.push(ProjectBlock::new(&p, &files, &provenance, &lifecycle, now));
     }
     Ok(page(
         StatusCode::OK,

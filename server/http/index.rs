@@ -14,7 +14,7 @@ use crate::error::IndexError;
 use crate::index::{json_api, moved, negotiate, simple, sort_files, version_key};
 use crate::packaging::normalize_name;
 use crate::state::{AppState, Scheme};
-use crate::store::{FileRow, ProjectRow, ProjectStatus, ReleaseRow};
+use crate::store::{FileRow, ProjectRow, ProjectStatus, ReleaseRow, ReleaseStatus};
 
 fn respond(media: &'static str, serial: i64, body: Bytes) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
@@ -128,6 +128,17 @@ async fn load(
     let mut files = app.store.project_files(project.id).await?;
     let hidden = app.faults.hidden(normalized);
     files.retain(|f| !hidden.contains(&f.filename));
+    // A quarantined release is offered for nothing, as a quarantined project is.
+    let quarantined: Vec<String> = app
+        .store
+        .release_statuses(normalized)
+        .await?
+        .into_iter()
+        .filter(|(_, s, _)| *s == ReleaseStatus::Quarantined)
+        .map(|(v, _, _)| v)
+        .collect();
+    releases.retain(|r| !quarantined.contains(&r.version));
+    files.retain(|f| !quarantined.contains(&f.version));
     sort_files(&mut files);
     Ok((project, releases, files))
 }

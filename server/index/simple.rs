@@ -66,7 +66,7 @@ pub fn detail_page(
     } else {
         detail_html(
             &project.normalized_name,
-            project.status().as_str(),
+            project.status().marker(),
             files,
             &provenance,
         )
@@ -104,8 +104,8 @@ fn file_json(file: &FileRow, provenance: Option<String>) -> Value {
 /// PEP 792's marker, with its reason when one was given.
 fn project_status(project: &ProjectRow) -> Value {
     match &project.status_reason {
-        Some(reason) => json!({"status": project.status().as_str(), "reason": reason}),
-        None => json!({"status": project.status().as_str()}),
+        Some(reason) => json!({"status": project.status().marker(), "reason": reason}),
+        None => json!({"status": project.status().marker()}),
     }
 }
 

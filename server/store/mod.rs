@@ -24,7 +24,7 @@ pub use exchanges::{ExchangeFilter, ExchangeRecord, ExchangeRow, JtiClaim, NewEx
 pub use fault_events::{FaultEventRow, NewFaultEvent};
 pub use files::{Attestations, NewFile, StoreFileOutcome, StoredAttestations, WheelMetadata};
 pub use issuers::TrustedIssuerRow;
-pub use projects::{FileRow, ProjectRow, ProjectStatus, ReleaseRow};
+pub use projects::{FileRow, ProjectRow, ProjectStatus, ReleaseRow, ReleaseStatus};
 pub use publishers::{PublisherRecord, Reified};
 #[cfg(test)]
 pub use tokens::{Flag, Projects};
@@ -196,6 +196,7 @@ impl Store {
             "DELETE FROM prohibited_names",
             "DELETE FROM fault_events",
             "DELETE FROM token_burns",
+            "DELETE FROM release_statuses",
         ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }

@@ -34,6 +34,9 @@ const PROJECT_COLUMNS: &str =
 pub enum ProjectStatus {
     Active,
     Archived,
+    /// What archiving a project sets on PyPI since 2025: archived, and left out of
+    /// PyPI's search index (which mock-pypi does not have). PEP 792 calls it `archived`.
+    ArchivedNoindex,
     Quarantined,
     Deprecated,
 }
@@ -43,9 +46,58 @@ impl ProjectStatus {
         match self {
             Self::Active => "active",
             Self::Archived => "archived",
+            Self::ArchivedNoindex => "archived-noindex",
             Self::Quarantined => "quarantined",
             Self::Deprecated => "deprecated",
         }
+    }
+
+    /// The PEP 792 marker the index serves (`archived-noindex` is `archived` there).
+    pub fn marker(self) -> &'static str {
+        match self {
+            Self::ArchivedNoindex => "archived",
+            other => other.as_str(),
+        }
+    }
+}
+
+/// A release's lifecycle status (Warehouse's `Release.lifecycle_status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseStatus {
+    Active,
+    /// No new files; still installable.
+    Archived,
+    ArchivedNoindex,
+    /// Off the index and the JSON API; trusted publishers may not add files to it.
+    Quarantined,
+}
+
+impl ReleaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Archived => "archived",
+            Self::ArchivedNoindex => "archived-noindex",
+            Self::Quarantined => "quarantined",
+        }
+    }
+}
+
+impl std::str::FromStr for ReleaseStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "active" => Self::Active,
+            "archived" => Self::Archived,
+            "archived-noindex" => Self::ArchivedNoindex,
+            "quarantined" => Self::Quarantined,
+            other => {
+                return Err(format!(
+                    "unknown release status '{other}' (one of: active, archived, archived-noindex, quarantined)"
+                ));
+            }
+        })
     }
 }
 
@@ -55,11 +107,12 @@ impl std::str::FromStr for ProjectStatus {
         Ok(match s {
             "active" => Self::Active,
             "archived" => Self::Archived,
+            "archived-noindex" => Self::ArchivedNoindex,
             "quarantined" => Self::Quarantined,
             "deprecated" => Self::Deprecated,
             other => {
                 return Err(format!(
-                    "unknown project status '{other}' (one of: active, archived, quarantined, deprecated)"
+                    "unknown project status '{other}' (one of: active, archived, archived-noindex, quarantined, deprecated)"
                 ));
             }
         })
@@ -234,6 +287,77 @@ impl Store {
         .await?;
         self.changed().await;
         Ok(row)
+    }
+
+    /// Set a release's lifecycle status (`active` clears it); the release need not
+    /// exist yet.
+    pub async fn set_release_status(
+        &self,
+        normalized: &str,
+        version: &str,
+        status: ReleaseStatus,
+        reason: Option<&str>,
+    ) -> StoreResult<()> {
+        if status == ReleaseStatus::Active {
+            sqlx::query("DELETE FROM release_statuses WHERE project = $1 AND version = $2")
+                .bind(normalized)
+                .bind(version)
+                .execute(&self.write)
+                .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO release_statuses (project, version, status, reason) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (project, version) DO UPDATE SET status = excluded.status, reason = excluded.reason",
+            )
+            .bind(normalized)
+            .bind(version)
+            .bind(status.as_str())
+            .bind(reason)
+            .execute(&self.write)
+            .await?;
+        }
+        // The project's pages change: bump its serial so cached pages are rebuilt.
+        sqlx::query("UPDATE projects SET last_serial = last_serial + 1 WHERE normalized_name = $1")
+            .bind(normalized)
+            .execute(&self.write)
+            .await?;
+        self.changed().await;
+        Ok(())
+    }
+
+    /// The releases of a project that are not active: (version, status, reason).
+    pub async fn release_statuses(
+        &self,
+        normalized: &str,
+    ) -> StoreResult<Vec<(String, ReleaseStatus, Option<String>)>> {
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT version, status, reason FROM release_statuses WHERE project = $1 ORDER BY version",
+        )
+        .bind(normalized)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(v, s, r)| (v, s.parse().unwrap_or(ReleaseStatus::Active), r))
+            .collect())
+    }
+
+    /// One release's status (`Active` without a row).
+    pub async fn release_status(
+        &self,
+        normalized: &str,
+        version: &str,
+    ) -> StoreResult<ReleaseStatus> {
+        let status: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM release_statuses WHERE project = $1 AND version = $2",
+        )
+        .bind(normalized)
+        .bind(version)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(status
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(ReleaseStatus::Active))
     }
 
     /// Move a release's creation time (to reach the release-age rule without waiting);

@@ -9,7 +9,7 @@ use crate::error::UploadError;
 use crate::error::{HELP, prohibited_name};
 use crate::packaging;
 use crate::store::{
-    ProjectRow, ProjectStatus, StoreFileOutcome, TokenKind, TokenRow, WheelMetadata,
+    ProjectRow, ProjectStatus, ReleaseStatus, StoreFileOutcome, TokenKind, TokenRow, WheelMetadata,
 };
 use crate::tokens::Refusal;
 
@@ -132,7 +132,7 @@ pub fn check_target(
 /// still upload to fix it).
 fn check_status(project: &ProjectRow, token: &TokenRow) -> Result<(), UploadError> {
     let refused = match project.status() {
-        ProjectStatus::Archived => true,
+        ProjectStatus::Archived | ProjectStatus::ArchivedNoindex => true,
         ProjectStatus::Quarantined => token.kind == TokenKind::Oidc,
         ProjectStatus::Active | ProjectStatus::Deprecated => false,
     };
@@ -140,6 +140,34 @@ fn check_status(project: &ProjectRow, token: &TokenRow) -> Result<(), UploadErro
         return Err(UploadError::forbidden(format!(
             "The given token isn't allowed to upload to project '{}'. {HELP}",
             project.name
+        )));
+    }
+    Ok(())
+}
+
+/// A release's lifecycle status as PyPI's permissions would apply it (derived from the
+/// project-level rules): an archived release takes no new files; a quarantined one
+/// none from trusted publishers.
+pub fn check_release_status(
+    project: &str,
+    plan: &Plan,
+    status: ReleaseStatus,
+    token: &TokenRow,
+) -> Result<(), UploadError> {
+    let refused = match status {
+        ReleaseStatus::Archived | ReleaseStatus::ArchivedNoindex => true,
+        ReleaseStatus::Quarantined => token.kind == TokenKind::Oidc,
+        ReleaseStatus::Active => false,
+    };
+    if refused {
+        tracing::info!(
+            project = %plan.normalized,
+            version = %plan.meta.version,
+            status = status.as_str(),
+            "upload refused: the release's lifecycle status"
+        );
+        return Err(UploadError::forbidden(format!(
+            "The given token isn't allowed to upload to project '{project}'. {HELP}"
         )));
     }
     Ok(())

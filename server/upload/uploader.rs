@@ -90,7 +90,19 @@ impl Uploader<'_> {
         let existing = self.store.project_by_normalized_name(&normalized).await?;
         // Only a new project's name can be prohibited (PyPI checks it on creation).
         let prohibited = existing.is_none() && self.store.is_prohibited(&normalized).await?;
+        let release = match &existing {
+            Some(_) => {
+                self.store
+                    .release_status(&normalized, &meta.version)
+                    .await?
+            }
+            None => crate::store::ReleaseStatus::Active,
+        };
         let plan = check::check_target(&form, &file, meta, token, existing.as_ref(), prohibited)?;
+        let shown = existing
+            .as_ref()
+            .map_or(plan.meta.name.as_str(), |p| p.name.as_str());
+        check::check_release_status(shown, &plan, release, token)?;
         let metadata = check::inspect(&file, &plan).await?;
         let (attestations, refused) = self.attestations(&form, token, &file).await?;
         // A new project has no file, release or sdist that PyPI would name first.

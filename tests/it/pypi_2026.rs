@@ -520,3 +520,172 @@ async fn uv_shows_the_release_age_message() {
         "uv did not show PyPI's message:\n{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_statuses_of_projects_and_releases_from_the_api_and_the_config() {
+    let dir = crate::common::tempdir();
+    let config = dir.path().join("lifecycle.toml");
+    std::fs::write(
+        &config,
+        "[[projects]]\nname = \"Frozen\"\nstatus = \"archived-noindex\"\nreason = \"moved\"\n\n\
+         [[releases]]\nproject = \"cycle\"\nversion = \"2.0\"\nstatus = \"archived\"\n",
+    )
+    .unwrap();
+    let server = Server::spawn_with(&["--config", config.to_str().unwrap()]).await;
+    let refused = "The given token isn't allowed to upload to project";
+    let home = crate::common::tempdir();
+    let api = all_projects_token(&server).await;
+
+    // A configured archived-noindex project: PEP 792 says archived; nobody uploads.
+    let frozen = server
+        .get_json(&format!("{}/simple/frozen/", server.http()))
+        .await;
+    assert_eq!(
+        frozen["project-status"],
+        json!({"status": "archived", "reason": "moved"})
+    );
+    let html = server
+        .get_text(&format!("{}/simple/frozen/", server.http()))
+        .await;
+    assert!(html.contains("content=\"archived\""), "{html}");
+    let d = dists::build(&home.path().join("frozen"), "frozen", "1.0");
+    let (status, reason, _) =
+        Upload::of(&d.wheel, "frozen", "1.0").send_raw(&server, Some(&basic(&api)));
+    assert_eq!(status, 403);
+    assert!(reason.starts_with(refused), "{reason}");
+    let (_, projects) = server.api(Method::GET, "/projects", None).await;
+    assert_eq!(projects["projects"][0]["status"], "archived-noindex");
+
+    // Releases: a configured archived release takes no files; others do.
+    let oidc = token_for(&server, "cycle").await;
+    let upload = |version: &str, which: usize, token: &str| {
+        let d = dists::build(&home.path().join(version), "cycle", version);
+        let file = if which == 0 { d.wheel } else { d.sdist };
+        Upload::of(&file, "cycle", version).send_raw(&server, Some(&basic(token)))
+    };
+    let (status, reason, _) = upload("2.0", 0, &oidc);
+    assert_eq!(status, 403);
+    assert!(reason.starts_with(refused), "{reason}");
+    assert_eq!(upload("1.0", 0, &oidc).0, 200);
+    assert_eq!(upload("1.1", 0, &oidc).0, 200);
+
+    let server = &server;
+    let set = |version: &'static str, status: &'static str| async move {
+        let path = format!("/projects/cycle/releases/{version}");
+        server
+            .api(
+                Method::PATCH,
+                &path,
+                Some(json!({"status": status, "reason": "checking"})),
+            )
+            .await
+    };
+    // Archived: no new files, still installable.
+    assert_eq!(set("1.0", "archived-noindex").await.0, 200);
+    let (status, reason, _) = upload("1.0", 1, &api);
+    assert_eq!(status, 403, "{reason}");
+    let detail = format!("{}/simple/cycle/", server.http());
+    let names = |page: &Value| -> Vec<String> {
+        page["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["filename"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&server.get_json(&detail).await).len(), 2);
+
+    // Quarantined: off the page and the JSON API; a trusted publisher may not add to
+    // it, its owner's API token may.
+    assert_eq!(set("1.1", "quarantined").await.0, 200);
+    let page = server.get_json(&detail).await;
+    assert_eq!(names(&page), ["cycle-1.0-py3-none-any.whl"]);
+    assert_eq!(page["versions"], json!(["1.0"]));
+    let json_api = server
+        .client()
+        .get(format!("{}/pypi/cycle/1.1/json", server.http()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_api.status(), 404);
+    let (status, _, _) = upload("1.1", 1, &oidc);
+    assert_eq!(status, 403);
+    let (status, reason, _) = upload("1.1", 1, &api);
+    assert_eq!(status, 200, "{reason}");
+    let (_, projects) = server.api(Method::GET, "/projects", None).await;
+    let cycle = projects["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["normalized_name"] == "cycle")
+        .unwrap()
+        .clone();
+    let statuses: Vec<(&str, &str)> = cycle["release_statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["version"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("1.0", "archived-noindex"),
+            ("1.1", "quarantined"),
+            ("2.0", "archived")
+        ]
+    );
+
+    let dashboard = server
+        .get_text(&format!("{}/_mock/dashboard/projects", server.http()))
+        .await;
+    for words in [
+        "Frozen <span class=\"muted\">(archived-noindex)</span>",
+        "<td class=\"short\">quarantined</td>",
+    ] {
+        assert!(dashboard.contains(words), "{words}:\n{dashboard}");
+    }
+
+    // Back to active: everything shows again.
+    assert_eq!(set("1.1", "active").await.0, 200);
+    assert_eq!(names(&server.get_json(&detail).await).len(), 3);
+
+    // Bad input names the values PyPI knows and changes nothing.
+    let (status, body) = set("1.1", "retired").await;
+    assert_eq!(status, 400);
+    assert!(
+        body.to_string()
+            .contains("one of: active, archived, archived-noindex, quarantined"),
+        "{body}"
+    );
+    assert_eq!(names(&server.get_json(&detail).await).len(), 3);
+}
+
+#[test]
+fn a_bad_lifecycle_status_in_the_config_stops_the_start() {
+    let dir = crate::common::tempdir();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[[releases]]\nproject = \"x\"\nversion = \"1.0\"\nstatus = \"retired\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("release x 1.0") && stderr.contains("unknown release status 'retired'"),
+        "{stderr}"
+    );
+}
