@@ -40,9 +40,41 @@ pub struct ServerInfo {
     /// Its `trusted_root.json`.
     #[serde(default)]
     pub sigstore_trusted_root: Option<PathBuf>,
+    /// The TestPyPI index beside this one (`serve --testpypi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub testpypi: Option<IndexInfo>,
+}
+
+/// Where a second index (TestPyPI) answers on the same port.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IndexInfo {
+    /// Its base URL (`http://…/test`): control API under `/_mock/api`.
+    pub http_url: String,
+    pub upload_url: String,
+    pub simple_url: String,
+    pub audience: String,
+    /// Its impersonated host name, when there is one (reached through the proxy).
+    #[serde(default)]
+    pub host: Option<String>,
 }
 
 impl ServerInfo {
+    /// The base URL, admin token and audience of one index: `testpypi` (or `test`) for
+    /// TestPyPI beside PyPI, anything else for PyPI.
+    pub fn index(&self, name: &str) -> anyhow::Result<(Option<String>, Option<String>)> {
+        match name {
+            "testpypi" | "test" => {
+                let test = self.testpypi.as_ref().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "this server serves no TestPyPI: start it with `serve --testpypi`"
+                    )
+                })?;
+                Ok((Some(test.http_url.clone()), Some(test.audience.clone())))
+            }
+            _ => Ok((self.http_url.clone(), self.audience.clone())),
+        }
+    }
+
     pub const FILE: &'static str = "server.json";
 
     /// The file of the server running with this data directory.

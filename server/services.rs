@@ -10,7 +10,7 @@ use crate::faults::scenarios::Scenario;
 use crate::oidc::publisher::{Publisher, PublisherConfig};
 use crate::packaging;
 use crate::provider::Provider;
-use crate::state::App;
+use crate::state::{App, IndexName};
 use crate::store::{BurnRow, ExchangeRow, FileRow, StoreError, TokenRow, TrustedIssuerRow};
 
 /// Why an operation was refused or failed; the control API maps it to its answers,
@@ -226,6 +226,26 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
         arm_fault(app, fault).map_err(|e| anyhow::anyhow!("fault {fault}: {e}"))?;
     }
     for publisher in &app.settings.publishers {
+        // `index = "testpypi"` puts a configured publisher on TestPyPI.
+        let mut publisher = publisher.clone();
+        let index = match publisher.remove("index") {
+            None => "pypi".to_owned(),
+            Some(serde_json::Value::String(i)) => i,
+            Some(other) => anyhow::bail!("publisher index {other}: use \"pypi\" or \"testpypi\""),
+        };
+        let ours = match index.as_str() {
+            "pypi" => app.index == IndexName::PyPI,
+            "testpypi" | "test" => app.index == IndexName::TestPyPI,
+            other => anyhow::bail!("publisher index '{other}': use \"pypi\" or \"testpypi\""),
+        };
+        anyhow::ensure!(
+            ours || app.index != IndexName::PyPI || app.testpypi.is_some(),
+            "a publisher for TestPyPI, but this server serves no TestPyPI (serve --testpypi)"
+        );
+        if !ours {
+            continue;
+        }
+        let publisher = &publisher;
         match add_publisher(app, publisher).await {
             Ok(_) | Err(ServiceError::Conflict(_)) => {}
             Err(e) => anyhow::bail!(
@@ -340,6 +360,14 @@ pub async fn provenance_statuses(
 
 /// Forget everything users created, then apply the configured fixtures again.
 pub async fn reset(app: &App) -> Result<()> {
+    // One sandbox: resetting PyPI resets TestPyPI beside it too.
+    if let Some(test) = &app.testpypi {
+        reset_index(test).await?;
+    }
+    reset_index(app).await
+}
+
+async fn reset_index(app: &App) -> Result<()> {
     app.faults.clear();
     app.store.reset().await?;
     app.jwks.clear();

@@ -18,7 +18,7 @@ use crate::oidc::exchange::Policy;
 use crate::oidc::jwks::JwksCache;
 use crate::provider::Provider;
 use crate::server_info::ServerInfo;
-use crate::state::{App, AppState};
+use crate::state::{App, AppState, IndexName, TEST_MOUNT};
 use crate::store::{BlobStore, Store};
 use crate::{listener, services, tls};
 
@@ -64,25 +64,20 @@ impl Server {
             None
         };
         let sigstore_roots = Arc::new(sigstore_roots(&settings, issuer.as_deref()).await?);
-        let app = App {
-            faults: Default::default(),
-            sigstore_roots,
-            public_url,
+        let shared = Shared {
             admin_token,
-            store,
-            blobs,
-            jwks: JwksCache::new(settings.jwks_cooldown)?,
-            trust: Default::default(),
-            policy: Policy {
-                audience: settings.audience.clone(),
-                token_lifetime: settings.token_lifetime,
-                pending_expiry: settings.pending_publisher_expiry,
-            },
             issuer,
-            ca_file: tls_material.ca_file,
-            pages: Default::default(),
-            settings,
+            ca_file: tls_material.ca_file.clone(),
+            sigstore_roots,
         };
+        let testpypi = match &settings.testpypi {
+            Some(audience) => Some(testpypi_app(&settings, audience, &public_url, &shared).await?),
+            None => None,
+        };
+        let other = settings.testpypi.clone().map(|a| ("TestPyPI", a));
+        let mut app = index_app(settings, IndexName::PyPI, public_url, store, blobs, &shared)?;
+        app.testpypi = testpypi;
+        app.policy.other_index = other;
         services::apply_fixtures(&app).await?;
         let state = AppState(Arc::new(app));
         server_info(&state, tls_material.ca_bundle)
@@ -115,6 +110,84 @@ impl Server {
         purge.abort();
         result
     }
+}
+
+/// What both indexes of one server share.
+struct Shared {
+    admin_token: String,
+    issuer: Option<Arc<Issuer>>,
+    ca_file: Option<std::path::PathBuf>,
+    sigstore_roots: Arc<crate::sigstore::root::Roots>,
+}
+
+/// One index over its store and files.
+fn index_app(
+    settings: Settings,
+    index: IndexName,
+    public_url: String,
+    store: Store,
+    blobs: BlobStore,
+    shared: &Shared,
+) -> anyhow::Result<App> {
+    Ok(App {
+        index,
+        testpypi: None,
+        faults: Default::default(),
+        sigstore_roots: shared.sigstore_roots.clone(),
+        public_url,
+        admin_token: shared.admin_token.clone(),
+        store,
+        blobs,
+        jwks: JwksCache::new(settings.jwks_cooldown)?,
+        trust: Default::default(),
+        policy: Policy {
+            audience: settings.audience.clone(),
+            token_lifetime: settings.token_lifetime,
+            pending_expiry: settings.pending_publisher_expiry,
+            index: index.label(),
+            other_index: None,
+        },
+        issuer: shared.issuer.clone(),
+        ca_file: shared.ca_file.clone(),
+        pages: Default::default(),
+        settings,
+    })
+}
+
+/// TestPyPI beside PyPI: its own database (a file of its own on SQLite, a schema of
+/// its own on PostgreSQL), files and audience; the issuer, TLS and admin token shared.
+/// Configured publishers with `index = "testpypi"` are its.
+async fn testpypi_app(
+    settings: &Settings,
+    audience: &str,
+    public_url: &str,
+    shared: &Shared,
+) -> anyhow::Result<AppState> {
+    let mut test = settings.clone();
+    test.data_dir = settings.data_dir.join("testpypi");
+    test.audience = audience.to_owned();
+    test.faults = Vec::new();
+    test.projects = Vec::new();
+    test.releases = Vec::new();
+    tokio::fs::create_dir_all(&test.data_dir)
+        .await
+        .with_context(|| format!("creating {}", test.data_dir.display()))?;
+    let blobs = BlobStore::new(&test.data_dir).context("preparing TestPyPI's file store")?;
+    let (url, schema) = if settings.database_url.starts_with("sqlite:") {
+        let file = test.data_dir.join("mock-pypi.sqlite3");
+        (format!("sqlite://{}?mode=rwc", file.display()), None)
+    } else {
+        (settings.database_url.clone(), Some("testpypi"))
+    };
+    test.database_url = url.clone();
+    let store = Store::connect_in(&url, schema, blobs.clone(), settings.database_pool_size)
+        .await
+        .context("opening TestPyPI's database")?;
+    let public = format!("{public_url}{TEST_MOUNT}");
+    let mut app = index_app(test, IndexName::TestPyPI, public, store, blobs, shared)?;
+    app.policy.other_index = Some(("PyPI", settings.audience.clone()));
+    services::apply_fixtures(&app).await?;
+    Ok(AppState(Arc::new(app)))
 }
 
 /// `http://host:port` for clients: the configured URL, or the bound address (loopback
@@ -244,6 +317,18 @@ fn server_info(app: &App, ca_bundle: Option<std::path::PathBuf>) -> ServerInfo {
         ca_file: app.ca_file.clone(),
         ca_bundle,
         audience: Some(app.settings.audience.clone()),
+        testpypi: app.testpypi.as_ref().map(|test| {
+            let base = test.public_url.split_once("://").map_or("", |(_, a)| a);
+            crate::server_info::IndexInfo {
+                http_url: format!("http://{base}"),
+                upload_url: format!("https://{base}/legacy/"),
+                simple_url: format!("http://{base}/simple/"),
+                audience: test.settings.audience.clone(),
+                host: crate::http::testpypi_hosts(&app.settings.impersonate_hosts)
+                    .into_iter()
+                    .next(),
+            }
+        }),
         ..app.issuer.as_deref().map(issuer_info).unwrap_or_default()
     }
 }

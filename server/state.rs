@@ -25,9 +25,44 @@ impl Scheme {
     }
 }
 
+/// Which index an [`App`] serves: PyPI, or TestPyPI beside it (`serve --testpypi`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexName {
+    #[serde(rename = "pypi")]
+    PyPI,
+    #[serde(rename = "testpypi")]
+    TestPyPI,
+}
+
+impl IndexName {
+    /// What people call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::PyPI => "PyPI",
+            Self::TestPyPI => "TestPyPI",
+        }
+    }
+
+    /// Where its paths start on the shared port ("" for PyPI).
+    pub fn mount(self) -> &'static str {
+        match self {
+            Self::PyPI => "",
+            Self::TestPyPI => TEST_MOUNT,
+        }
+    }
+}
+
+/// The path prefix of the TestPyPI index on the shared port.
+pub const TEST_MOUNT: &str = "/test";
+
 pub struct App {
     pub settings: Settings,
-    /// `http://host:port` clients use.
+    /// Which index this is; its paths start at `index.mount()`.
+    pub index: IndexName,
+    /// The TestPyPI index served beside this one (PyPI's App only).
+    pub testpypi: Option<AppState>,
+    /// `http://host:port` clients use, with the index's mount (`…/test` for TestPyPI).
     pub public_url: String,
     pub admin_token: String,
     pub store: Store,

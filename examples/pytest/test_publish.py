@@ -136,3 +136,28 @@ def test_a_server_made_in_the_test(make_mock_pypi: Callable[..., Server]) -> Non
     strict = make_mock_pypi(warehouse_exact_errors=True)
     strict.add_publisher("github", "exact", repository="octo-org/exact", workflow_filename="release.yml")
     assert [p["project"] for p in strict.publishers()] == ["exact"]
+
+
+def test_testpypi_beside_pypi(dists: Dists, clean_env: Dict[str, str]) -> None:
+    """One server, two indexes: what goes to TestPyPI stays there."""
+    with Server(testpypi=True) as server:
+        test = server.testpypi
+        assert test.index == "testpypi" and test.upload_url.endswith("/test/legacy/")
+        token = test.api_token()
+        env = {**clean_env, "REQUESTS_CA_BUNDLE": str(server.ca_file)}
+        result = subprocess.run(
+            ["twine", "upload", "--non-interactive", "--repository-url", test.upload_url,
+             "-u", "__token__", "-p", token, *map(str, dists("both"))],
+            env=env, capture_output=True, text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert len(test.files("both")) == 2
+        assert server.files("both") == []
+        # A TestPyPI token means nothing to PyPI.
+        refused = subprocess.run(
+            ["twine", "upload", "--non-interactive", "--repository-url", server.upload_url,
+             "-u", "__token__", "-p", token, *map(str, dists("both"))],
+            env=env, capture_output=True, text=True,
+        )
+        assert refused.returncode != 0
+        assert "Invalid or non-existent authentication information" in refused.stdout + refused.stderr

@@ -3,6 +3,7 @@ temporary data directory, driven through its control API (stdlib only)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -115,6 +116,7 @@ class Server:
         database_url: Optional[str] = None,
         impersonate_hosts: Sequence[str] = (),
         warehouse_exact_errors: bool = False,
+        testpypi: bool = False,
         admin_token: Optional[str] = None,
         issuer_key: Optional[PathLike] = None,
         data_dir: Optional[PathLike] = None,
@@ -144,6 +146,8 @@ class Server:
             args += ["--impersonate-host", _text("impersonate_hosts", host)]
         if warehouse_exact_errors:
             args.append("--warehouse-exact-errors")
+        if testpypi:
+            args.append("--testpypi")
         if admin_token is not None:
             args += ["--admin-token", _text("admin_token", admin_token)]
         if issuer_key is not None:
@@ -167,6 +171,8 @@ class Server:
         self._info: dict[str, Any] = {}
         self._data_dir: Optional[Path] = None
         self._opener = _no_proxy_opener()
+        # "testpypi" in the view `server.testpypi` returns: same process, other index.
+        self._index = "pypi"
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -277,7 +283,43 @@ class Server:
     def _get(self, key: str) -> Any:
         if not self._info:
             raise RuntimeError("the server is not started: use `with Server() as server:` or server.start()")
+        if self._index == "testpypi" and key in ("http_url", "upload_url", "simple_url", "audience"):
+            return self._info["testpypi"][key]
+        if self._index == "testpypi" and key == "https_url":
+            return str(self._info["testpypi"]["upload_url"]).removesuffix("/legacy/")
         return self._info.get(key)
+
+    @property
+    def trusted_publishing_url(self) -> str:
+        """The upload URL trusted publishing works with. Clients ask for the audience
+        and the token at the upload host's root, so TestPyPI needs its own host name:
+        ``Server(testpypi=True, impersonate_hosts=["twine"])`` and a job env with
+        ``impersonate=True``. For PyPI this is :attr:`upload_url`."""
+        if self._index != "testpypi":
+            return self.upload_url
+        host = self._info["testpypi"].get("host")
+        if not host:
+            raise RuntimeError(
+                "trusted publishing to TestPyPI needs its host name: start the server with "
+                "impersonate_hosts=['twine'] (TestPyPI's upload URL under /test/ works with tokens)"
+            )
+        return f"https://{host}/legacy/"
+
+    @property
+    def index(self) -> str:
+        """Which index this object talks to: ``pypi``, or ``testpypi`` for :attr:`testpypi`."""
+        return self._index
+
+    @property
+    def testpypi(self) -> "Server":
+        """TestPyPI beside PyPI (``Server(testpypi=True)``): the same process, its own
+        projects, files, publishers, tokens, audience (``testpypi``) and control API.
+        Every method works on it as on the server itself; ``stop()`` stops both."""
+        if not self._get("testpypi"):
+            raise RuntimeError("this server serves no TestPyPI: start it with Server(testpypi=True)")
+        view = copy.copy(self)
+        view._index = "testpypi"
+        return view
 
     @property
     def url(self) -> str:
@@ -569,8 +611,9 @@ class Server:
         """Run a ``mock-pypi`` subcommand against this server; its stdout."""
         binary = self._binary or find_binary()
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_PYPI_")}
+        index = ["--index", "testpypi"] if self._index == "testpypi" and args[:1] != ("act",) else []
         result = subprocess.run(
-            [binary, *args, "--data-dir", str(self.data_dir)],
+            [binary, *args, *index, "--data-dir", str(self.data_dir)],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=60,
         )
         if result.returncode != 0:

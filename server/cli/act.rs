@@ -158,32 +158,42 @@ pub async fn act(args: ActArgs) -> anyhow::Result<()> {
 /// same words the client got, even when a job's log lost them).
 pub(super) async fn explain_exchanges(target: &Target, since: i64) {
     let Ok(info) = target.info() else { return };
-    let (Some(url), Some(token)) = (info.http_url, info.admin_token) else {
+    let (Some(url), Some(token)) = (info.http_url.clone(), info.admin_token.clone()) else {
         return;
     };
     let Ok(client) = crate::http_client::cli() else {
         return;
     };
-    let answer = client
-        .get(format!("{url}/_mock/api/exchanges?since={since}"))
-        .bearer_auth(token)
-        .send()
-        .await;
-    let Ok(body) = answer else { return };
-    let Ok(body) = body.json::<Value>().await else {
-        return;
-    };
-    let exchanges = body["exchanges"].as_array().cloned().unwrap_or_default();
-    if exchanges.is_empty() {
-        eprintln!("mock-pypi: no token exchange reached the index during the run");
+    // Each index's exchanges, named when the server serves two.
+    let mut indexes = vec![("", url)];
+    if let Some(test) = &info.testpypi {
+        indexes[0].0 = "PyPI ";
+        indexes.push(("TestPyPI ", test.http_url.clone()));
     }
-    for e in exchanges.iter().rev() {
-        eprintln!(
-            "mock-pypi: exchange {} {}: {}",
-            e["id"],
-            e["outcome"].as_str().unwrap_or(""),
-            e["description"].as_str().unwrap_or("")
-        );
+    let mut any = false;
+    for (label, base) in indexes {
+        let answer = client
+            .get(format!("{base}/_mock/api/exchanges?since={since}"))
+            .bearer_auth(&token)
+            .send()
+            .await;
+        let Ok(body) = answer else { continue };
+        let Ok(body) = body.json::<Value>().await else {
+            continue;
+        };
+        let exchanges = body["exchanges"].as_array().cloned().unwrap_or_default();
+        any |= !exchanges.is_empty();
+        for e in exchanges.iter().rev() {
+            eprintln!(
+                "mock-pypi: {label}exchange {} {}: {}",
+                e["id"],
+                e["outcome"].as_str().unwrap_or(""),
+                e["description"].as_str().unwrap_or("")
+            );
+        }
+    }
+    if !any {
+        eprintln!("mock-pypi: no token exchange reached the index during the run");
     }
 }
 

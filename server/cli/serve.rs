@@ -48,6 +48,19 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         started.elapsed().as_millis(),
         app.public_url,
     );
+    if let Some(test) = &app.testpypi {
+        let host = crate::http::testpypi_hosts(&app.settings.impersonate_hosts)
+            .into_iter()
+            .next()
+            .map(|h| format!(" and https://{h}/legacy/ through the proxy"))
+            .unwrap_or_default();
+        banner += &format!(
+            "  TestPyPI (audience '{}'):   upload {}/legacy/{host}, simple {}/simple/\n",
+            test.settings.audience,
+            test.https_url(),
+            test.public_url,
+        );
+    }
     if let Some(issuer) = &app.issuer {
         banner += &format!(
             "  fake issuer:                 {}/{{github,gitlab,google,activestate}}\n",

@@ -43,7 +43,13 @@ pub struct ApiTarget {
         global = true
     )]
     pub admin_token: Option<String>,
+    /// Which index: pypi, or testpypi beside it (`serve --testpypi`).
+    #[arg(long, global = true, default_value = "pypi", value_parser = INDEXES)]
+    pub index: String,
 }
+
+/// The index names `--index` takes (`test` is short for `testpypi`).
+pub const INDEXES: [&str; 3] = ["pypi", "testpypi", "test"];
 
 impl ApiTarget {
     pub fn resolve(&self) -> anyhow::Result<(String, String)> {
@@ -52,10 +58,11 @@ impl ApiTarget {
         } else {
             self.target.info()?
         };
+        let (base, _) = info.index(&self.index)?;
         let server = self
             .server
             .clone()
-            .or(info.http_url)
+            .or(base)
             .context("no server URL: pass --server")?;
         let token = self
             .admin_token
@@ -91,6 +98,10 @@ pub struct IssuerTarget {
     /// (HTTPS_PROXY), so clients that only trust-publish to fixed hosts reach the mock.
     #[arg(long)]
     pub impersonate: bool,
+    /// Which index the job publishes to: pypi, or testpypi (its audience and, with
+    /// --impersonate, its host).
+    #[arg(long, default_value = "pypi", value_parser = INDEXES)]
+    pub index: String,
 }
 
 /// The issuer target with every default filled in.
@@ -112,6 +123,7 @@ impl IssuerTarget {
         } else {
             target.info()?
         };
+        let (_, index_audience) = info.index(&self.index)?;
         Ok(Resolved {
             issuer: self
                 .issuer_url
@@ -127,7 +139,7 @@ impl IssuerTarget {
             audience: self
                 .audience
                 .clone()
-                .or(info.audience)
+                .or(index_audience)
                 .unwrap_or_else(|| "pypi".into()),
             http_url: info.http_url,
         })

@@ -102,6 +102,14 @@ pub struct ServeArgs {
     /// (the audit log and dashboard keep them).
     #[arg(long, env = "MOCK_PYPI_WAREHOUSE_EXACT_ERRORS")]
     pub warehouse_exact_errors: bool,
+    /// Serve TestPyPI beside PyPI: a second index with its own projects, files,
+    /// publishers, tokens and audience, under /test/ and, with --impersonate-host,
+    /// under TestPyPI's host name.
+    #[arg(long, env = "MOCK_PYPI_TESTPYPI")]
+    pub testpypi: bool,
+    /// The OIDC audience of the TestPyPI index [default: testpypi].
+    #[arg(long, env = "MOCK_PYPI_TESTPYPI_AUDIENCE")]
+    pub testpypi_audience: Option<String>,
     /// PostgreSQL connections per process [default: two per core].
     #[arg(long, env = "MOCK_PYPI_DATABASE_POOL_SIZE")]
     pub database_pool_size: Option<u32>,

@@ -93,6 +93,8 @@ struct ServerSection {
     warehouse_exact_errors: Option<bool>,
     #[serde(default)]
     sigstore_trusted_roots: Vec<PathBuf>,
+    testpypi: Option<bool>,
+    testpypi_audience: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -158,6 +160,8 @@ pub struct Settings {
     pub impersonate_hosts: Vec<String>,
     pub publishers: Vec<Map<String, Value>>,
     pub prohibited_names: Vec<String>,
+    /// The TestPyPI index's audience, when it is served.
+    pub testpypi: Option<String>,
     /// Fault definitions (JSON) to arm at start.
     pub faults: Vec<Value>,
     pub projects: Vec<ProjectFixture>,
@@ -165,6 +169,8 @@ pub struct Settings {
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
+/// TestPyPI's audience, as its `/_/oidc/audience` answers.
+pub const TESTPYPI_AUDIENCE: &str = "testpypi";
 pub const DEFAULT_MAX_UPLOAD: u64 = 100 << 20;
 
 impl Settings {
@@ -280,6 +286,12 @@ impl Settings {
             ),
             publishers: file.publishers,
             prohibited_names: file.prohibited_names,
+            testpypi: (args.testpypi || s.testpypi.unwrap_or(false)).then(|| {
+                args.testpypi_audience
+                    .clone()
+                    .or(s.testpypi_audience.clone())
+                    .unwrap_or_else(|| TESTPYPI_AUDIENCE.into())
+            }),
             projects: file.projects,
             releases: file.releases,
             faults: file

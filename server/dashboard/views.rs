@@ -16,7 +16,16 @@ pub struct Frame {
     pub refresh: bool,
     /// Faults armed on the index: every page says so, failures are then on purpose.
     pub faults_armed: usize,
+    /// Which index this dashboard is of, when the server serves two ("PyPI", "TestPyPI").
+    pub index: Option<&'static str>,
+    /// The other index's dashboard: (its name, its base).
+    pub other: Option<(&'static str, &'static str)>,
+    /// Where this index's pages start ("" for PyPI, "/test" for TestPyPI).
+    pub mount: &'static str,
 }
+
+/// The TestPyPI index's dashboard.
+pub const TEST_BASE: &str = "/test/_mock/dashboard";
 
 impl Frame {
     pub fn new(section: &'static str) -> Self {
@@ -25,7 +34,24 @@ impl Frame {
             section,
             refresh: false,
             faults_armed: 0,
+            index: None,
+            other: None,
+            mount: "",
         }
+    }
+
+    /// The dashboard of TestPyPI (`test`) or of PyPI beside it (`two_indexes`).
+    pub fn of_index(mut self, test: bool, two_indexes: bool) -> Self {
+        if test {
+            self.base = TEST_BASE;
+            self.mount = "/test";
+            self.index = Some("TestPyPI");
+            self.other = Some(("PyPI", BASE));
+        } else if two_indexes {
+            self.index = Some("PyPI");
+            self.other = Some(("TestPyPI", TEST_BASE));
+        }
+        self
     }
 
     pub fn with_faults(mut self, armed: usize) -> Self {

@@ -18,7 +18,7 @@ use crate::dashboard::{
 };
 use crate::services;
 use crate::services::ServiceError;
-use crate::state::AppState;
+use crate::state::{AppState, IndexName};
 use crate::store::ExchangeFilter;
 use crate::util::now;
 
@@ -27,7 +27,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/",
-            get(|| async { Redirect::permanent(&format!("{BASE}/")) }),
+            get(|State(app): State<AppState>| async move {
+                Redirect::permanent(&format!("{}{BASE}/", app.index.mount()))
+            }),
         )
         .route("/style.css", get(style))
         .route("/exchanges", get(exchanges))
@@ -40,7 +42,9 @@ pub fn router() -> Router<AppState> {
 
 /// Every page's frame, with the banner when faults are armed.
 fn frame(app: &AppState, section: &'static str) -> Frame {
-    Frame::new(section).with_faults(app.faults.list().len())
+    Frame::new(section)
+        .with_faults(app.faults.list().len())
+        .of_index(app.index == IndexName::TestPyPI, app.testpypi.is_some())
 }
 
 async fn style() -> Response {
@@ -219,7 +223,12 @@ async fn add_publisher(
     body.insert("provider".into(), form.provider.into());
     body.insert("pending".into(), (form.pending == "true").into());
     match services::add_publisher(&app, &body).await {
-        Ok(p) => Ok(Redirect::to(&format!("{BASE}/publishers?added={}", p.id)).into_response()),
+        Ok(p) => Ok(Redirect::to(&format!(
+            "{}{BASE}/publishers?added={}",
+            app.index.mount(),
+            p.id
+        ))
+        .into_response()),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
             publishers_page(&app, StatusCode::BAD_REQUEST, None, Some(e.to_string())).await
         }

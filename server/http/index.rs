@@ -62,14 +62,21 @@ pub async fn simple_index(
         let mut projects = app.store.list_projects().await?;
         // PyPI leaves quarantined projects out of the index.
         projects.retain(|p| p.status() != ProjectStatus::Quarantined);
-        Ok(simple::index_page(&projects, media))
+        Ok(simple::index_page(&projects, media, app.index.mount()))
     })
     .await
 }
 
 /// `/simple/<name>` without the slash: PyPI redirects.
-pub async fn simple_detail_no_slash(Path(name): Path<String>) -> Response {
-    moved(&format!("/simple/{}/", normalize_name(&name)))
+pub async fn simple_detail_no_slash(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Response {
+    moved(&format!(
+        "{}/simple/{}/",
+        app.index.mount(),
+        normalize_name(&name)
+    ))
 }
 
 pub async fn simple_detail(
@@ -77,7 +84,7 @@ pub async fn simple_detail(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, IndexError> {
-    let normalized = match canonical(&name, |n| format!("/simple/{n}/")) {
+    let normalized = match canonical(&name, |n| format!("{}/simple/{n}/", app.index.mount())) {
         Ok(n) => n,
         Err(path) => return Ok(moved(&path)),
     };
@@ -85,7 +92,14 @@ pub async fn simple_detail(
     let render = async {
         let (project, releases, files) = load(&app, &normalized, IndexError::NotFound).await?;
         let versions: Vec<String> = releases.into_iter().map(|r| r.version).collect();
-        let body = simple::detail_page(&project, &files, &versions, media, &app.https_url());
+        let body = simple::detail_page(
+            &project,
+            &files,
+            &versions,
+            media,
+            &app.https_url(),
+            app.index.mount(),
+        );
         Ok((project.last_serial, body))
     };
     // A page with files kept off it (a stale-cache fault) is never cached.
@@ -147,7 +161,7 @@ async fn load(
 fn origin(headers: &HeaderMap, app: &AppState, scheme: Option<Scheme>) -> String {
     let scheme = scheme.map_or("http", |s| s.as_str());
     match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-        Some(host) => format!("{scheme}://{host}"),
+        Some(host) => format!("{scheme}://{host}{}", app.index.mount()),
         None => app.public_url.clone(),
     }
 }
@@ -158,7 +172,7 @@ pub async fn json_project(
     scheme: Option<axum::Extension<Scheme>>,
     headers: HeaderMap,
 ) -> Result<Response, IndexError> {
-    let normalized = match canonical(&name, |n| format!("/pypi/{n}/json")) {
+    let normalized = match canonical(&name, |n| format!("{}/pypi/{n}/json", app.index.mount())) {
         Ok(n) => n,
         Err(path) => return Ok(moved(&path)),
     };
@@ -177,7 +191,9 @@ pub async fn json_release(
     scheme: Option<axum::Extension<Scheme>>,
     headers: HeaderMap,
 ) -> Result<Response, IndexError> {
-    let normalized = match canonical(&name, |n| format!("/pypi/{n}/{version}/json")) {
+    let normalized = match canonical(&name, |n| {
+        format!("{}/pypi/{n}/{version}/json", app.index.mount())
+    }) {
         Ok(n) => n,
         Err(path) => return Ok(moved(&path)),
     };

@@ -28,7 +28,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::state::AppState;
+use crate::state::{AppState, IndexName, TEST_MOUNT};
 
 /// Slack on top of the file limit for the other form fields of an upload.
 const FORM_OVERHEAD: usize = 16 << 20;
@@ -54,18 +54,91 @@ pub fn build_router(state: AppState) -> Router {
         ))
         // Uploads stream for as long as the client sends: no timeout.
         .merge(uploads(&state));
-    if let Some(issuer) = &state.issuer {
+    if let Some(issuer) = &state.issuer
+        && state.index == IndexName::PyPI
+    {
         // The issuer's token request and key sets are faultable too.
         let tag = |route, methods| faulted(&state, route, methods);
         router = router.nest_service("/issuer", crate::issuer::router_with(issuer.clone(), tag));
     }
+    let testpypi = state.testpypi.clone();
+    let nested = state.index == IndexName::TestPyPI;
+    let test_hosts = testpypi_hosts(&state.settings.impersonate_hosts);
     // Faults act inside the drain: a fault's early answer still lets the client finish
     // sending.
-    router.with_state(state).layer((
+    let router = router.with_state(state);
+    let router = match testpypi {
+        // TestPyPI's own router, layers and all, under its mount.
+        Some(test) => router.nest(TEST_MOUNT, build_router(test)),
+        // Nested under PyPI's router, which carries the outer layers.
+        None if nested => return router,
+        None => return with_layers(router, drain_limit),
+    };
+    // TestPyPI's host name (impersonated) reaches the same router under the mount: the
+    // path is moved before routing, so the rewrite wraps the whole router.
+    let rewrite =
+        axum::middleware::from_fn_with_state(std::sync::Arc::new(test_hosts), testpypi_host);
+    Router::new().fallback_service(tower::Layer::layer(
+        &rewrite,
+        with_layers(router, drain_limit),
+    ))
+}
+
+fn with_layers(router: Router, drain_limit: u64) -> Router {
+    router.layer((
         TraceLayer::new_for_http(),
         CatchPanicLayer::new(),
         axum::middleware::from_fn_with_state(drain_limit, drain::drain_unread),
     ))
+}
+
+/// The impersonated host names that are TestPyPI's: those whose first label is `test`
+/// (the names come from the clients at run time; none is written here).
+pub(crate) fn testpypi_hosts(impersonated: &[String]) -> Vec<String> {
+    impersonated
+        .iter()
+        .filter(|h| h.split('.').next() == Some("test") && h.contains('.'))
+        .cloned()
+        .collect()
+}
+
+/// A request for TestPyPI's host name is TestPyPI's: its path moves under the mount.
+async fn testpypi_host(
+    State(hosts): State<std::sync::Arc<Vec<String>>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    // HTTP/2 carries the host in the URI (`:authority`), HTTP/1.1 in `Host`.
+    let host = request
+        .uri()
+        .host()
+        .map(str::to_owned)
+        .or_else(|| {
+            let h = request
+                .headers()
+                .get(axum::http::header::HOST)?
+                .to_str()
+                .ok()?;
+            Some(h.rsplit_once(':').map_or(h, |(name, _)| name).to_owned())
+        })
+        .map(|h| h.to_ascii_lowercase());
+    let ours = host.is_some_and(|h| hosts.contains(&h));
+    let path = request.uri().path();
+    if ours && path != TEST_MOUNT && !path.starts_with(&format!("{TEST_MOUNT}/")) {
+        let moved = match request.uri().query() {
+            Some(q) => format!("{TEST_MOUNT}{path}?{q}"),
+            None => format!("{TEST_MOUNT}{path}"),
+        };
+        // Keep scheme and authority (HTTP/2 requests carry them): only the path moves.
+        let mut parts = request.uri().clone().into_parts();
+        if let Ok(path) = moved.parse() {
+            parts.path_and_query = Some(path);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    next.run(request).await
 }
 
 /// Used by uploaders: PyPI's trusted-publishing endpoints. Each faultable route is
@@ -94,6 +167,7 @@ fn uploaders(s: &AppState) -> Router<AppState> {
 
 /// Used by uploaders: the legacy upload API.
 fn uploads(state: &AppState) -> Router<AppState> {
+    let mount = state.index.mount();
     let limit = usize::try_from(state.settings.max_upload_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(FORM_OVERHEAD);
@@ -113,14 +187,15 @@ fn uploads(state: &AppState) -> Router<AppState> {
             faulted(
                 state,
                 Route::Upload,
-                post(|| async { Redirect::permanent("/legacy/") }),
+                post(move || async move { Redirect::permanent(&format!("{mount}/legacy/")) }),
             ),
         )
 }
 
 /// Used by installers (pip, uv): the simple API, the JSON API and the files.
 fn installers(s: &AppState) -> Router<AppState> {
-    let moved = get(|| async { crate::index::moved("/simple/") });
+    let mount = s.index.mount();
+    let moved = get(move || async move { crate::index::moved(&format!("{mount}/simple/")) });
     Router::new()
         .route("/simple", faulted(s, Route::SimpleIndex, moved))
         .route(

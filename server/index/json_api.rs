@@ -26,7 +26,7 @@ fn file_json(file: &FileRow, origin: &str) -> Value {
         "downloads": -1,
         "upload_time": iso_time_naive(file.upload_time),
         "upload_time_iso_8601": iso_time(file.upload_time),
-        "url": format!("{origin}{}", file_url(file)),
+        "url": format!("{origin}{}", file_url("", file)),
         "requires_python": file.requires_python,
         "yanked": false,
         "yanked_reason": Value::Null,

@@ -27,8 +27,9 @@ pub fn sort_files(files: &mut [FileRow]) {
     });
 }
 
-pub fn file_url(file: &FileRow) -> String {
-    format!("/files/{}", file.path)
+/// A file's path on this server, under its index's mount (`/test` for TestPyPI).
+pub fn file_url(mount: &str, file: &FileRow) -> String {
+    format!("{mount}/files/{}", file.path)
 }
 
 /// PyPI's redirect for non-normalized names and missing slashes: 301.

@@ -11,7 +11,7 @@ use crate::util::iso_time;
 pub const API_VERSION: &str = "1.4";
 
 /// The project list; its serial is the sum of the projects'.
-pub fn index_page(projects: &[ProjectRow], media: &'static str) -> (i64, String) {
+pub fn index_page(projects: &[ProjectRow], media: &'static str, mount: &str) -> (i64, String) {
     let serial = projects.iter().map(|p| p.last_serial).sum::<i64>();
     if media == V1_JSON {
         let list: Vec<Value> = projects
@@ -27,7 +27,7 @@ pub fn index_page(projects: &[ProjectRow], media: &'static str) -> (i64, String)
     );
     for p in projects {
         html += &format!(
-            "    <a href=\"/simple/{}/\">{}</a>\n",
+            "    <a href=\"{mount}/simple/{}/\">{}</a>\n",
             escape(&p.normalized_name),
             escape(&p.name)
         );
@@ -43,6 +43,7 @@ pub fn detail_page(
     versions: &[String],
     media: &'static str,
     https_base: &str,
+    mount: &str,
 ) -> String {
     let provenance = |f: &FileRow| {
         f.attestations.0.as_ref().map(|_| {
@@ -60,7 +61,7 @@ pub fn detail_page(
             "name": project.normalized_name,
             "project-status": project_status(project),
             "versions": versions,
-            "files": files.iter().map(|f| file_json(f, provenance(f))).collect::<Vec<_>>(),
+            "files": files.iter().map(|f| file_json(mount, f, provenance(f))).collect::<Vec<_>>(),
         })
         .to_string()
     } else {
@@ -69,6 +70,7 @@ pub fn detail_page(
             project.status().marker(),
             files,
             &provenance,
+            mount,
         )
     }
 }
@@ -86,10 +88,10 @@ pub fn provenance_url(https_base: &str, project: &str, version: &str, filename: 
     format!("{https_base}/integrity/{project}/{version}/{filename}/provenance")
 }
 
-fn file_json(file: &FileRow, provenance: Option<String>) -> Value {
+fn file_json(mount: &str, file: &FileRow, provenance: Option<String>) -> Value {
     json!({
         "filename": file.filename,
-        "url": file_url(file),
+        "url": file_url(mount, file),
         "hashes": {"sha256": file.sha256_digest},
         "requires-python": file.requires_python,
         "size": file.size,
@@ -115,6 +117,7 @@ fn detail_html(
     status: &str,
     files: &[FileRow],
     provenance: &dyn Fn(&FileRow) -> Option<String>,
+    mount: &str,
 ) -> String {
     let name = escape(name);
     let mut html = format!(
@@ -135,7 +138,7 @@ fn detail_html(
         }
         html += &format!(
             "    <a href=\"{}#sha256={}\"{attrs}>{}</a><br />\n",
-            escape(&file_url(f)),
+            escape(&file_url(mount, f)),
             f.sha256_digest,
             escape(&f.filename)
         );

@@ -100,6 +100,18 @@ impl Store {
     /// (`sqlite://…` or `postgres://…`).
     /// `pool_size` applies to PostgreSQL (SQLite has one writer and four readers).
     pub async fn connect(url: &str, blobs: BlobStore, pool_size: u32) -> anyhow::Result<Self> {
+        Self::connect_in(url, None, blobs, pool_size).await
+    }
+
+    /// [`Store::connect`], in its own PostgreSQL schema when `schema` is given (created
+    /// if missing): a second index (TestPyPI) in the same database. SQLite has one
+    /// database per file, so a second index there is a second URL instead.
+    pub async fn connect_in(
+        url: &str,
+        schema: Option<&'static str>,
+        blobs: BlobStore,
+        pool_size: u32,
+    ) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
@@ -131,10 +143,35 @@ impl Store {
                 // No ping before each use: a dead connection fails its query, which
                 // is retried by the caller's request anyway, and the ping would be a
                 // round trip per statement.
+                if let Some(schema) = schema {
+                    use sqlx::Connection;
+                    let mut conn = sqlx::AnyConnection::connect(url)
+                        .await
+                        .with_context(|| format!("connecting to {url}"))?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "CREATE SCHEMA IF NOT EXISTS {schema}"
+                    )))
+                    .execute(&mut conn)
+                    .await
+                    .with_context(|| format!("creating the schema {schema}"))?;
+                    conn.close().await?;
+                }
                 let pool = AnyPoolOptions::new()
                     .max_connections(pool_size.max(2))
                     .test_before_acquire(false)
                     .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            if let Some(schema) = schema {
+                                sqlx::query(sqlx::AssertSqlSafe(format!(
+                                    "SET search_path TO {schema}"
+                                )))
+                                .execute(conn)
+                                .await?;
+                            }
+                            Ok(())
+                        })
+                    })
                     .connect_with(opts)
                     .await
                     .with_context(|| format!("connecting to {url}"))?;

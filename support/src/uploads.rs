@@ -53,6 +53,16 @@ impl Upload {
 
     /// Send over plain HTTP/1.1 by hand, to read the status line's reason phrase.
     pub fn send_raw(&self, server: &Server, auth: Option<&str>) -> (u16, String, String) {
+        self.send_raw_to(server, "/legacy/", auth)
+    }
+
+    /// [`Upload::send_raw`] to another upload path (`/test/legacy/`: TestPyPI).
+    pub fn send_raw_to(
+        &self,
+        server: &Server,
+        path: &str,
+        auth: Option<&str>,
+    ) -> (u16, String, String) {
         let boundary = "mockpypiboundary7d1";
         let mut body = Vec::new();
         for (k, v) in &self.fields {
@@ -76,7 +86,7 @@ impl Upload {
             .unwrap_or_default();
         write!(
             stream,
-            "POST /legacy/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )
         .unwrap();

@@ -30,6 +30,7 @@ mod readme;
 mod release_workflow;
 mod replicas;
 mod report_card;
+mod testpypi;
 mod twine;
 mod upload;
 mod verification;

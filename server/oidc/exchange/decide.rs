@@ -21,6 +21,10 @@ pub struct Policy {
     pub token_lifetime: i64,
     /// Seconds a pending publisher stays usable after it was registered (0: forever).
     pub pending_expiry: i64,
+    /// This index's name and the other index's (name, audience), when the server serves
+    /// two: a token for the other one is explained as such.
+    pub index: &'static str,
+    pub other_index: Option<(&'static str, String)>,
 }
 
 impl Policy {
@@ -208,10 +212,19 @@ fn verify(
     audit.pass("signature", "valid RS256 signature");
     let steps =
         jwt::check_standard_claims(token.claims(), &trusted.issuer.url, &policy.audience, now);
-    let first_failure = steps
-        .iter()
-        .find(|s| !s.ok)
-        .map(|s| format!("{}: {}", s.step, s.detail));
+    let first_failure = steps.iter().find(|s| !s.ok).map(|s| {
+        let mut text = format!("{}: {}", s.step, s.detail);
+        if let Some((other, audience)) = &policy.other_index
+            && s.step == "aud"
+            && token.claims().get("aud").and_then(serde_json::Value::as_str) == Some(audience)
+        {
+            text += &format!(
+                " (the token was requested for {other}'s audience, and this is {}: a job publishing here asks this index's /_/oidc/audience)",
+                policy.index
+            );
+        }
+        text
+    });
     audit.detail.steps.extend(steps);
     if let Some(failure) = first_failure {
         return Err(invalid_token(&failure));

@@ -84,6 +84,8 @@ fn policy() -> Policy {
         audience: "pypi".into(),
         token_lifetime: 900,
         pending_expiry: 30 * 86_400,
+        index: "PyPI",
+        other_index: None,
     }
 }
 
