@@ -16,15 +16,48 @@ pub enum Provider {
     GitLab,
     Google,
     ActiveState,
+    /// Preview (warehouse#20515): not on PyPI yet.
+    Buildkite,
+    /// Preview (warehouse#19349): not on PyPI yet.
+    #[serde(rename = "circleci")]
+    CircleCi,
+    /// Preview (warehouse#19048): not on PyPI yet.
+    Semaphore,
 }
 
 impl Provider {
+    /// The providers PyPI has.
     pub const ALL: [Provider; 4] = [
         Provider::GitHub,
         Provider::GitLab,
         Provider::Google,
         Provider::ActiveState,
     ];
+
+    /// The providers of PyPI's open pull requests, served only with `--preview`.
+    pub const PREVIEWS: [Provider; 3] =
+        [Provider::Buildkite, Provider::CircleCi, Provider::Semaphore];
+
+    /// Every provider this version knows.
+    pub const EVERY: [Provider; 7] = [
+        Provider::GitHub,
+        Provider::GitLab,
+        Provider::Google,
+        Provider::ActiveState,
+        Provider::Buildkite,
+        Provider::CircleCi,
+        Provider::Semaphore,
+    ];
+
+    /// The pull request a preview provider comes from; `None` for PyPI's own.
+    pub fn preview(self) -> Option<&'static str> {
+        match self {
+            Provider::Buildkite => Some("warehouse#20515"),
+            Provider::CircleCi => Some("warehouse#19349"),
+            Provider::Semaphore => Some("warehouse#19048"),
+            _ => None,
+        }
+    }
 
     /// The name in URLs, the API and the database.
     pub fn as_str(self) -> &'static str {
@@ -33,6 +66,9 @@ impl Provider {
             Provider::GitLab => "gitlab",
             Provider::Google => "google",
             Provider::ActiveState => "activestate",
+            Provider::Buildkite => "buildkite",
+            Provider::CircleCi => "circleci",
+            Provider::Semaphore => "semaphore",
         }
     }
 
@@ -43,6 +79,9 @@ impl Provider {
             Provider::GitLab => "GitLab",
             Provider::Google => "Google",
             Provider::ActiveState => "ActiveState",
+            Provider::Buildkite => "Buildkite",
+            Provider::CircleCi => "CircleCI",
+            Provider::Semaphore => "Semaphore",
         }
     }
 
@@ -53,6 +92,10 @@ impl Provider {
             Provider::GitLab => "https://gitlab.com",
             Provider::Google => "https://accounts.google.com",
             Provider::ActiveState => "https://platform.activestate.com/api/v1/oauth/oidc",
+            Provider::Buildkite => "https://agent.buildkite.com",
+            Provider::CircleCi => "https://oidc.circleci.com",
+            // Per organisation: https://ORG.semaphoreci.com (matched by suffix).
+            Provider::Semaphore => "https://*.semaphoreci.com",
         }
     }
 
@@ -80,6 +123,16 @@ impl Provider {
             ],
             Provider::Google => &["email", "email_verified"],
             Provider::ActiveState => &["sub", "organization", "project", "actor_id", "builder"],
+            Provider::Buildkite => &["sub", "organization_slug", "pipeline_slug", "jti"],
+            Provider::CircleCi => &[
+                "sub",
+                "oidc.circleci.com/org-id",
+                "oidc.circleci.com/project-id",
+                "oidc.circleci.com/pipeline-definition-id",
+                "oidc.circleci.com/ssh-rerun",
+                "jti",
+            ],
+            Provider::Semaphore => &["sub", "org", "org_id", "prj", "prj_id", "repo_slug", "jti"],
         }
     }
 
@@ -99,10 +152,15 @@ impl FromStr for Provider {
     type Err = String;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        Self::ALL
+        Self::EVERY
             .into_iter()
             .find(|p| p.as_str() == name)
-            .ok_or_else(|| format!("unknown provider '{name}' (one of: {})", Self::names()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown provider '{name}' (one of: {}; previews: buildkite, circleci, semaphore)",
+                    Self::names()
+                )
+            })
     }
 }
 

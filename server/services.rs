@@ -81,6 +81,15 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
         }
     };
     let parsed_provider: Provider = provider.parse().map_err(ServiceError::Invalid)?;
+    if let Some(pr) = parsed_provider.preview()
+        && !app.settings.previews().contains(&parsed_provider)
+    {
+        return Err(ServiceError::Invalid(format!(
+            "{} is a preview provider (not on PyPI yet: {pr}); start the server with --preview {}",
+            parsed_provider.display(),
+            parsed_provider.as_str()
+        )));
+    }
     let gitlab_issuer = default_gitlab_issuer(app).await?;
     let config = PublisherConfig::from_input(parsed_provider, body, gitlab_issuer.as_deref())
         .map_err(ServiceError::Invalid)?;
@@ -181,6 +190,19 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
         }
     }
     if let Some(issuer) = &app.issuer {
+        // The preview providers' fake issuers too, when served.
+        for provider in app.settings.previews() {
+            let url = issuer.issuer_url(provider);
+            // Semaphore: one issuer per organisation, a pattern here.
+            let url = if provider == Provider::Semaphore && !url.contains('*') {
+                format!("{url}/*")
+            } else {
+                url
+            };
+            app.store
+                .upsert_issuer(provider.as_str(), &url, Some(&issuer.jwks_url(provider)))
+                .await?;
+        }
         for provider in Provider::ALL {
             // An impersonated `iss` has its discovery document elsewhere: name the keys.
             let jwks = issuer

@@ -146,6 +146,8 @@ fn index_app(
             pending_expiry: settings.pending_publisher_expiry,
             index: index.label(),
             other_index: None,
+            previews: settings.previews(),
+            reusable_workflows: settings.preview.iter().any(|p| p == "reusable-workflows"),
         },
         issuer: shared.issuer.clone(),
         ca_file: shared.ca_file.clone(),

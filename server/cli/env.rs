@@ -31,6 +31,105 @@ pub enum EnvProvider {
     Google(GoogleJob),
     /// An ActiveState Platform build (delivered the way uv and `id` read GitLab's).
     Activestate(ActiveStateJob),
+    /// Preview (warehouse#20515, not on PyPI yet): a Buildkite job.
+    Buildkite(BuildkiteJob),
+    /// Preview (warehouse#19349, not on PyPI yet): a CircleCI job.
+    Circleci(CircleCiJob),
+    /// Preview (warehouse#19048, not on PyPI yet): a Semaphore job.
+    Semaphore(SemaphoreJob),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BuildkiteJob {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
+    #[arg(long)]
+    pub organization_slug: String,
+    #[arg(long)]
+    pub pipeline_slug: String,
+    /// [default: main]
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[arg(long)]
+    pub tag: Option<String>,
+    #[arg(long)]
+    pub step_key: Option<String>,
+    /// Without the immutable organization and pipeline ids (a job that does not ask
+    /// for them: trust on first use then pins nothing).
+    #[arg(long)]
+    pub without_immutable_ids: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CircleCiJob {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
+    #[arg(long)]
+    pub org_id: String,
+    #[arg(long)]
+    pub project_id: String,
+    #[arg(long)]
+    pub pipeline_definition_id: String,
+    /// A job re-run with SSH (its token says so; PyPI's rule refuses it).
+    #[arg(long)]
+    pub ssh_rerun: bool,
+    /// A context the job runs with (repeatable).
+    #[arg(long = "context-id")]
+    pub context_ids: Vec<String>,
+    #[arg(long)]
+    pub vcs_ref: Option<String>,
+    #[arg(long)]
+    pub vcs_origin: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SemaphoreJob {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub issuer: IssuerTarget,
+    /// The organisation (its issuer is its own).
+    #[arg(long)]
+    pub organization: String,
+    #[arg(long)]
+    pub organization_id: Option<String>,
+    #[arg(long)]
+    pub project: String,
+    #[arg(long)]
+    pub project_id: Option<String>,
+    /// OWNER/REPO the project builds.
+    #[arg(long)]
+    pub repo_slug: String,
+    #[arg(long)]
+    pub branch: Option<String>,
+}
+
+impl BuildkiteJob {
+    pub(super) fn identity(&self) -> Value {
+        json!({"organization_slug": self.organization_slug, "pipeline_slug": self.pipeline_slug,
+               "branch": self.branch, "tag": self.tag, "step_key": self.step_key,
+               "immutable_ids": !self.without_immutable_ids})
+    }
+}
+
+impl CircleCiJob {
+    pub(super) fn identity(&self) -> Value {
+        json!({"org_id": self.org_id, "project_id": self.project_id,
+               "pipeline_definition_id": self.pipeline_definition_id, "ssh_rerun": self.ssh_rerun,
+               "context_ids": self.context_ids, "vcs_ref": self.vcs_ref, "vcs_origin": self.vcs_origin})
+    }
+}
+
+impl SemaphoreJob {
+    pub(super) fn identity(&self) -> Value {
+        json!({"organization": self.organization, "organization_id": self.organization_id,
+               "project": self.project, "project_id": self.project_id, "repo_slug": self.repo_slug,
+               "branch": self.branch})
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -308,6 +407,8 @@ struct VariableJob<'a> {
     identity: Value,
     header: &'a str,
     extra: Vec<(&'a str, String)>,
+    /// The provider's own variables that carry the token too.
+    native: &'a [&'a str],
 }
 
 async fn variable_env(job: VariableJob<'_>) -> anyhow::Result<String> {
@@ -322,10 +423,13 @@ async fn variable_env(job: VariableJob<'_>) -> anyhow::Result<String> {
     let mut vars = vec![("GITLAB_CI", "true".to_owned())];
     vars.extend(job.extra);
     let variable = crate::issuer::gitlab::token_variable(&r.audience);
+    for name in job.native {
+        vars.push((name, token.clone()));
+    }
     vars.push((variable.as_str(), token));
     // Sigstore signing (`mock-pypi attest`) reads its own token, as a GitLab job's
     // `id_tokens: SIGSTORE_ID_TOKEN: {aud: sigstore}` provides it.
-    if job.provider != Provider::ActiveState {
+    if matches!(job.provider, Provider::GitLab | Provider::Google) {
         let sigstore = mint_token_with_audience(
             &r,
             job.provider,
@@ -392,6 +496,7 @@ pub async fn env(args: EnvArgs) -> anyhow::Result<()> {
                     ("CI_CONFIG_PATH", job.ci_file.clone()),
                     ("CI_COMMIT_REF_NAME", ref_path.rsplit('/').next().unwrap_or(&ref_path).to_owned()),
                 ],
+                native: &[],
             })
             .await?
         }
@@ -403,6 +508,7 @@ pub async fn env(args: EnvArgs) -> anyhow::Result<()> {
                 identity: job.identity(),
                 header: "A Google ID token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
                 extra: Vec::new(),
+                native: &[],
             })
             .await?
         }
@@ -414,6 +520,43 @@ pub async fn env(args: EnvArgs) -> anyhow::Result<()> {
                 identity: job.identity(),
                 header: "An ActiveState token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
                 extra: Vec::new(),
+                native: &[],
+            })
+            .await?
+        }
+        EnvProvider::Buildkite(job) => {
+            variable_env(VariableJob {
+                target: &job.target,
+                issuer: &job.issuer,
+                provider: Provider::Buildkite,
+                identity: job.identity(),
+                header: "Preview (warehouse#20515, not on PyPI yet): a Buildkite job's token, handed over through GitLab's variable, which uv and id read.",
+                extra: vec![("BUILDKITE", "true".into())],
+                native: &[],
+            })
+            .await?
+        }
+        EnvProvider::Circleci(job) => {
+            variable_env(VariableJob {
+                target: &job.target,
+                issuer: &job.issuer,
+                provider: Provider::CircleCi,
+                identity: job.identity(),
+                header: "Preview (warehouse#19349, not on PyPI yet): a CircleCI job's token, in CIRCLE_OIDC_TOKEN_V2 and GitLab's variable, which uv and id read.",
+                extra: Vec::new(),
+                native: &["CIRCLE_OIDC_TOKEN_V2"],
+            })
+            .await?
+        }
+        EnvProvider::Semaphore(job) => {
+            variable_env(VariableJob {
+                target: &job.target,
+                issuer: &job.issuer,
+                provider: Provider::Semaphore,
+                identity: job.identity(),
+                header: "Preview (warehouse#19048, not on PyPI yet): a Semaphore job's token, from its organisation's issuer, in SEMAPHORE_OIDC_TOKEN and GitLab's variable, which uv and id read.",
+                extra: Vec::new(),
+                native: &["SEMAPHORE_OIDC_TOKEN"],
             })
             .await?
         }

@@ -91,6 +91,54 @@ pub enum PublisherSpec {
         #[arg(long)]
         actor_id: Option<String>,
     },
+    /// Preview (warehouse#20515, not on PyPI yet): a Buildkite pipeline. Its immutable
+    /// ids are pinned by the first exchange that carries them.
+    Buildkite {
+        #[command(flatten)]
+        common: PublisherCommon,
+        #[arg(long)]
+        organization_slug: String,
+        #[arg(long)]
+        pipeline_slug: String,
+        #[arg(long)]
+        branch: Option<String>,
+        #[arg(long)]
+        tag: Option<String>,
+        #[arg(long)]
+        step_key: Option<String>,
+    },
+    /// Preview (warehouse#19349, not on PyPI yet): a CircleCI pipeline definition.
+    Circleci {
+        #[command(flatten)]
+        common: PublisherCommon,
+        #[arg(long)]
+        org_id: String,
+        #[arg(long)]
+        project_id: String,
+        #[arg(long)]
+        pipeline_definition_id: String,
+        #[arg(long)]
+        context_id: Option<String>,
+        #[arg(long)]
+        vcs_ref: Option<String>,
+        #[arg(long)]
+        vcs_origin: Option<String>,
+    },
+    /// Preview (warehouse#19048, not on PyPI yet): a Semaphore project.
+    Semaphore {
+        #[command(flatten)]
+        common: PublisherCommon,
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        organization_id: String,
+        #[arg(long)]
+        project_id: String,
+        #[arg(long)]
+        repo_slug: String,
+        #[arg(long = "semaphore-project")]
+        semaphore_project: Option<String>,
+    },
 }
 
 impl PublisherSpec {
@@ -133,6 +181,44 @@ impl PublisherSpec {
                 common,
                 json!({"provider": "activestate", "organization": organization,
                        "activestate_project_name": activestate_project_name, "actor": actor, "actor_id": actor_id}),
+            ),
+            Self::Buildkite {
+                common,
+                organization_slug,
+                pipeline_slug,
+                branch,
+                tag,
+                step_key,
+            } => (
+                common,
+                json!({"provider": "buildkite", "organization_slug": organization_slug, "pipeline_slug": pipeline_slug,
+                       "branch": branch, "tag": tag, "step_key": step_key}),
+            ),
+            Self::Circleci {
+                common,
+                org_id,
+                project_id,
+                pipeline_definition_id,
+                context_id,
+                vcs_ref,
+                vcs_origin,
+            } => (
+                common,
+                json!({"provider": "circleci", "org_id": org_id, "project_id": project_id,
+                       "pipeline_definition_id": pipeline_definition_id, "context_id": context_id,
+                       "vcs_ref": vcs_ref, "vcs_origin": vcs_origin}),
+            ),
+            Self::Semaphore {
+                common,
+                organization,
+                organization_id,
+                project_id,
+                repo_slug,
+                semaphore_project,
+            } => (
+                common,
+                json!({"provider": "semaphore", "organization": organization, "organization_id": organization_id,
+                       "project_id": project_id, "repo_slug": repo_slug, "project_name": semaphore_project}),
             ),
         };
         body["project"] = json!(common.project);

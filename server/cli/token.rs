@@ -29,6 +29,21 @@ pub async fn token(args: TokenArgs) -> anyhow::Result<()> {
             Provider::ActiveState,
             job.identity(),
         ),
+        EnvProvider::Buildkite(job) => (
+            &job.target,
+            &job.issuer,
+            Provider::Buildkite,
+            job.identity(),
+        ),
+        EnvProvider::Circleci(job) => {
+            (&job.target, &job.issuer, Provider::CircleCi, job.identity())
+        }
+        EnvProvider::Semaphore(job) => (
+            &job.target,
+            &job.issuer,
+            Provider::Semaphore,
+            job.identity(),
+        ),
     };
     let r = issuer.resolve(target)?;
     println!(

@@ -107,6 +107,11 @@ pub struct ServeArgs {
     /// under TestPyPI's host name.
     #[arg(long, env = "MOCK_PYPI_TESTPYPI")]
     pub testpypi: bool,
+    /// Serve previews of PyPI's open pull requests, comma-separated: buildkite
+    /// (warehouse#20515), circleci (#19349), semaphore (#19048), reusable-workflows
+    /// (#20083). Off by default: without it their tokens are refused as PyPI refuses them.
+    #[arg(long, env = "MOCK_PYPI_PREVIEW", value_delimiter = ',')]
+    pub preview: Vec<String>,
     /// The OIDC audience of the TestPyPI index [default: testpypi].
     #[arg(long, env = "MOCK_PYPI_TESTPYPI_AUDIENCE")]
     pub testpypi_audience: Option<String>,

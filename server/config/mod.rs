@@ -95,6 +95,8 @@ struct ServerSection {
     sigstore_trusted_roots: Vec<PathBuf>,
     testpypi: Option<bool>,
     testpypi_audience: Option<String>,
+    #[serde(default)]
+    preview: Vec<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -162,6 +164,9 @@ pub struct Settings {
     pub prohibited_names: Vec<String>,
     /// The TestPyPI index's audience, when it is served.
     pub testpypi: Option<String>,
+    /// Previews of PyPI's open pull requests (`--preview`): provider names and
+    /// `reusable-workflows`.
+    pub preview: Vec<String>,
     /// Fault definitions (JSON) to arm at start.
     pub faults: Vec<Value>,
     pub projects: Vec<ProjectFixture>,
@@ -169,6 +174,45 @@ pub struct Settings {
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
+/// What `--preview` takes: PyPI's open pull requests.
+pub const PREVIEWS: [&str; 4] = ["buildkite", "circleci", "semaphore", "reusable-workflows"];
+
+/// `--preview a,b` (repeatable) or the file's `preview = [...]`, checked.
+fn previews(flags: &[String], file: &[String]) -> anyhow::Result<Vec<String>> {
+    let given: Vec<String> = if flags.is_empty() {
+        file.to_vec()
+    } else {
+        flags.to_vec()
+    };
+    let mut out: Vec<String> = Vec::new();
+    for name in given
+        .iter()
+        .flat_map(|f| f.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        anyhow::ensure!(
+            PREVIEWS.contains(&name),
+            "unknown preview '{name}' (one of: {})",
+            PREVIEWS.join(", ")
+        );
+        if !out.iter().any(|o| o == name) {
+            out.push(name.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+impl Settings {
+    /// The preview providers served.
+    pub fn previews(&self) -> Vec<Provider> {
+        Provider::PREVIEWS
+            .into_iter()
+            .filter(|p| self.preview.iter().any(|n| n == p.as_str()))
+            .collect()
+    }
+}
+
 /// TestPyPI's audience, as its `/_/oidc/audience` answers.
 pub const TESTPYPI_AUDIENCE: &str = "testpypi";
 pub const DEFAULT_MAX_UPLOAD: u64 = 100 << 20;
@@ -286,6 +330,7 @@ impl Settings {
             ),
             publishers: file.publishers,
             prohibited_names: file.prohibited_names,
+            preview: previews(&args.preview, &s.preview)?,
             testpypi: (args.testpypi || s.testpypi.unwrap_or(false)).then(|| {
                 args.testpypi_audience
                     .clone()

@@ -143,6 +143,56 @@ fn claims_supported(provider: Provider) -> Value {
             "actor_id",
             "builder"
         ]),
+        Provider::Buildkite => json!([
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "iss",
+            "jti",
+            "nbf",
+            "organization_slug",
+            "pipeline_slug",
+            "build_branch",
+            "build_tag",
+            "build_commit",
+            "step_key",
+            "organization_id",
+            "pipeline_id"
+        ]),
+        Provider::CircleCi => json!([
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "iss",
+            "jti",
+            "nbf",
+            "oidc.circleci.com/org-id",
+            "oidc.circleci.com/project-id",
+            "oidc.circleci.com/pipeline-definition-id",
+            "oidc.circleci.com/ssh-rerun",
+            "oidc.circleci.com/context-ids",
+            "oidc.circleci.com/vcs-ref",
+            "oidc.circleci.com/vcs-origin"
+        ]),
+        Provider::Semaphore => json!([
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "iss",
+            "jti",
+            "nbf",
+            "org",
+            "org_id",
+            "prj",
+            "prj_id",
+            "repo",
+            "repo_slug",
+            "ref",
+            "ref_type"
+        ]),
     }
 }
 

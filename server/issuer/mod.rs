@@ -12,6 +12,7 @@ pub mod gitlab;
 pub mod google;
 mod http;
 pub mod keys;
+pub mod preview;
 pub mod sigstore;
 
 pub use http::{router, router_with};
@@ -113,6 +114,9 @@ pub enum Identity {
     GitLab(GitLabIdentity),
     Google(GoogleIdentity),
     ActiveState(ActiveStateIdentity),
+    Buildkite(preview::BuildkiteIdentity),
+    CircleCi(preview::CircleCiIdentity),
+    Semaphore(preview::SemaphoreIdentity),
 }
 
 impl Identity {
@@ -122,6 +126,9 @@ impl Identity {
             Self::GitLab(_) => Provider::GitLab,
             Self::Google(_) => Provider::Google,
             Self::ActiveState(_) => Provider::ActiveState,
+            Self::Buildkite(_) => Provider::Buildkite,
+            Self::CircleCi(_) => Provider::CircleCi,
+            Self::Semaphore(_) => Provider::Semaphore,
         }
     }
 
@@ -154,6 +161,9 @@ impl Identity {
             }
             Self::Google(id) => id.claims(ctx),
             Self::ActiveState(id) => id.claims(ctx),
+            Self::Buildkite(id) => id.claims(ctx),
+            Self::CircleCi(id) => id.claims(ctx),
+            Self::Semaphore(id) => id.claims(ctx),
         })
     }
 }
@@ -221,6 +231,9 @@ impl TryFrom<MintRequest> for TokenSpec {
             Provider::GitLab => Identity::GitLab(identity(provider, value)?),
             Provider::Google => Identity::Google(identity(provider, value)?),
             Provider::ActiveState => Identity::ActiveState(identity(provider, value)?),
+            Provider::Buildkite => Identity::Buildkite(identity(provider, value)?),
+            Provider::CircleCi => Identity::CircleCi(identity(provider, value)?),
+            Provider::Semaphore => Identity::Semaphore(identity(provider, value)?),
         };
         Ok(Self {
             identity,

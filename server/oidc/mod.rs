@@ -2,6 +2,8 @@
 //! publisher and mint a short-lived upload token (PyPI's `/_/oidc/*` endpoints).
 
 pub mod activestate;
+pub mod buildkite;
+pub mod circleci;
 pub mod discovery;
 pub mod exchange;
 pub mod github;
@@ -12,6 +14,7 @@ pub mod jwt;
 pub mod matching;
 pub mod publisher;
 pub mod rules;
+pub mod semaphore;
 pub mod trust;
 
 /// Largest mint/burn request body; tokens are a few KiB.

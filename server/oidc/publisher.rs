@@ -7,10 +7,13 @@ use serde::ser::Serializer;
 use serde_json::{Map, Value};
 
 use super::activestate::{self, ActiveStateConfig};
+use super::buildkite::{self, BuildkiteConfig};
+use super::circleci::{self, CircleCiConfig};
 use super::github::{self, GitHubConfig};
 use super::gitlab::{self, GitLabConfig};
 use super::google::{self, GoogleConfig};
 use super::rules::{Evaluation, claim_str};
+use super::semaphore::{self, SemaphoreConfig};
 use crate::provider::Provider;
 use crate::store::PublisherRecord;
 
@@ -20,6 +23,9 @@ pub enum PublisherConfig {
     GitLab(GitLabConfig),
     Google(GoogleConfig),
     ActiveState(ActiveStateConfig),
+    Buildkite(BuildkiteConfig),
+    CircleCi(CircleCiConfig),
+    Semaphore(SemaphoreConfig),
 }
 
 impl PublisherConfig {
@@ -35,6 +41,9 @@ impl PublisherConfig {
             Provider::GitLab => Self::GitLab(GitLabConfig::from_input(map, gitlab_issuer)?),
             Provider::Google => Self::Google(GoogleConfig::from_input(map)?),
             Provider::ActiveState => Self::ActiveState(ActiveStateConfig::from_input(map)?),
+            Provider::Buildkite => Self::Buildkite(BuildkiteConfig::from_input(map)?),
+            Provider::CircleCi => Self::CircleCi(CircleCiConfig::from_input(map)?),
+            Provider::Semaphore => Self::Semaphore(SemaphoreConfig::from_input(map)?),
         })
     }
 
@@ -45,6 +54,9 @@ impl PublisherConfig {
             Provider::GitLab => Self::GitLab(serde_json::from_str(text)?),
             Provider::Google => Self::Google(serde_json::from_str(text)?),
             Provider::ActiveState => Self::ActiveState(serde_json::from_str(text)?),
+            Provider::Buildkite => Self::Buildkite(serde_json::from_str(text)?),
+            Provider::CircleCi => Self::CircleCi(serde_json::from_str(text)?),
+            Provider::Semaphore => Self::Semaphore(serde_json::from_str(text)?),
         })
     }
 
@@ -62,6 +74,9 @@ impl PublisherConfig {
             Self::GitLab(c) => c.describe(),
             Self::Google(c) => c.describe(),
             Self::ActiveState(c) => c.describe(),
+            Self::Buildkite(c) => c.describe(),
+            Self::CircleCi(c) => c.describe(),
+            Self::Semaphore(c) => c.describe(),
         }
     }
 
@@ -71,6 +86,9 @@ impl PublisherConfig {
             Self::GitLab(c) => gitlab::evaluate(c, claims, iss),
             Self::Google(c) => google::evaluate(c, claims),
             Self::ActiveState(c) => activestate::evaluate(c, claims),
+            Self::Buildkite(c) => buildkite::evaluate(c, claims),
+            Self::CircleCi(c) => circleci::evaluate(c, claims),
+            Self::Semaphore(c) => semaphore::evaluate(c, claims, iss),
         }
     }
 }
@@ -83,6 +101,9 @@ impl Serialize for PublisherConfig {
             Self::GitLab(c) => c.serialize(serializer),
             Self::Google(c) => c.serialize(serializer),
             Self::ActiveState(c) => c.serialize(serializer),
+            Self::Buildkite(c) => c.serialize(serializer),
+            Self::CircleCi(c) => c.serialize(serializer),
+            Self::Semaphore(c) => c.serialize(serializer),
         }
     }
 }
@@ -155,7 +176,7 @@ pub fn precondition(
             )
         }),
         Provider::GitLab => gitlab::precondition(claims),
-        Provider::Google | Provider::ActiveState => None,
+        _ => None,
     }
 }
 

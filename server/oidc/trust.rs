@@ -55,13 +55,21 @@ impl TrustCache {
 
     /// The same, bypassing the cache (after a write this exchange raced).
     pub async fn read(store: &Store, iss: &str) -> StoreResult<Option<Trusted>> {
-        Ok(store
-            .issuer_with_publishers(iss)
-            .await?
-            .map(|(issuer, records)| Trusted {
-                provider: issuer.provider.parse().ok(),
-                issuer,
-                publishers: Publisher::parse_all(records),
-            }))
+        let mut found = store.issuer_with_publishers(iss).await?;
+        // Not an exact one: a pattern issuer this `iss` fits (checked again, with the
+        // token's `iss`, by the exchange's standard-claim rules).
+        if found.is_none() && !iss.contains('*') {
+            for pattern in store.pattern_issuers().await? {
+                if super::exchange::issuer_fits(&pattern, iss) {
+                    found = store.issuer_with_publishers(&pattern).await?;
+                    break;
+                }
+            }
+        }
+        Ok(found.map(|(issuer, records)| Trusted {
+            provider: issuer.provider.parse().ok(),
+            issuer,
+            publishers: Publisher::parse_all(records),
+        }))
     }
 }

@@ -55,6 +55,15 @@ impl Store {
 
     /// The trusted issuer for `url` (exact, as PyPI matches `iss`) with every publisher
     /// of its provider, in one round trip (the exchange's only read).
+    /// Trusted issuers whose URL is a pattern (one `*`: a Semaphore organisation).
+    pub async fn pattern_issuers(&self) -> StoreResult<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT url FROM trusted_issuers WHERE url LIKE '%*%' ORDER BY id")
+                .fetch_all(&self.read)
+                .await?,
+        )
+    }
+
     pub async fn issuer_with_publishers(
         &self,
         url: &str,

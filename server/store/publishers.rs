@@ -93,6 +93,19 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Replace a publisher's configuration (a Buildkite publisher pinning its ids);
+    /// only while it still has the configuration `from`, so a concurrent pin wins once.
+    pub async fn repin_publisher(&self, id: i64, from: &str, to: &str) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE publishers SET config = $1 WHERE id = $2 AND config = $3")
+            .bind(to)
+            .bind(id)
+            .bind(from)
+            .execute(&self.write)
+            .await?;
+        self.changed().await;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Move a publisher's creation time (to reach the pending-publisher expiry without
     /// waiting); the new time, or `None` if there is no such publisher.
     pub async fn set_publisher_created(

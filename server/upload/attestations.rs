@@ -33,7 +33,11 @@ pub fn identity(publisher: &Publisher) -> Option<Identity> {
         PublisherConfig::Google(c) => Some(Identity::Google {
             email: c.email.clone(),
         }),
-        PublisherConfig::ActiveState(_) => None,
+        // Neither ActiveState nor the preview providers define an attestation identity.
+        PublisherConfig::ActiveState(_)
+        | PublisherConfig::Buildkite(_)
+        | PublisherConfig::CircleCi(_)
+        | PublisherConfig::Semaphore(_) => None,
     }
 }
 

@@ -35,6 +35,12 @@ struct Case {
     /// Names prohibited after the publishers are registered.
     #[serde(default)]
     prohibit: Vec<String>,
+    /// The identity of the first, good exchange (`after_good_exchange`), merged over the
+    /// default; the case's own identity when absent.
+    first: Option<Map<String, Value>>,
+    /// `serve --preview` for this case (PyPI's open pull requests).
+    #[serde(default)]
+    preview: Vec<String>,
 }
 
 fn object(v: Value) -> Map<String, Value> {
@@ -54,6 +60,13 @@ fn default_publisher(provider: &str) -> Map<String, Value> {
         }
         "google" => json!({"email": "publisher@demo.iam.example"}),
         "activestate" => json!({"organization": "octo-org", "activestate_project_name": "demo"}),
+        "buildkite" => json!({"organization_slug": "octo-org", "pipeline_slug": "release"}),
+        "circleci" => {
+            json!({"org_id": "org-1111", "project_id": "prj-2222", "pipeline_definition_id": "def-3333"})
+        }
+        "semaphore" => {
+            json!({"organization": "octo", "organization_id": "so-1", "project_id": "sp-1", "repo_slug": "octo/demo"})
+        }
         other => panic!("unknown provider {other}"),
     })
 }
@@ -68,6 +81,13 @@ fn default_identity(provider: &str) -> Map<String, Value> {
         }
         "google" => json!({"email": "publisher@demo.iam.example"}),
         "activestate" => json!({"organization": "octo-org", "project": "demo"}),
+        "buildkite" => json!({"organization_slug": "octo-org", "pipeline_slug": "release"}),
+        "circleci" => {
+            json!({"org_id": "org-1111", "project_id": "prj-2222", "pipeline_definition_id": "def-3333"})
+        }
+        "semaphore" => {
+            json!({"organization": "octo", "organization_id": "so-1", "project": "demo", "project_id": "sp-1", "repo_slug": "octo/demo"})
+        }
         other => panic!("unknown provider {other}"),
     })
 }
@@ -142,18 +162,25 @@ async fn run(server: &Server, case: &Case) -> Result<(), String> {
     let audience = server.info["audience"].as_str().unwrap_or("pypi");
     let identity = merged(default_identity(&case.provider), &case.identity);
     if case.after_good_exchange {
+        let first = match &case.first {
+            Some(f) => merged(default_identity(&case.provider), f),
+            None => identity.clone(),
+        };
         let good = server
-            .issue(json!({"provider": case.provider, "audience": audience, "identity": identity}))
+            .issue(json!({"provider": case.provider, "audience": audience, "identity": first}))
             .await;
         let (status, body) = server.mint(&good).await;
         if status != 200 {
             return Err(format!("the first, good exchange failed: {body}"));
         }
     }
-    let issuers = server.info["issuers"]
+    let mut issuers = server.info["issuers"]
         .as_object()
         .cloned()
         .unwrap_or_default();
+    // `{iss:base}`: the fake issuer's base URL (a Semaphore organisation's issuer is
+    // `{iss:base}/semaphore/ORG`).
+    issuers.insert("base".into(), server.info["issuer_url"].clone());
     let claims: Map<String, Value> = case
         .claims
         .iter()
@@ -248,11 +275,27 @@ async fn every_case_of_the_conformance_table() {
             "{provider} needs accepted and refused cases"
         );
     }
-    let server = Server::spawn().await;
+    for provider in ["buildkite", "circleci", "semaphore"] {
+        let n = table.case.iter().filter(|c| c.provider == provider).count();
+        assert!(n >= 4, "preview {provider} needs cases ({n})");
+    }
+    // One server per set of previews the cases ask for.
+    let mut previews: Vec<Vec<String>> = table.case.iter().map(|c| c.preview.clone()).collect();
+    previews.sort();
+    previews.dedup();
     let mut failures = Vec::new();
-    for case in &table.case {
-        if let Err(e) = run(&server, case).await {
-            failures.push(format!("{}: {e}", case.name));
+    for preview in previews {
+        let flag = preview.join(",");
+        let args: Vec<&str> = if preview.is_empty() {
+            vec![]
+        } else {
+            vec!["--preview", &flag]
+        };
+        let server = Server::spawn_with(&args).await;
+        for case in table.case.iter().filter(|c| c.preview == preview) {
+            if let Err(e) = run(&server, case).await {
+                failures.push(format!("{}: {e}", case.name));
+            }
         }
     }
     println!("{} cases, {} failed", table.case.len(), failures.len());

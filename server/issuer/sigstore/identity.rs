@@ -46,6 +46,10 @@ pub fn derive(provider: Provider, claims: &Map<String, Value>) -> Result<CertIde
         Provider::ActiveState => Err(
             "Fulcio issues no certificates for ActiveState tokens (PyPI accepts no attestations from ActiveState publishers)".into(),
         ),
+        other => Err(format!(
+            "Fulcio issues no certificates for {} tokens here (its pull request defines no attestation identity)",
+            other.display()
+        )),
     }
 }
 

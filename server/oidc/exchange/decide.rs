@@ -25,6 +25,31 @@ pub struct Policy {
     /// two: a token for the other one is explained as such.
     pub index: &'static str,
     pub other_index: Option<(&'static str, String)>,
+    /// Preview providers this server serves (`--preview`): PyPI's open pull requests.
+    pub previews: Vec<Provider>,
+    /// Preview of warehouse#20083: GitHub publishers are looked up by the caller's
+    /// `workflow_ref`, so a reusable workflow's job matches its caller's publisher.
+    pub reusable_workflows: bool,
+}
+
+/// Whether `iss` fits a trusted issuer's URL, which may hold one `*` standing for one
+/// name (a Semaphore organisation: `https://*.semaphoreci.com`).
+pub fn issuer_fits(pattern: &str, iss: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == iss,
+        Some((prefix, suffix)) => {
+            iss.len() > prefix.len() + suffix.len()
+                && iss.starts_with(prefix)
+                && iss.ends_with(suffix)
+                && {
+                    let middle = &iss[prefix.len()..iss.len() - suffix.len()];
+                    !middle.is_empty()
+                        && middle
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                }
+        }
+    }
 }
 
 impl Policy {
@@ -210,8 +235,13 @@ fn verify(
         return Err(invalid_token(&e));
     }
     audit.pass("signature", "valid RS256 signature");
-    let steps =
-        jwt::check_standard_claims(token.claims(), &trusted.issuer.url, &policy.audience, now);
+    // A pattern issuer (one `*`) was matched to this token's `iss` by the lookup.
+    let expected_iss = if issuer_fits(&trusted.issuer.url, token.iss()) {
+        token.iss()
+    } else {
+        trusted.issuer.url.as_str()
+    };
+    let steps = jwt::check_standard_claims(token.claims(), expected_iss, &policy.audience, now);
     let first_failure = steps.iter().find(|s| !s.ok).map(|s| {
         let mut text = format!("{}: {}", s.step, s.detail);
         if let Some((other, audience)) = &policy.other_index
@@ -229,7 +259,7 @@ fn verify(
     if let Some(failure) = first_failure {
         return Err(invalid_token(&failure));
     }
-    trusted.provider.ok_or_else(|| {
+    let provider = trusted.provider.ok_or_else(|| {
         refuse(
             MintCode::NotEnabled,
             format!(
@@ -237,7 +267,37 @@ fn verify(
                 trusted.issuer.provider
             ),
         )
-    })
+    })?;
+    if let Some(pr) = provider.preview()
+        && !policy.previews.contains(&provider)
+    {
+        return Err(refuse(
+            MintCode::NotEnabled,
+            format!(
+                "{} trusted publishing functionality not enabled (preview: not on PyPI yet, {pr}; `serve --preview {}` serves it)",
+                provider.display(),
+                provider.as_str()
+            ),
+        ));
+    }
+    Ok(provider)
+}
+
+/// The claims as warehouse#20083 matches a GitHub token: by the caller's workflow, so
+/// `job_workflow_ref` reads as `workflow_ref`.
+fn caller_view(
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut view = claims.clone();
+    for (called, caller) in [
+        ("job_workflow_ref", "workflow_ref"),
+        ("job_workflow_sha", "workflow_sha"),
+    ] {
+        if let Some(v) = claims.get(caller) {
+            view.insert(called.into(), v.clone());
+        }
+    }
+    view
 }
 
 /// The publisher for verified claims: a matching pending one first (the shell creates
@@ -254,6 +314,19 @@ fn choose(
     audit: &mut Audit,
 ) -> Outcome {
     let (claims, iss) = (token.claims(), token.iss());
+    let caller;
+    let claims = if policy.reusable_workflows && provider == Provider::GitHub {
+        caller = caller_view(claims);
+        if claims.get("job_workflow_ref") != claims.get("workflow_ref") {
+            audit.pass(
+                "reusable workflow",
+                "matched by the caller's workflow_ref (preview of warehouse#20083)",
+            );
+        }
+        &caller
+    } else {
+        claims
+    };
     let (pending_publishers, normal): (Vec<&Publisher>, Vec<&Publisher>) =
         trusted.publishers.iter().partition(|p| p.pending);
     // Expired pending publishers no longer match (PyPI deletes them); they are kept

@@ -7,7 +7,9 @@
 
 mod decide;
 
-pub use decide::{Audit, Grant, Outcome, Pending, Policy, Refusal, Token, warehouse_exact};
+pub use decide::{
+    Audit, Grant, Outcome, Pending, Policy, Refusal, Token, issuer_fits, warehouse_exact,
+};
 
 use super::jwks::JwksCache;
 use super::trust::{TrustCache, Trusted};
@@ -217,10 +219,39 @@ impl Exchanger<'_> {
             return Err(self.refuse(audit, refusal).await);
         }
         tracing::info!(publisher = publisher.id, token = %generated.id, "token exchange accepted");
+        self.pin(publisher, audit.detail.claims.as_ref()).await;
         Ok(Minted {
             token: generated.token,
             expires: grant.expires,
         })
+    }
+
+    /// Trust on first use (Buildkite, warehouse#20515): the first accepted exchange whose
+    /// token carries the immutable organization and pipeline ids pins them.
+    async fn pin(
+        &self,
+        publisher: &crate::oidc::publisher::Publisher,
+        claims: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) {
+        use crate::oidc::publisher::PublisherConfig;
+        let (PublisherConfig::Buildkite(config), Some(claims)) = (&publisher.config, claims) else {
+            return;
+        };
+        let Some(pinned) = config.pins(claims) else {
+            return;
+        };
+        let from = publisher.config.to_stored();
+        let to = PublisherConfig::Buildkite(pinned).to_stored();
+        match self.store.repin_publisher(publisher.id, &from, &to).await {
+            Ok(true) => tracing::info!(
+                publisher = publisher.id,
+                "Buildkite ids pinned on first use"
+            ),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, publisher = publisher.id, "pinning Buildkite ids failed")
+            }
+        }
     }
 
     /// Record the refusal with the full explanation; the client gets it too, or only

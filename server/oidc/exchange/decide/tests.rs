@@ -86,6 +86,8 @@ fn policy() -> Policy {
         pending_expiry: 30 * 86_400,
         index: "PyPI",
         other_index: None,
+        previews: Vec::new(),
+        reusable_workflows: false,
     }
 }
 
