@@ -161,3 +161,20 @@ def test_testpypi_beside_pypi(dists: Dists, clean_env: Dict[str, str]) -> None:
         )
         assert refused.returncode != 0
         assert "Invalid or non-existent authentication information" in refused.stdout + refused.stderr
+
+
+def test_a_preview_provider_publishes_only_when_served(dists: Dists, clean_env: Dict[str, str]) -> None:
+    """Buildkite's pull request (warehouse#20515), before PyPI merges it."""
+    with Server(preview=["buildkite"]) as server:
+        server.add_publisher("buildkite", "kite", organization_slug="octo", pipeline_slug="release")
+        job = server.preview_env("buildkite", organization_slug="octo", pipeline_slug="release")
+        result = uv_publish(server, job.apply(clean_env), dists("kite"))
+        assert result.returncode == 0, result.stderr + "\n" + server.explain_last_exchange()
+        # The first exchange pinned the pipeline's immutable ids (trust on first use).
+        pinned = server.publishers()[0]
+        assert pinned["organization_id"] and pinned["pipeline_id"], pinned
+    with Server() as plain:
+        job = plain.preview_env("buildkite", organization_slug="octo", pipeline_slug="release")
+        result = uv_publish(plain, job.apply(clean_env), dists("kite"))
+        assert result.returncode != 0
+        assert "unknown trusted publishing issuer" in result.stderr, result.stderr

@@ -18,7 +18,7 @@ from ._binary import find_binary
 from ._server import ApiError, ClientEnv, Server, ServerError, explain
 from ._types import (
     ArmedScenario, Burn, Exchange, ExchangeDetail, Fault, FaultEvent, FaultRoute, Faults, Project,
-    ProvenanceSource, ProvenanceStatus, Provider, Publisher, ReleaseProvenance, Scenario, Step,
+    PreviewProvider, ProvenanceSource, ProvenanceStatus, Provider, Publisher, ReleaseProvenance, Scenario, Step,
 )
 
 try:
@@ -30,6 +30,6 @@ except Exception:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "ApiError", "ArmedScenario", "Burn", "ClientEnv", "Exchange", "ExchangeDetail", "Fault", "FaultEvent", "FaultRoute",
-    "Faults", "Project", "ProvenanceSource", "ProvenanceStatus", "Provider", "ReleaseProvenance", "Publisher", "Scenario", "Server", "ServerError", "Step", "explain",
+    "Faults", "PreviewProvider", "Project", "ProvenanceSource", "ProvenanceStatus", "Provider", "ReleaseProvenance", "Publisher", "Scenario", "Server", "ServerError", "Step", "explain",
     "find_binary", "__version__",
 ]

@@ -21,13 +21,15 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union, cast
 
 from ._binary import find_binary
 from ._types import (
-    ArmedScenario, Burn, Exchange, ProvenanceStatus, ReleaseProvenance, Fault, FaultEvent, FaultRoute, Faults, Project, Provider, Publisher,
+    ArmedScenario, Burn, Exchange, PreviewProvider, ProvenanceStatus, ReleaseProvenance, Fault, FaultEvent, FaultRoute, Faults, Project, Provider, Publisher,
     Scenario,
 )
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-PROVIDERS: tuple[Provider, ...] = ("github", "gitlab", "google", "activestate")
+PROVIDERS: tuple[Provider, ...] = ("github", "gitlab", "google", "activestate", "buildkite", "circleci", "semaphore")
+#: What ``Server(preview=...)`` takes: PyPI's open pull requests.
+PREVIEWS: tuple[str, ...] = ("buildkite", "circleci", "semaphore", "reusable-workflows")
 
 #: Keyword arguments each ``*_env`` helper turns into `mock-pypi env` flags.
 _ENV_FLAGS: dict[str, dict[str, str]] = {
@@ -42,6 +44,9 @@ _ENV_FLAGS: dict[str, dict[str, str]] = {
     "gitlab": {"ref_path": "--ref-path", "sha": "--sha"},
     "google": {},
     "activestate": {"actor": "--actor", "actor_id": "--actor-id"},
+    "buildkite": {},
+    "circleci": {},
+    "semaphore": {},
 }
 
 
@@ -117,6 +122,7 @@ class Server:
         impersonate_hosts: Sequence[str] = (),
         warehouse_exact_errors: bool = False,
         testpypi: bool = False,
+        preview: Sequence[str] = (),
         admin_token: Optional[str] = None,
         issuer_key: Optional[PathLike] = None,
         data_dir: Optional[PathLike] = None,
@@ -148,6 +154,13 @@ class Server:
             args.append("--warehouse-exact-errors")
         if testpypi:
             args.append("--testpypi")
+        if isinstance(preview, str):
+            raise ValueError("preview must be a list of names, not a string")
+        unknown = [p for p in preview if p not in PREVIEWS]
+        if unknown:
+            raise ValueError(f"unknown preview(s) {', '.join(unknown)} (known: {', '.join(PREVIEWS)})")
+        if preview:
+            args += ["--preview", ",".join(preview)]
         if admin_token is not None:
             args += ["--admin-token", _text("admin_token", admin_token)]
         if issuer_key is not None:
@@ -585,6 +598,25 @@ class Server:
         """An ActiveState Platform build (identity: actor, actor_id)."""
         args = ["--organization", organization, "--project", project]
         return self._job_env("activestate", args, identity, _bad_token(bad_token, fault), impersonate, audience)
+
+    def preview_env(self, provider: PreviewProvider, *, bad_token: Optional[str] = None,
+                    audience: Optional[str] = None, **flags: Any) -> ClientEnv:
+        """A preview provider's job (``Server(preview=[provider])``; not on PyPI yet):
+        keyword arguments are its ``mock-pypi env PROVIDER`` flags, e.g.
+        ``preview_env("buildkite", organization_slug="octo", pipeline_slug="release")``
+        (``True`` for a bare flag, a list for a repeatable one)."""
+        if provider not in ("buildkite", "circleci", "semaphore"):
+            raise ValueError(f"provider must be buildkite, circleci or semaphore, not {provider!r}")
+        args: list[str] = []
+        for key, value in flags.items():
+            flag = "--" + key.replace("_", "-")
+            values = value if isinstance(value, (list, tuple)) else [value]
+            for v in values:
+                if v is True:
+                    args.append(flag)
+                elif v not in (None, False):
+                    args += [flag, str(v)]
+        return self._job_env(provider, args, {}, bad_token, False, audience)
 
     def oidc_token(self, provider: Provider, *, audience: Optional[str] = None, bad_token: Optional[str] = None,
                    fault: Optional[str] = None,

@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any, List, Literal, Optional, TypedDict
 
 #: The trusted-publishing providers PyPI knows.
-Provider = Literal["github", "gitlab", "google", "activestate"]
+Provider = Literal["github", "gitlab", "google", "activestate", "buildkite", "circleci", "semaphore"]
+#: Providers of PyPI's open pull requests, served with ``Server(preview=[...])``.
+PreviewProvider = Literal["buildkite", "circleci", "semaphore"]
 
 #: The index's faultable routes (``add_fault``'s ``route``).
 FaultRoute = Literal[
@@ -44,6 +46,22 @@ class Publisher(_PublisherBase, total=False):
     activestate_project_name: str
     actor: str
     actor_id: str
+    # Preview providers (PyPI's open pull requests).
+    organization_slug: str
+    pipeline_slug: str
+    branch: str
+    tag: str
+    step_key: str
+    organization_id: str
+    pipeline_id: str
+    org_id: str
+    project_id: str
+    pipeline_definition_id: str
+    context_id: str
+    vcs_ref: str
+    vcs_origin: str
+    project_name: str
+    repo_slug: str
 
 
 class Step(TypedDict):

@@ -148,12 +148,15 @@ pub struct PublisherLine {
     pub pending: bool,
     /// A pending publisher's expiry, and whether it has passed.
     pub expiry: Option<(When, bool)>,
+    /// A preview provider's pull request: not on PyPI yet.
+    pub preview: Option<&'static str>,
 }
 
 impl PublisherLine {
     pub fn new(p: &Publisher, now: i64) -> Self {
         Self {
             id: p.id,
+            preview: p.provider.preview(),
             provider: p.provider.display(),
             project: p.project.clone(),
             summary: p.config.describe(),

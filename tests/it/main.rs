@@ -25,6 +25,7 @@ mod issuer_and_cli;
 mod issuer_faults;
 mod late_2026;
 mod preflight;
+mod preview;
 mod pypi_2026;
 mod readme;
 mod release_workflow;
