@@ -339,4 +339,49 @@ mod tests {
         );
         assert!(sources("not json").is_empty());
     }
+
+    /// tests/conformance/provenance.toml: one release per entry, each file's workflow.
+    #[test]
+    fn the_conformance_table() {
+        #[derive(serde::Deserialize)]
+        struct Table {
+            provenance: Vec<Case>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Case {
+            name: String,
+            history: Vec<Vec<String>>,
+            expect: Vec<String>,
+        }
+        let table: Table =
+            toml::from_str(include_str!("../tests/conformance/provenance.toml")).unwrap();
+        assert!(table.provenance.len() >= 10);
+        for case in &table.provenance {
+            let releases: Vec<ReleaseFiles> = case
+                .history
+                .iter()
+                .enumerate()
+                .map(|(i, files)| {
+                    release(
+                        &format!("1.{i}"),
+                        files
+                            .iter()
+                            .map(|w| {
+                                if w.is_empty() {
+                                    BTreeSet::new()
+                                } else {
+                                    github(w)
+                                }
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            let got: Vec<&str> = statuses(&releases)
+                .iter()
+                .map(|v| v.status.as_str())
+                .collect();
+            assert_eq!(got, case.expect, "{}", case.name);
+        }
+    }
 }

@@ -15,6 +15,7 @@ mod clients;
 mod compose_topology;
 mod config;
 mod conformance;
+mod conformance_2026;
 mod dashboard;
 mod e2e_providers;
 mod e2e_uv;
