@@ -87,7 +87,7 @@ pub async fn preflight(args: PreflightArgs) -> anyhow::Result<()> {
 async fn run(args: &PreflightArgs) -> anyhow::Result<(String, i32)> {
     let workflows = read_workflows(args)?;
     let repo = repo_facts(args)?;
-    let publishers = read_publishers(args).await?;
+    let (publishers, testpypi_publishers) = read_publishers(args).await?;
     let event = args.event.as_ref().map(|name| {
         let git_ref = args
             .git_ref
@@ -112,6 +112,7 @@ async fn run(args: &PreflightArgs) -> anyhow::Result<(String, i32)> {
         workflows: &workflows,
         event,
         publishers: &publishers,
+        testpypi_publishers: &testpypi_publishers,
         issuer: Provider::GitHub.production_issuer(),
         now: crate::util::now(),
     });
@@ -224,7 +225,9 @@ fn publisher(id: i64, map: &Map<String, Value>) -> anyhow::Result<Publisher> {
     })
 }
 
-async fn read_publishers(args: &PreflightArgs) -> anyhow::Result<Vec<Publisher>> {
+/// PyPI's publishers and TestPyPI's: a file's or a flag's with `index = "testpypi"`, and
+/// a running server's TestPyPI (`serve --testpypi`), are TestPyPI's.
+async fn read_publishers(args: &PreflightArgs) -> anyhow::Result<(Vec<Publisher>, Vec<Publisher>)> {
     let mut maps: Vec<(i64, Map<String, Value>)> = Vec::new();
     if let Some(path) = &args.publishers {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -262,7 +265,16 @@ async fn read_publishers(args: &PreflightArgs) -> anyhow::Result<Vec<Publisher>>
         }
     }
     if let Some(dir) = &args.data_dir {
-        for p in server_publishers(dir).await? {
+        let info = crate::server_info::ServerInfo::read(dir)
+            .with_context(|| format!("{}: no running server's server.json", dir.display()))?;
+        let mut found = server_publishers(&info, info.http_url.clone().unwrap_or_default()).await?;
+        if let Some(test) = &info.testpypi {
+            for mut p in server_publishers(&info, test.http_url.clone()).await? {
+                p["index"] = Value::String("testpypi".into());
+                found.push(p);
+            }
+        }
+        for p in found {
             if let Value::Object(m) = p {
                 let id = m
                     .get("id")
@@ -286,16 +298,23 @@ async fn read_publishers(args: &PreflightArgs) -> anyhow::Result<Vec<Publisher>>
         }
         maps.push((maps.len() as i64 + 1, m));
     }
-    maps.iter().map(|(id, m)| publisher(*id, m)).collect()
+    let (mut pypi, mut testpypi) = (Vec::new(), Vec::new());
+    for (id, mut m) in maps {
+        let index = m.remove("index");
+        match index.as_ref().and_then(Value::as_str) {
+            None | Some("pypi") => pypi.push(publisher(id, &m)?),
+            Some("testpypi" | "test") => testpypi.push(publisher(id, &m)?),
+            Some(other) => anyhow::bail!("publisher {id}: index '{other}' (use pypi or testpypi)"),
+        }
+    }
+    Ok((pypi, testpypi))
 }
 
-async fn server_publishers(dir: &Path) -> anyhow::Result<Vec<Value>> {
-    let info = crate::server_info::ServerInfo::read(dir)
-        .with_context(|| format!("{}: no running server's server.json", dir.display()))?;
-    let url = format!(
-        "{}/_mock/api/publishers",
-        info.http_url.clone().unwrap_or_default()
-    );
+async fn server_publishers(
+    info: &crate::server_info::ServerInfo,
+    base: String,
+) -> anyhow::Result<Vec<Value>> {
+    let url = format!("{base}/_mock/api/publishers");
     let token = info.admin_token.clone().unwrap_or_default();
     let answer: Value = crate::http_client::cli()?
         .get(&url)

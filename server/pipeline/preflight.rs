@@ -84,6 +84,9 @@ pub struct Inputs<'a> {
     pub workflows: &'a [Workflow],
     pub event: Option<Event>,
     pub publishers: &'a [Publisher],
+    /// TestPyPI's publishers (its own, as on the real pair): jobs that publish there are
+    /// matched against these.
+    pub testpypi_publishers: &'a [Publisher],
     /// The `iss` PyPI knows GitHub by.
     pub issuer: &'a str,
     pub now: i64,
@@ -252,13 +255,26 @@ fn verdict(inputs: &Inputs<'_>, p: &Publishing<'_>, step: &Publish, event: &Even
         v.reasons = unknown;
         return v;
     }
-    let publishers = inputs.publishers.iter().filter(|p| !p.pending);
+    // Each index has its own publishers: a TestPyPI job is matched against TestPyPI's.
+    let (pool, on) = match step.index {
+        Index::Testpypi => (inputs.testpypi_publishers, "on TestPyPI: "),
+        _ => (inputs.publishers, ""),
+    };
+    if step.index == Index::Testpypi && pool.is_empty() {
+        v.code = Some(MintCode::InvalidPublisher);
+        v.reasons.push(format!(
+            "on TestPyPI: no publisher at all. Publishers are per index: the {} given are PyPI's; register one on TestPyPI too (without it, teams fall back to tokens)",
+            inputs.publishers.len()
+        ));
+        return v;
+    }
+    let publishers = pool.iter().filter(|p| !p.pending);
     match match_publishers(Provider::GitHub, publishers, &v.claims, inputs.issuer) {
         MatchOutcome::Matched { publisher, .. } => {
             v.verdict = Verdict::Accepted;
             v.publisher = Some(publisher.id);
             v.reasons.push(format!(
-                "publisher {} for project '{}' ({}) matches every claim",
+                "{on}publisher {} for project '{}' ({}) matches every claim",
                 publisher.id,
                 publisher.project,
                 publisher.config.describe()
@@ -271,7 +287,7 @@ fn verdict(inputs: &Inputs<'_>, p: &Publishing<'_>, step: &Publish, event: &Even
         } => {
             v.code = Some(MintCode::InvalidPublisher);
             v.reasons.push(format!(
-                "valid token, but no corresponding publisher ({reason}). {explanation}"
+                "{on}valid token, but no corresponding publisher ({reason}). {explanation}"
             ));
         }
     }
