@@ -27,7 +27,7 @@ fn bad_definitions_name_their_field() {
         "match.provider"
     );
     assert_eq!(
-        field(json!({"route": "issuer-jwks", "delay_ms": 5, "match": {"provider": "circleci"}})),
+        field(json!({"route": "issuer-jwks", "delay_ms": 5, "match": {"provider": "bitbucket"}})),
         "match.provider"
     );
     assert_eq!(
