@@ -13,24 +13,6 @@ use serde_json::{Value, json};
 use crate::common::uploads::{Upload, basic};
 use crate::common::{ROOT, Server, binary, dists, git_repo, tempdir, venv};
 
-/// TestPyPI's upload URL as twine knows it (no registry host is written here).
-fn twine_test_repository() -> String {
-    let out = Command::new(venv().join("bin/python"))
-        .env_clear()
-        .args([
-            "-c",
-            "from twine import utils; print(utils.TEST_REPOSITORY)",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 fn two_index_server() -> Server {
     let python = venv().join("bin/python");
     Server::launch(
@@ -214,7 +196,7 @@ async fn two_indexes_keep_their_projects_publishers_tokens_and_audiences_apart()
 #[tokio::test(flavor = "multi_thread")]
 async fn testpypi_on_every_push_and_pypi_on_tags_under_act_with_uv_and_twine() {
     let server = two_index_server();
-    let test_upload = twine_test_repository();
+    let test_upload = crate::common::twine_repository("TEST_REPOSITORY");
     let test_host = url::Url::parse(&test_upload)
         .unwrap()
         .host_str()

@@ -7,24 +7,6 @@ use std::path::Path;
 
 use crate::common::{Server, client, dists, run};
 
-/// What twine itself says its default upload URL is.
-fn twine_default_repository() -> String {
-    let out = std::process::Command::new(crate::common::venv().join("bin/python"))
-        .env_clear()
-        .args([
-            "-c",
-            "from twine import utils; print(utils.DEFAULT_REPOSITORY)",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 fn impersonating_server() -> Server {
     let python = crate::common::venv().join("bin/python");
     Server::launch(
@@ -58,7 +40,7 @@ fn connect(server: &Server, target: &str) -> u16 {
 async fn twine_trusted_publishing_through_impersonation() {
     let server = impersonating_server();
     let home = crate::common::tempdir();
-    let upload_host = url::Url::parse(&twine_default_repository())
+    let upload_host = url::Url::parse(&crate::common::twine_repository("DEFAULT_REPOSITORY"))
         .unwrap()
         .host_str()
         .unwrap()
