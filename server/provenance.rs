@@ -179,7 +179,52 @@ pub fn verdict(release: &ReleaseFiles, previous: Option<&ReleaseFiles>) -> Verdi
     let prev_name = previous.map(|p| p.version.clone());
     let against = prev_name.as_deref().unwrap_or("(none)");
     let sources: Vec<Source> = now.iter().cloned().collect();
-    let (status, explanation) = if attested == 0 && !before.is_empty() {
+    let (status, explanation) = classify(&Counts {
+        files,
+        attested,
+        before: &before,
+        sources: &sources,
+        added: &added,
+        removed: &removed,
+        against,
+    });
+    Verdict {
+        version: release.version.clone(),
+        status,
+        explanation,
+        files,
+        attested,
+        sources,
+        previous: prev_name,
+        added,
+        removed,
+    }
+}
+
+/// What [`classify`] weighs: one release's files and sources beside the previous one's.
+struct Counts<'a> {
+    files: usize,
+    attested: usize,
+    before: &'a BTreeSet<Source>,
+    sources: &'a [Source],
+    added: &'a [Source],
+    removed: &'a [Source],
+    against: &'a str,
+}
+
+/// PyPI's six states, first match wins, each with its explanation.
+fn classify(c: &Counts<'_>) -> (Status, String) {
+    let Counts {
+        files,
+        attested,
+        before,
+        sources,
+        added,
+        removed,
+        against,
+    } = *c;
+    let now_len = sources.len();
+    if attested == 0 && !before.is_empty() {
         (
             Status::Lost,
             format!(
@@ -192,12 +237,12 @@ pub fn verdict(release: &ReleaseFiles, previous: Option<&ReleaseFiles>) -> Verdi
             Status::No,
             format!("none of its {files} file(s) has provenance"),
         )
-    } else if now.len() > 1 {
+    } else if now_len > 1 {
         (
             Status::Inconsistent,
             format!(
                 "its files were attested by more than one publisher source or workflow: {}",
-                listed(&sources)
+                listed(sources)
             ),
         )
     } else if attested < files {
@@ -205,16 +250,16 @@ pub fn verdict(release: &ReleaseFiles, previous: Option<&ReleaseFiles>) -> Verdi
             Status::Partial,
             format!(
                 "{attested} of its {files} files have provenance (from {})",
-                listed(&sources)
+                listed(sources)
             ),
         )
     } else if !added.is_empty() || !removed.is_empty() {
         let mut parts = Vec::new();
         if !added.is_empty() {
-            parts.push(format!("{} added", listed(&added)));
+            parts.push(format!("{} added", listed(added)));
         }
         if !removed.is_empty() {
-            parts.push(format!("{} removed", listed(&removed)));
+            parts.push(format!("{} removed", listed(removed)));
         }
         (
             Status::Changed,
@@ -228,20 +273,9 @@ pub fn verdict(release: &ReleaseFiles, previous: Option<&ReleaseFiles>) -> Verdi
             Status::Full,
             format!(
                 "all {files} file(s) have provenance from {}",
-                listed(&sources)
+                listed(sources)
             ),
         )
-    };
-    Verdict {
-        version: release.version.clone(),
-        status,
-        explanation,
-        files,
-        attested,
-        sources,
-        previous: prev_name,
-        added,
-        removed,
     }
 }
 

@@ -95,31 +95,7 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
         .map_err(ServiceError::Invalid)?;
     let normalized = packaging::normalize_name(project);
     if pending {
-        // PyPI's pending-publisher form refuses a prohibited name with this text.
-        if app.store.is_prohibited(&normalized).await? {
-            return Err(ServiceError::Invalid(
-                "This project name isn't allowed".into(),
-            ));
-        }
-        if app
-            .store
-            .project_by_normalized_name(&normalized)
-            .await?
-            .is_some()
-        {
-            return Err(ServiceError::Conflict(format!(
-                "project '{normalized}' already exists: register a normal publisher for it (a pending publisher creates a new project)"
-            )));
-        }
-        let clash = publishers(app, Some(parsed_provider))
-            .await?
-            .into_iter()
-            .any(|p| p.pending && p.config == config);
-        if clash {
-            return Err(ServiceError::Conflict(
-                "A pending trusted publisher matching this configuration has already been registered for a different project name".into(),
-            ));
-        }
+        check_pending(app, parsed_provider, &normalized, &config).await?;
     } else {
         app.store.ensure_project(project, &normalized).await?;
     }
@@ -140,6 +116,42 @@ pub async fn add_publisher(app: &App, body: &Map<String, Value>) -> Result<Publi
         ))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// PyPI's checks for a new pending publisher: an allowed name, no project of that
+/// name yet, and no other pending publisher with this configuration.
+async fn check_pending(
+    app: &App,
+    provider: Provider,
+    normalized: &str,
+    config: &PublisherConfig,
+) -> Result<()> {
+    // PyPI's pending-publisher form refuses a prohibited name with this text.
+    if app.store.is_prohibited(normalized).await? {
+        return Err(ServiceError::Invalid(
+            "This project name isn't allowed".into(),
+        ));
+    }
+    if app
+        .store
+        .project_by_normalized_name(normalized)
+        .await?
+        .is_some()
+    {
+        return Err(ServiceError::Conflict(format!(
+            "project '{normalized}' already exists: register a normal publisher for it (a pending publisher creates a new project)"
+        )));
+    }
+    let clash = publishers(app, Some(provider))
+        .await?
+        .into_iter()
+        .any(|p| p.pending && &p.config == config);
+    if clash {
+        return Err(ServiceError::Conflict(
+            "A pending trusted publisher matching this configuration has already been registered for a different project name".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The publishers (of one provider), parsed.
@@ -182,6 +194,45 @@ pub async fn add_issuer(
 /// The embedded issuer is trusted by default; configured issuers and publishers are
 /// (re)applied at start and after a reset.
 pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
+    apply_default_issuers(app).await?;
+    for spec in &app.settings.trusted_issuers {
+        add_issuer(app, spec.provider, &spec.url, spec.jwks_url.as_deref())
+            .await
+            .map_err(|e| anyhow::anyhow!("trusted issuer {}: {e}", spec.url))?;
+    }
+    for name in &app.settings.prohibited_names {
+        anyhow::ensure!(
+            packaging::is_valid_name(name.trim()),
+            "prohibited name '{name}' is not a valid project name"
+        );
+        app.store
+            .add_prohibited(
+                &packaging::normalize_name(name.trim()),
+                "from the config file",
+            )
+            .await?;
+    }
+    for p in &app.settings.projects {
+        apply_project(app, p)
+            .await
+            .map_err(|e| anyhow::anyhow!("project '{}': {e}", p.name))?;
+    }
+    for r in &app.settings.releases {
+        apply_release(app, r)
+            .await
+            .map_err(|e| anyhow::anyhow!("release {} {}: {e}", r.project, r.version))?;
+    }
+    for fault in &app.settings.faults {
+        arm_fault(app, fault).map_err(|e| anyhow::anyhow!("fault {fault}: {e}"))?;
+    }
+    for publisher in &app.settings.publishers {
+        apply_publisher(app, publisher).await?;
+    }
+    Ok(())
+}
+
+/// The production issuers (when trusted) and the embedded issuer's, previews included.
+async fn apply_default_issuers(app: &App) -> anyhow::Result<()> {
     if app.settings.trust_production_issuers {
         for provider in Provider::ALL {
             app.store
@@ -217,64 +268,37 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
                 .await?;
         }
     }
-    for spec in &app.settings.trusted_issuers {
-        add_issuer(app, spec.provider, &spec.url, spec.jwks_url.as_deref())
-            .await
-            .map_err(|e| anyhow::anyhow!("trusted issuer {}: {e}", spec.url))?;
+    Ok(())
+}
+
+/// A `[[publishers]]` entry, on this index unless it names the other one.
+async fn apply_publisher(app: &App, publisher: &Map<String, Value>) -> anyhow::Result<()> {
+    // `index = "testpypi"` puts a configured publisher on TestPyPI.
+    let mut publisher = publisher.clone();
+    let index = match publisher.remove("index") {
+        None => "pypi".to_owned(),
+        Some(serde_json::Value::String(i)) => i,
+        Some(other) => anyhow::bail!("publisher index {other}: use \"pypi\" or \"testpypi\""),
+    };
+    let ours = match index.as_str() {
+        "pypi" => app.index == IndexName::PyPI,
+        "testpypi" | "test" => app.index == IndexName::TestPyPI,
+        other => anyhow::bail!("publisher index '{other}': use \"pypi\" or \"testpypi\""),
+    };
+    anyhow::ensure!(
+        ours || app.index != IndexName::PyPI || app.testpypi.is_some(),
+        "a publisher for TestPyPI, but this server serves no TestPyPI (serve --testpypi)"
+    );
+    if !ours {
+        return Ok(());
     }
-    for name in &app.settings.prohibited_names {
-        anyhow::ensure!(
-            packaging::is_valid_name(name.trim()),
-            "prohibited name '{name}' is not a valid project name"
-        );
-        app.store
-            .add_prohibited(
-                &packaging::normalize_name(name.trim()),
-                "from the config file",
-            )
-            .await?;
-    }
-    for p in &app.settings.projects {
-        apply_project(app, p)
-            .await
-            .map_err(|e| anyhow::anyhow!("project '{}': {e}", p.name))?;
-    }
-    for r in &app.settings.releases {
-        apply_release(app, r)
-            .await
-            .map_err(|e| anyhow::anyhow!("release {} {}: {e}", r.project, r.version))?;
-    }
-    for fault in &app.settings.faults {
-        arm_fault(app, fault).map_err(|e| anyhow::anyhow!("fault {fault}: {e}"))?;
-    }
-    for publisher in &app.settings.publishers {
-        // `index = "testpypi"` puts a configured publisher on TestPyPI.
-        let mut publisher = publisher.clone();
-        let index = match publisher.remove("index") {
-            None => "pypi".to_owned(),
-            Some(serde_json::Value::String(i)) => i,
-            Some(other) => anyhow::bail!("publisher index {other}: use \"pypi\" or \"testpypi\""),
-        };
-        let ours = match index.as_str() {
-            "pypi" => app.index == IndexName::PyPI,
-            "testpypi" | "test" => app.index == IndexName::TestPyPI,
-            other => anyhow::bail!("publisher index '{other}': use \"pypi\" or \"testpypi\""),
-        };
-        anyhow::ensure!(
-            ours || app.index != IndexName::PyPI || app.testpypi.is_some(),
-            "a publisher for TestPyPI, but this server serves no TestPyPI (serve --testpypi)"
-        );
-        if !ours {
-            continue;
-        }
-        let publisher = &publisher;
-        match add_publisher(app, publisher).await {
-            Ok(_) | Err(ServiceError::Conflict(_)) => {}
-            Err(e) => anyhow::bail!(
-                "publisher {}: {e}",
-                serde_json::Value::Object(publisher.clone())
-            ),
-        }
+    let publisher = &publisher;
+    match add_publisher(app, publisher).await {
+        Ok(_) | Err(ServiceError::Conflict(_)) => {}
+        Err(e) => anyhow::bail!(
+            "publisher {}: {e}",
+            serde_json::Value::Object(publisher.clone())
+        ),
     }
     Ok(())
 }

@@ -481,88 +481,98 @@ impl ActiveStateJob {
 }
 
 pub async fn env(args: EnvArgs) -> anyhow::Result<()> {
-    let text = match args.provider {
-        EnvProvider::Github(job) => github_env(&job)?,
-        EnvProvider::Gitlab(job) => {
-            let ref_path = job.ref_path.clone().unwrap_or_else(|| crate::provider::DEFAULT_REF_PATH.into());
-            variable_env(VariableJob {
-                target: &job.target,
-                issuer: &job.issuer,
-                provider: Provider::GitLab,
-                identity: job.identity()?,
-                header: "A GitLab CI job whose id_tokens entry matches the index's audience (the token lives for the job's timeout: 5 minutes unless --job-timeout).",
-                extra: vec![
-                    ("CI_PROJECT_PATH", job.project.clone()),
-                    ("CI_CONFIG_PATH", job.ci_file.clone()),
-                    ("CI_COMMIT_REF_NAME", ref_path.rsplit('/').next().unwrap_or(&ref_path).to_owned()),
-                ],
-                native: &[],
-            })
-            .await?
-        }
-        EnvProvider::Google(job) => {
-            variable_env(VariableJob {
-                target: &job.target,
-                issuer: &job.issuer,
-                provider: Provider::Google,
-                identity: job.identity(),
-                header: "A Google ID token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
-                extra: Vec::new(),
-                native: &[],
-            })
-            .await?
-        }
-        EnvProvider::Activestate(job) => {
-            variable_env(VariableJob {
-                target: &job.target,
-                issuer: &job.issuer,
-                provider: Provider::ActiveState,
-                identity: job.identity(),
-                header: "An ActiveState token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
-                extra: Vec::new(),
-                native: &[],
-            })
-            .await?
-        }
-        EnvProvider::Buildkite(job) => {
-            variable_env(VariableJob {
-                target: &job.target,
-                issuer: &job.issuer,
-                provider: Provider::Buildkite,
-                identity: job.identity(),
-                header: "Preview (warehouse#20515, not on PyPI yet): a Buildkite job's token, handed over through GitLab's variable, which uv and id read.",
-                extra: vec![("BUILDKITE", "true".into())],
-                native: &[],
-            })
-            .await?
-        }
-        EnvProvider::Circleci(job) => {
-            variable_env(VariableJob {
-                target: &job.target,
-                issuer: &job.issuer,
-                provider: Provider::CircleCi,
-                identity: job.identity(),
-                header: "Preview (warehouse#19349, not on PyPI yet): a CircleCI job's token, in CIRCLE_OIDC_TOKEN_V2 and GitLab's variable, which uv and id read.",
-                extra: Vec::new(),
-                native: &["CIRCLE_OIDC_TOKEN_V2"],
-            })
-            .await?
-        }
-        EnvProvider::Semaphore(job) => {
-            variable_env(VariableJob {
-                target: &job.target,
-                issuer: &job.issuer,
-                provider: Provider::Semaphore,
-                identity: job.identity(),
-                header: "Preview (warehouse#19048, not on PyPI yet): a Semaphore job's token, from its organisation's issuer, in SEMAPHORE_OIDC_TOKEN and GitLab's variable, which uv and id read.",
-                extra: Vec::new(),
-                native: &["SEMAPHORE_OIDC_TOKEN"],
-            })
-            .await?
-        }
+    let text = match &args.provider {
+        EnvProvider::Github(job) => github_env(job)?,
+        other => variable_env(variable_job(other)?).await?,
     };
     print!("{text}");
     Ok(())
+}
+
+/// Every provider but GitHub hands its token over through variables: which, and the
+/// header that says what the job is. Long because it is a table: one entry per provider.
+fn variable_job(provider: &EnvProvider) -> anyhow::Result<VariableJob<'_>> {
+    let job = |target, issuer, provider, identity, header| VariableJob {
+        target,
+        issuer,
+        provider,
+        identity,
+        header,
+        extra: Vec::new(),
+        native: &[],
+    };
+    Ok(match provider {
+        EnvProvider::Github(_) => {
+            anyhow::bail!("GitHub's token comes from its token-request variables")
+        }
+        EnvProvider::Gitlab(j) => {
+            let ref_path = j
+                .ref_path
+                .clone()
+                .unwrap_or_else(|| crate::provider::DEFAULT_REF_PATH.into());
+            VariableJob {
+                extra: vec![
+                    ("CI_PROJECT_PATH", j.project.clone()),
+                    ("CI_CONFIG_PATH", j.ci_file.clone()),
+                    (
+                        "CI_COMMIT_REF_NAME",
+                        ref_path.rsplit('/').next().unwrap_or(&ref_path).to_owned(),
+                    ),
+                ],
+                ..job(
+                    &j.target,
+                    &j.issuer,
+                    Provider::GitLab,
+                    j.identity()?,
+                    "A GitLab CI job whose id_tokens entry matches the index's audience (the token lives for the job's timeout: 5 minutes unless --job-timeout).",
+                )
+            }
+        }
+        EnvProvider::Google(j) => job(
+            &j.target,
+            &j.issuer,
+            Provider::Google,
+            j.identity(),
+            "A Google ID token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
+        ),
+        EnvProvider::Activestate(j) => job(
+            &j.target,
+            &j.issuer,
+            Provider::ActiveState,
+            j.identity(),
+            "An ActiveState token, handed over through GitLab's variable: uv and id read any token from there (the token lives 5 minutes).",
+        ),
+        EnvProvider::Buildkite(j) => VariableJob {
+            extra: vec![("BUILDKITE", "true".into())],
+            ..job(
+                &j.target,
+                &j.issuer,
+                Provider::Buildkite,
+                j.identity(),
+                "Preview (warehouse#20515, not on PyPI yet): a Buildkite job's token, handed over through GitLab's variable, which uv and id read.",
+            )
+        },
+        EnvProvider::Circleci(j) => VariableJob {
+            native: &["CIRCLE_OIDC_TOKEN_V2"],
+            ..job(
+                &j.target,
+                &j.issuer,
+                Provider::CircleCi,
+                j.identity(),
+                "Preview (warehouse#19349, not on PyPI yet): a CircleCI job's token, in CIRCLE_OIDC_TOKEN_V2 and GitLab's variable, which uv and id read.",
+            )
+        },
+        EnvProvider::Semaphore(j) => VariableJob {
+            native: &["SEMAPHORE_OIDC_TOKEN"],
+            ..job(
+                &j.target,
+                &j.issuer,
+                Provider::Semaphore,
+                j.identity(),
+                "Preview (warehouse#19048, not on PyPI yet): a Semaphore job's token, from its organisation's issuer, in SEMAPHORE_OIDC_TOKEN and GitLab's variable, which uv and id read.",
+            )
+        },
+    })
 }
 
 #[cfg(test)]

@@ -230,39 +230,7 @@ fn publisher(id: i64, map: &Map<String, Value>) -> anyhow::Result<Publisher> {
 async fn read_publishers(args: &PreflightArgs) -> anyhow::Result<(Vec<Publisher>, Vec<Publisher>)> {
     let mut maps: Vec<(i64, Map<String, Value>)> = Vec::new();
     if let Some(path) = &args.publishers {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            BadInput::new(
-                &path.display().to_string(),
-                0,
-                format!("cannot read it: {e}"),
-            )
-        })?;
-        let value: toml::Value = toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map_or(1, |s| text[..s.start].lines().count().max(1));
-            BadInput::new(
-                &path.display().to_string(),
-                line,
-                format!("not TOML: {}", e.message()),
-            )
-        })?;
-        let list = serde_json::to_value(value)?
-            .get("publishers")
-            .and_then(Value::as_array)
-            .cloned()
-            .ok_or_else(|| {
-                BadInput::new(
-                    &path.display().to_string(),
-                    1,
-                    "expected [[publishers]] tables",
-                )
-            })?;
-        for (i, p) in list.into_iter().enumerate() {
-            if let Value::Object(m) = p {
-                maps.push((i as i64 + 1, m));
-            }
-        }
+        maps.extend(publishers_file(path)?);
     }
     if let Some(dir) = &args.data_dir {
         let info = crate::server_info::ServerInfo::read(dir)
@@ -308,6 +276,45 @@ async fn read_publishers(args: &PreflightArgs) -> anyhow::Result<(Vec<Publisher>
         }
     }
     Ok((pypi, testpypi))
+}
+
+/// The `[[publishers]]` tables of a TOML file, numbered from 1.
+fn publishers_file(path: &std::path::Path) -> anyhow::Result<Vec<(i64, Map<String, Value>)>> {
+    let mut maps = Vec::new();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        BadInput::new(
+            &path.display().to_string(),
+            0,
+            format!("cannot read it: {e}"),
+        )
+    })?;
+    let value: toml::Value = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map_or(1, |s| text[..s.start].lines().count().max(1));
+        BadInput::new(
+            &path.display().to_string(),
+            line,
+            format!("not TOML: {}", e.message()),
+        )
+    })?;
+    let list = serde_json::to_value(value)?
+        .get("publishers")
+        .and_then(Value::as_array)
+        .cloned()
+        .ok_or_else(|| {
+            BadInput::new(
+                &path.display().to_string(),
+                1,
+                "expected [[publishers]] tables",
+            )
+        })?;
+    for (i, p) in list.into_iter().enumerate() {
+        if let Value::Object(m) = p {
+            maps.push((i as i64 + 1, m));
+        }
+    }
+    Ok(maps)
 }
 
 async fn server_publishers(

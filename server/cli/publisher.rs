@@ -142,7 +142,8 @@ pub enum PublisherSpec {
 }
 
 impl PublisherSpec {
-    /// The control API's publisher object.
+    /// The control API's publisher object. Long because it is a table: one entry per
+    /// provider.
     fn body(&self) -> Value {
         let (common, mut body) = match self {
             Self::Github {

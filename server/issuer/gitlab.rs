@@ -107,7 +107,8 @@ impl GitLabIdentity {
     }
 
     /// The full GitLab claim set. `ci_config_ref_uri` starts with the issuer's host and
-    /// path, as GitLab's does (`gitlab.com/…` for `https://gitlab.com`).
+    /// path, as GitLab's does (`gitlab.com/…` for `https://gitlab.com`). Long because
+    /// GitLab's claims are many, listed as GitLab documents them.
     pub fn claims(&self, ctx: &ClaimContext<'_>) -> Map<String, Value> {
         let path = &self.project_path;
         let namespace = path.rsplit_once('/').map(|(n, _)| n).unwrap_or("");

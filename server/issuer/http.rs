@@ -78,6 +78,8 @@ fn known_provider(provider: &str) -> Result<Provider, IssuerError> {
         .map_err(|_| IssuerError::UnknownProvider(provider.to_owned()))
 }
 
+/// The discovery document's claim list per provider. Long because it is a table: each
+/// provider's claims as its issuer documents them.
 fn claims_supported(provider: Provider) -> Value {
     match provider {
         Provider::GitHub => json!([

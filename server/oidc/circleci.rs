@@ -59,6 +59,8 @@ fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     claim_str(claims, &format!("{PREFIX}{name}"))
 }
 
+/// The publisher's rules over a token's claims. Long because it is a table: one
+/// verdict per claim PyPI's pull request checks, in its order.
 pub fn evaluate(c: &CircleCiConfig, claims: &Map<String, Value>) -> Evaluation {
     let org = claim(claims, "org-id");
     let project = claim(claims, "project-id");

@@ -60,7 +60,7 @@ impl TrustCache {
         // token's `iss`, by the exchange's standard-claim rules).
         if found.is_none() && !iss.contains('*') {
             for pattern in store.pattern_issuers().await? {
-                if super::exchange::issuer_fits(&pattern, iss) {
+                if issuer_fits(&pattern, iss) {
                     found = store.issuer_with_publishers(&pattern).await?;
                     break;
                 }
@@ -71,5 +71,25 @@ impl TrustCache {
             issuer,
             publishers: Publisher::parse_all(records),
         }))
+    }
+}
+
+/// Whether `iss` fits a trusted issuer's URL, which may hold one `*` standing for one
+/// name (a Semaphore organisation: `https://*.semaphoreci.com`).
+pub fn issuer_fits(pattern: &str, iss: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == iss,
+        Some((prefix, suffix)) => {
+            iss.len() > prefix.len() + suffix.len()
+                && iss.starts_with(prefix)
+                && iss.ends_with(suffix)
+                && {
+                    let middle = &iss[prefix.len()..iss.len() - suffix.len()];
+                    !middle.is_empty()
+                        && middle
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                }
+        }
     }
 }

@@ -255,6 +255,12 @@ fn verdict(inputs: &Inputs<'_>, p: &Publishing<'_>, step: &Publish, event: &Even
         v.reasons = unknown;
         return v;
     }
+    match_against_publishers(inputs, step, v)
+}
+
+/// The verdict for a job whose claims are all known: the publishers of the job's index,
+/// through the index's own matching.
+fn match_against_publishers(inputs: &Inputs<'_>, step: &Publish, mut v: JobVerdict) -> JobVerdict {
     // Each index has its own publishers: a TestPyPI job is matched against TestPyPI's.
     let (pool, on) = match step.index {
         Index::Testpypi => (inputs.testpypi_publishers, "on TestPyPI: "),

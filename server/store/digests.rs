@@ -23,7 +23,7 @@ pub fn blake2_256_hex(bytes: &[u8]) -> String {
     blake2b_256().update(bytes).finalize().to_hex().to_string()
 }
 
-/// Which of the digests one worker computes (see [`crate::store::blobs`]).
+/// Which of the digests one worker computes (see the staging writer in `blobs.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Share {
     All,

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::super::jwt::{self, LEEWAY_SECONDS, Unverified, VerifyingKey};
 use super::super::matching::{MatchOutcome, match_publishers};
 use super::super::publisher::Publisher;
-use super::super::trust::Trusted;
+use super::super::trust::{Trusted, issuer_fits};
 use crate::audit::{Detail, Step};
 use crate::error::MintCode;
 use crate::provider::Provider;
@@ -30,26 +30,6 @@ pub struct Policy {
     /// Preview of warehouse#20083: GitHub publishers are looked up by the caller's
     /// `workflow_ref`, so a reusable workflow's job matches its caller's publisher.
     pub reusable_workflows: bool,
-}
-
-/// Whether `iss` fits a trusted issuer's URL, which may hold one `*` standing for one
-/// name (a Semaphore organisation: `https://*.semaphoreci.com`).
-pub fn issuer_fits(pattern: &str, iss: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == iss,
-        Some((prefix, suffix)) => {
-            iss.len() > prefix.len() + suffix.len()
-                && iss.starts_with(prefix)
-                && iss.ends_with(suffix)
-                && {
-                    let middle = &iss[prefix.len()..iss.len() - suffix.len()];
-                    !middle.is_empty()
-                        && middle
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                }
-        }
-    }
 }
 
 impl Policy {

@@ -7,9 +7,7 @@
 
 mod decide;
 
-pub use decide::{
-    Audit, Grant, Outcome, Pending, Policy, Refusal, Token, issuer_fits, warehouse_exact,
-};
+pub use decide::{Audit, Grant, Outcome, Pending, Policy, Refusal, Token, warehouse_exact};
 
 use super::jwks::JwksCache;
 use super::trust::{TrustCache, Trusted};
