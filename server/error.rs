@@ -149,11 +149,34 @@ impl UploadError {
             cause: Some(e.to_string()),
         }
     }
+
+    /// The disk under the data directory is full: 507, saying so, and that nothing
+    /// was kept (the refusal leaves stored state as it was, like every other).
+    pub fn storage_full(cause: impl std::fmt::Display) -> Self {
+        Self {
+            status: StatusCode::INSUFFICIENT_STORAGE,
+            message: "Insufficient storage: the index's disk is full, so nothing was stored. Free space in its data directory, then upload again.".into(),
+            json: false,
+            cause: Some(cause.to_string()),
+        }
+    }
+
+    /// An I/O failure while receiving the file: a full disk is named as such.
+    pub fn io(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            Self::storage_full(e)
+        } else {
+            Self::internal(e)
+        }
+    }
 }
 
 impl From<StoreError> for UploadError {
     fn from(e: StoreError) -> Self {
-        UploadError::internal(e)
+        match e {
+            StoreError::DiskFull => UploadError::storage_full(e),
+            e => UploadError::internal(e),
+        }
     }
 }
 

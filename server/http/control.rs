@@ -16,7 +16,7 @@ use crate::packaging;
 use crate::provider::Provider;
 use crate::services;
 use crate::state::AppState;
-use crate::store::ExchangeFilter;
+use crate::store::{ExchangeFilter, StoreError};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
         .route("/burns", get(list_burns))
+        .route("/storage", get(storage))
         .merge(super::control_faults::router())
         .route("/reset", post(reset))
         .layer(middleware::from_fn_with_state(state, require_admin))
@@ -244,6 +245,22 @@ async fn list_tokens(State(app): State<AppState>) -> Result<Json<Value>, ApiErro
     Ok(Json(
         json!({"tokens": app.store.list_tokens(crate::store::TokenKind::Api).await?}),
     ))
+}
+
+/// Where the distributions' bytes are: small files in the database, large ones under
+/// `files/` (one file each), and the size that divides them.
+async fn storage(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (small, small_bytes) = app.store.small_blob_totals().await?;
+    let (large, large_bytes) = app
+        .blobs
+        .large_file_totals()
+        .await
+        .map_err(|e| ApiError::Store(StoreError::Other(anyhow::anyhow!(e))))?;
+    Ok(Json(json!({
+        "small_files": {"count": small, "bytes": small_bytes, "where": "the database"},
+        "large_files": {"count": large, "bytes": large_bytes, "where": app.blobs.root()},
+        "small_file_limit": crate::store::SMALL_BLOB,
+    })))
 }
 
 #[derive(serde::Deserialize)]

@@ -11,10 +11,10 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use crate::error::IndexError;
-use crate::index::{json_api, moved, negotiate, simple, sort_files, version_key};
+use crate::index::{download, json_api, moved, negotiate, simple, sort_files, version_key};
 use crate::packaging::normalize_name;
 use crate::state::{AppState, Scheme};
-use crate::store::{FileRow, ProjectRow, ProjectStatus, ReleaseRow, ReleaseStatus};
+use crate::store::{BlobStore, FileRow, ProjectRow, ProjectStatus, ReleaseRow, ReleaseStatus};
 
 fn respond(media: &'static str, serial: i64, body: Bytes) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
@@ -276,6 +276,15 @@ pub async fn file(
             HeaderValue::from_static("application/octet-stream"),
         );
         return Ok(response);
+    }
+    let digest = BlobStore::digest_of_url(&path).ok_or(IndexError::NotFound)?;
+    if let Some(small) = app.store.small_blob(&digest).await? {
+        let blob = download::Blob {
+            content: small.content.into(),
+            blake2_256: digest,
+            stored_at: small.created_at,
+        };
+        return Ok(download::respond(blob, request.headers()));
     }
     let blob = app.blobs.blob_for_url(&path).ok_or(IndexError::NotFound)?;
     // ServeFile answers HEAD, Range and conditional requests.

@@ -2,6 +2,7 @@
 //! API, with content negotiation and the page cache. The handlers are in `http::index`.
 
 pub mod cache;
+pub mod download;
 pub mod json_api;
 pub mod negotiate;
 pub mod simple;

@@ -1,8 +1,21 @@
 //! Core metadata (the `METADATA` / `PKG-INFO` format) and archive inspection.
 //! Archive reading is blocking; callers run it in `spawn_blocking`.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
+
+/// An uploaded archive: a small one's bytes, or a large one's file.
+#[derive(Clone, Copy)]
+pub enum Archive<'a> {
+    Bytes(&'a [u8]),
+    File(&'a Path),
+}
+
+impl Archive<'_> {
+    fn open(path: &Path) -> Result<std::fs::File, String> {
+        std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))
+    }
+}
 
 /// Largest METADATA file we read out of a wheel.
 const MAX_METADATA_BYTES: u64 = 10 * 1024 * 1024;
@@ -40,9 +53,23 @@ pub fn header<'a>(fields: &'a [(String, String)], key: &str) -> Option<&'a str> 
 
 /// Read `<dist>-<version>.dist-info/METADATA` out of a wheel after checking that
 /// `WHEEL` and `RECORD` are there too. Returns the METADATA bytes.
-pub fn inspect_wheel(path: &Path, distribution: &str, version: &str) -> Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    let mut archive = zip::ZipArchive::new(file)
+pub fn inspect_wheel(
+    archive: Archive<'_>,
+    distribution: &str,
+    version: &str,
+) -> Result<Vec<u8>, String> {
+    match archive {
+        Archive::Bytes(b) => wheel_metadata(std::io::Cursor::new(b), distribution, version),
+        Archive::File(path) => wheel_metadata(Archive::open(path)?, distribution, version),
+    }
+}
+
+fn wheel_metadata<R: Read + Seek>(
+    reader: R,
+    distribution: &str,
+    version: &str,
+) -> Result<Vec<u8>, String> {
+    let mut archive = zip::ZipArchive::new(reader)
         .map_err(|_| "Invalid distribution file. File is not a zipfile".to_owned())?;
     let dist_info = format!("{distribution}-{version}.dist-info");
     for required in ["WHEEL", "RECORD"] {
@@ -74,10 +101,19 @@ pub fn inspect_wheel(path: &Path, distribution: &str, version: &str) -> Result<V
 
 /// Check an sdist the way PyPI does for `.tar.gz`: a gzip'd tar with exactly one
 /// top-level directory holding `PKG-INFO`. Returns the PKG-INFO text.
-pub fn inspect_sdist(path: &Path) -> Result<String, String> {
+pub fn inspect_sdist(archive: Archive<'_>) -> Result<String, String> {
+    match archive {
+        Archive::Bytes(b) => sdist_pkg_info(b, b.len() as u64),
+        Archive::File(path) => {
+            let file = Archive::open(path)?;
+            let compressed = file.metadata().map(|m| m.len()).unwrap_or(0);
+            sdist_pkg_info(file, compressed)
+        }
+    }
+}
+
+fn sdist_pkg_info<R: Read>(file: R, compressed: u64) -> Result<String, String> {
     let invalid = |msg: &str| format!("Invalid distribution file. {msg}");
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    let compressed = file.metadata().map(|m| m.len()).unwrap_or(0);
     let budget = (compressed * MAX_SDIST_RATIO).max(MIN_SDIST_BUDGET);
     let decoder = flate2::read::GzDecoder::new(file).take(budget);
     let mut archive = tar::Archive::new(decoder);

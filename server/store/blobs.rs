@@ -3,7 +3,10 @@
 //! off the reactor), then renamed atomically to `files/<b2[..2]>/<b2[2..4]>/<b2[4..]>`.
 //! URLs keep PyPI's shape, `/files/<b2[..2]>/<b2[2..4]>/<b2[4..]>/<filename>`: the
 //! filename is for installers (pip reads it from the URL), the blob is found by hash.
-//! One inode per distribution: creating files is the dominant cost of small uploads.
+//! A file that fits in one staging batch (`SMALL_BLOB`, most distributions) never
+//! touches the file system: its bytes stay in memory until the upload's transaction
+//! stores them in the database (`small_blobs`), because an inode per small file was
+//! most of a small upload's cost. Larger files get one inode each, under `files/`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,6 +28,15 @@ const CHANNEL_DEPTH: usize = 8;
 /// chunk can hold on to a much larger read buffer, and memory would grow with it.
 const BATCH_BYTES: usize = 512 * 1024;
 
+/// Files up to this size are kept in the database rather than in a file of their own:
+/// they are in memory anyway (one batch), and a row costs no inode. Larger ones are
+/// streamed to disk by the workers as they arrive.
+pub const SMALL_BLOB: usize = BATCH_BYTES - 1;
+
+/// Up to this size a small file's digests are computed on the reactor: a few
+/// microseconds, less than the thread hand-off that would move them off it.
+const INLINE_DIGESTS: usize = 16 * 1024;
+
 /// Network chunks gathered for one hand-over; `Bytes` clones share it between workers.
 type Batch = Bytes;
 
@@ -34,10 +46,12 @@ pub struct BlobStore {
     tmp: PathBuf,
 }
 
-/// A fully written temporary file. Removed on drop unless persisted.
+/// A fully received upload: a small one's bytes, or a larger one's temporary file
+/// (removed on drop unless placed).
 #[derive(Debug)]
 pub struct StagedFile {
     path: Option<PathBuf>,
+    memory: Option<Bytes>,
     pub digests: Digests,
 }
 
@@ -90,6 +104,11 @@ impl BlobStore {
         Ok(Self { root, tmp })
     }
 
+    /// Where large files live (`files/` in the data directory).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Relative path (URL path below `/files/`) for a file with this blake2 digest.
     pub fn relative_path(blake2_256: &str, filename: &str) -> String {
         format!(
@@ -101,19 +120,17 @@ impl BlobStore {
         )
     }
 
-    /// Where the bytes behind a `/files/` URL path live, if the path has PyPI's shape.
+    /// Where the bytes behind a `/files/` URL path live on disk (if they are large), if
+    /// the path has PyPI's shape.
     pub fn blob_for_url(&self, url_path: &str) -> Option<PathBuf> {
-        let hex = |s: &str, n: usize| {
-            s.len() == n
-                && s.bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        };
-        match url_path.split('/').collect::<Vec<_>>().as_slice() {
-            [a, b, rest, name] if hex(a, 2) && hex(b, 2) && hex(rest, 60) && !name.is_empty() => {
-                Some(self.root.join(a).join(b).join(rest))
-            }
-            _ => None,
-        }
+        let (a, b, rest) = url_parts(url_path)?;
+        Some(self.root.join(a).join(b).join(rest))
+    }
+
+    /// The BLAKE2b-256 digest a `/files/` URL path names, if it has PyPI's shape.
+    pub fn digest_of_url(url_path: &str) -> Option<String> {
+        let (a, b, rest) = url_parts(url_path)?;
+        Some(format!("{a}{b}{rest}"))
     }
 
     /// Start a new staged upload (nothing touches the disk yet).
@@ -180,11 +197,50 @@ impl BlobStore {
         .map_err(std::io::Error::other)?
     }
 
+    /// How many large files are stored under `files/`, and their bytes.
+    pub async fn large_file_totals(&self) -> std::io::Result<(u64, u64)> {
+        fn walk(dir: &Path, totals: &mut (u64, u64)) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let meta = entry.metadata()?;
+                if meta.is_dir() {
+                    walk(&entry.path(), totals)?;
+                } else {
+                    totals.0 += 1;
+                    totals.1 += meta.len();
+                }
+            }
+            Ok(())
+        }
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut totals = (0, 0);
+            walk(&root, &mut totals).map(|()| totals)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
     /// Remove a stored blob (used to undo a failed commit).
     pub async fn remove(&self, url_path: &str) {
         if let Some(path) = self.blob_for_url(url_path) {
             let _ = tokio::fs::remove_file(path).await;
         }
+    }
+}
+
+/// The three parts of a blob's digest in a `/files/` URL path.
+fn url_parts(url_path: &str) -> Option<(&str, &str, &str)> {
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    match url_path.split('/').collect::<Vec<_>>().as_slice() {
+        [a, b, rest, name] if hex(a, 2) && hex(b, 2) && hex(rest, 60) && !name.is_empty() => {
+            Some((a, b, rest))
+        }
+        _ => None,
     }
 }
 
@@ -268,22 +324,28 @@ impl StagingWriter {
             }
             self.join().await?
         } else {
-            // Small file: one thread hop for the whole job.
-            let (batch, path, cancelled) =
-                (self.take_batch(), self.path.clone(), self.cancelled.clone());
-            tokio::task::spawn_blocking(move || -> std::io::Result<Digests> {
-                std::fs::write(&path, &batch)?;
-                if cancelled.load(Ordering::Acquire) {
-                    let _ = std::fs::remove_file(&path);
-                }
-                Ok(digests(&batch))
-            })
-            .await
-            .map_err(std::io::Error::other)??
+            // Small file: it stays in memory, copied out of the batch's large buffer.
+            let bytes = Bytes::copy_from_slice(&self.batch);
+            self.batch = bytes::BytesMut::new();
+            self.done = true;
+            let digests = if bytes.len() <= INLINE_DIGESTS {
+                digests(&bytes)
+            } else {
+                let b = bytes.clone();
+                tokio::task::spawn_blocking(move || digests(&b))
+                    .await
+                    .map_err(std::io::Error::other)?
+            };
+            return Ok(StagedFile {
+                path: None,
+                memory: Some(bytes),
+                digests,
+            });
         };
         self.done = true;
         Ok(StagedFile {
             path: Some(self.path.clone()),
+            memory: None,
             digests,
         })
     }
@@ -325,8 +387,19 @@ impl Drop for StagingWriter {
 }
 
 impl StagedFile {
+    /// A large file's temporary file (until placed).
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// A small file's bytes.
+    pub fn bytes(&self) -> Option<&Bytes> {
+        self.memory.as_ref()
+    }
+
+    /// A large file's temporary file, for [`BlobStore::place_all`].
+    pub fn on_disk(&self) -> bool {
+        self.path.is_some()
     }
 }
 
@@ -372,7 +445,14 @@ mod tests {
                 x as u8
             })
             .collect();
-        for (cores, size) in [(1, data.len()), (2, data.len()), (2, 1000)] {
+        for (cores, size) in [
+            (1, data.len()),
+            (2, data.len()),
+            (2, 1000),
+            (1, 100_000),
+            (2, SMALL_BLOB),
+            (2, SMALL_BLOB + 1),
+        ] {
             let data = &data[..size];
             let mut writer = store.staging_writer();
             writer.cores = Some(cores);
@@ -382,7 +462,17 @@ mod tests {
             }
             let staged = writer.finish().await.unwrap();
             let d = &staged.digests;
-            assert_eq!(std::fs::read(staged.path().unwrap()).unwrap(), data);
+            // Small files stay in memory (for the database), large ones are on disk.
+            match staged.bytes() {
+                Some(bytes) => {
+                    assert!(size <= SMALL_BLOB && staged.path().is_none());
+                    assert_eq!(bytes.as_ref(), data);
+                }
+                None => {
+                    assert!(size > SMALL_BLOB);
+                    assert_eq!(std::fs::read(staged.path().unwrap()).unwrap(), data);
+                }
+            }
             assert_eq!(d.size, size as u64);
             assert_eq!(d.md5, hex::encode(Md5::digest(data)), "{cores} cores");
             assert_eq!(d.sha256, hex::encode(Sha256::digest(data)));

@@ -125,6 +125,10 @@ pub(super) fn writer(
                 Ok(d) => d,
                 Err(e) => {
                     conn.discard();
+                    if super::is_disk_full(&e) {
+                        tracing::error!(error = %e, batch = jobs.len(), "the disk is full: nothing of this batch was stored");
+                        return jobs.iter().map(|_| Err(StoreError::DiskFull)).collect();
+                    }
                     return fail_all("uploads", jobs.len(), e);
                 }
             };
@@ -216,15 +220,31 @@ async fn write_batch(
         tx.commit().await?;
         return Ok(decisions);
     }
-    // Serials, then the blobs, then the commit; a failed commit takes the new blobs back.
+    // Serials, the small blobs in the transaction, the large ones into place, then the
+    // commit; a failed commit takes the new large blobs back.
     bump_serials(&mut tx, stored.iter().map(|&i| jobs[i].file.project_id)).await?;
+    let small: Vec<(&str, &[u8])> = stored
+        .iter()
+        .filter_map(|&i| {
+            let job = &jobs[i];
+            job.staged
+                .bytes()
+                .map(|b| (job.staged.digests.blake2_256.as_str(), b.as_ref()))
+        })
+        .collect();
+    insert_small_blobs(&mut tx, &small).await?;
+    drop(small);
     let moves: Vec<(&mut StagedFile, &str)> = jobs
         .iter_mut()
         .enumerate()
-        .filter(|(i, _)| stored.contains(i))
+        .filter(|(i, j)| stored.contains(i) && j.staged.on_disk())
         .map(|(_, j)| (&mut j.staged, j.file.path.as_str()))
         .collect();
-    let created = blobs.place_all(moves).await?;
+    let created = if moves.is_empty() {
+        Vec::new()
+    } else {
+        blobs.place_all(moves).await?
+    };
     if let Err(e) = tx.commit().await {
         for path in created {
             blobs.remove(&path).await;
@@ -232,6 +252,25 @@ async fn write_batch(
         return Err(e.into());
     }
     Ok(decisions)
+}
+
+/// Small files' bytes, content-addressed: a blob already there (an earlier upload of
+/// the same bytes whose row was deleted by a reset on another replica) is kept.
+async fn insert_small_blobs(tx: &mut Tx<'_>, blobs: &[(&str, &[u8])]) -> Result<(), sqlx::Error> {
+    if blobs.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO small_blobs (blake2_256, content, created_at) VALUES {} ON CONFLICT (blake2_256) DO NOTHING",
+        placeholders(blobs.len(), 3)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let at = now();
+    for (digest, content) in blobs {
+        query = query.bind(*digest).bind(*content).bind(at);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Every (project, version) of the batch once: get or create the releases in one

@@ -14,10 +14,11 @@ mod issuers;
 mod prohibited;
 mod projects;
 mod publishers;
+mod small_blobs;
 mod sql;
 mod tokens;
 
-pub use blobs::{BlobStore, Digests, StagedFile};
+pub use blobs::{BlobStore, Digests, SMALL_BLOB, StagedFile};
 pub use burns::BurnRow;
 pub use changes::Changes;
 pub use exchanges::{ExchangeFilter, ExchangeRecord, ExchangeRow, JtiClaim, NewExchange, Recorded};
@@ -67,6 +68,9 @@ pub struct Store {
 pub enum StoreError {
     #[error("conflicts with an existing row")]
     Conflict,
+    /// The data directory's (or the database's) file system has no space left.
+    #[error("no space left on the data directory's file system")]
+    DiskFull,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -86,6 +90,21 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether an error (or any error under it) says the disk is full: ENOSPC from the file
+/// system, SQLite's SQLITE_FULL (13), PostgreSQL's disk_full (53100).
+pub(crate) fn is_disk_full(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::StorageFull;
+        }
+        match cause.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(db)) => db.code().is_some_and(|c| c == "13" || c == "53100"),
+            Some(sqlx::Error::Io(io)) => io.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    })
 }
 
 /// PostgreSQL connections per process when not configured: two per core. Each is a
@@ -124,60 +143,8 @@ impl Store {
             .with_context(|| format!("parsing database URL {url:?}"))?
             .disable_statement_logging();
         let (read, write) = match backend {
-            Backend::Sqlite => {
-                // One writer connection: SQLite allows one writer at a time anyway.
-                let write = sqlite_pool(1)
-                    .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, WRITER_PRAGMAS)))
-                    .connect_with(opts.clone())
-                    .await
-                    .with_context(|| format!("opening {url}"))?;
-                migrate(backend, &write).await?;
-                let read = sqlite_pool(4)
-                    .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, READER_PRAGMAS)))
-                    .connect_with(opts)
-                    .await?;
-                tokio::spawn(checkpoints(read.clone()));
-                (read, write)
-            }
-            Backend::Postgres => {
-                // No ping before each use: a dead connection fails its query, which
-                // is retried by the caller's request anyway, and the ping would be a
-                // round trip per statement.
-                if let Some(schema) = schema {
-                    use sqlx::Connection;
-                    let mut conn = sqlx::AnyConnection::connect(url)
-                        .await
-                        .with_context(|| format!("connecting to {url}"))?;
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "CREATE SCHEMA IF NOT EXISTS {schema}"
-                    )))
-                    .execute(&mut conn)
-                    .await
-                    .with_context(|| format!("creating the schema {schema}"))?;
-                    conn.close().await?;
-                }
-                let pool = AnyPoolOptions::new()
-                    .max_connections(pool_size.max(2))
-                    .test_before_acquire(false)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .after_connect(move |conn, _| {
-                        Box::pin(async move {
-                            if let Some(schema) = schema {
-                                sqlx::query(sqlx::AssertSqlSafe(format!(
-                                    "SET search_path TO {schema}"
-                                )))
-                                .execute(conn)
-                                .await?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .connect_with(opts)
-                    .await
-                    .with_context(|| format!("connecting to {url}"))?;
-                migrate(backend, &pool).await?;
-                (pool.clone(), pool)
-            }
+            Backend::Sqlite => sqlite_pools(url, opts).await?,
+            Backend::Postgres => postgres_pool(url, schema, opts, pool_size).await?,
         };
         let changes = match backend {
             Backend::Sqlite => Changes::single_process(),
@@ -186,14 +153,22 @@ impl Store {
                 .context("listening for other replicas' changes")?,
         };
         let exchanges = exchanges::writer(write.clone(), backend);
-        let files = files::writer(write.clone(), blobs, changes.clone());
-        Ok(Store {
+        let files = files::writer(write.clone(), blobs.clone(), changes.clone());
+        let store = Store {
             read,
             write,
             exchanges,
             files,
             changes,
-        })
+        };
+        let moved = store
+            .migrate_small_files(&blobs)
+            .await
+            .context("moving small files into the database")?;
+        if moved > 0 {
+            tracing::info!("moved {moved} small files from files/ into the database");
+        }
+        Ok(store)
     }
 
     /// Record one token exchange (batched with concurrent ones; see `exchanges`).
@@ -234,6 +209,7 @@ impl Store {
             "DELETE FROM fault_events",
             "DELETE FROM token_burns",
             "DELETE FROM release_statuses",
+            "DELETE FROM small_blobs",
         ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }
@@ -291,4 +267,65 @@ async fn checkpoints(read: AnyPool) {
             tracing::warn!(error = %e, "checkpointing the SQLite WAL failed");
         }
     }
+}
+
+/// SQLite: one writer connection (SQLite allows one writer at a time anyway) and four
+/// readers, migrated, with checkpoints off the writer's path.
+async fn sqlite_pools(url: &str, opts: AnyConnectOptions) -> anyhow::Result<(AnyPool, AnyPool)> {
+    let write = sqlite_pool(1)
+        .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, WRITER_PRAGMAS)))
+        .connect_with(opts.clone())
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    migrate(Backend::Sqlite, &write).await?;
+    let read = sqlite_pool(4)
+        .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn, READER_PRAGMAS)))
+        .connect_with(opts)
+        .await?;
+    tokio::spawn(checkpoints(read.clone()));
+    Ok((read, write))
+}
+
+/// PostgreSQL: one pool for reads and writes, in `schema` when given (created here).
+async fn postgres_pool(
+    url: &str,
+    schema: Option<&'static str>,
+    opts: AnyConnectOptions,
+    pool_size: u32,
+) -> anyhow::Result<(AnyPool, AnyPool)> {
+    // No ping before each use: a dead connection fails its query, which
+    // is retried by the caller's request anyway, and the ping would be a
+    // round trip per statement.
+    if let Some(schema) = schema {
+        use sqlx::Connection;
+        let mut conn = sqlx::AnyConnection::connect(url)
+            .await
+            .with_context(|| format!("connecting to {url}"))?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}"
+        )))
+        .execute(&mut conn)
+        .await
+        .with_context(|| format!("creating the schema {schema}"))?;
+        conn.close().await?;
+    }
+    let pool = AnyPoolOptions::new()
+        .max_connections(pool_size.max(2))
+        .test_before_acquire(false)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if let Some(schema) = schema {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("SET search_path TO {schema}")))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await
+        .with_context(|| format!("connecting to {url}"))?;
+    migrate(Backend::Postgres, &pool).await?;
+    Ok((pool.clone(), pool))
 }

@@ -7,7 +7,7 @@ use super::form::{Form, UploadedFile};
 use super::validate::{self, FormMetadata, WheelParts};
 use crate::error::UploadError;
 use crate::error::{HELP, prohibited_name};
-use crate::packaging;
+use crate::packaging::{self, FileType, metadata::Archive};
 use crate::store::{
     ProjectRow, ProjectStatus, ReleaseStatus, StoreFileOutcome, TokenKind, TokenRow, WheelMetadata,
 };
@@ -179,21 +179,40 @@ pub async fn inspect(
     file: &UploadedFile,
     plan: &Plan,
 ) -> Result<Option<WheelMetadata>, UploadError> {
-    let path = file
-        .staged
-        .path()
-        .map(std::path::Path::to_path_buf)
-        .ok_or_else(|| UploadError::internal("staged file vanished"))?;
     let (filetype, wheel) = (plan.meta.filetype, plan.wheel.clone());
-    let metadata =
-        tokio::task::spawn_blocking(move || validate::archive(&path, filetype, wheel.as_ref()))
+    let metadata = match (file.staged.bytes(), file.staged.path()) {
+        // A tiny wheel's central directory and METADATA are read in microseconds:
+        // less than the hand-off to a blocking thread. Sdists always go off the
+        // reactor (decompression is bounded, but not by microseconds).
+        (Some(bytes), _) if bytes.len() <= INLINE_INSPECT && filetype == FileType::BdistWheel => {
+            validate::archive(Archive::Bytes(bytes), filetype, wheel.as_ref())?
+        }
+        (Some(bytes), _) => {
+            let bytes = bytes.clone();
+            tokio::task::spawn_blocking(move || {
+                validate::archive(Archive::Bytes(&bytes), filetype, wheel.as_ref())
+            })
             .await
-            .map_err(UploadError::internal)??;
+            .map_err(UploadError::internal)??
+        }
+        (None, Some(path)) => {
+            let path = path.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                validate::archive(Archive::File(&path), filetype, wheel.as_ref())
+            })
+            .await
+            .map_err(UploadError::internal)??
+        }
+        (None, None) => return Err(UploadError::internal("staged file vanished")),
+    };
     if let Some(bytes) = &metadata {
         validate::wheel_metadata_matches(bytes, &plan.normalized, &plan.meta.version)?;
     }
     Ok(metadata.map(validate::wheel_metadata_record))
 }
+
+/// Wheels up to this size are inspected on the reactor.
+const INLINE_INSPECT: usize = 16 * 1024;
 
 /// PyPI's refusal for attestations that did not verify (`reason` follows its prefix).
 pub fn attestations_refused(reason: &str) -> UploadError {

@@ -133,9 +133,9 @@ async fn stream_file(
                 max_file / (1024 * 1024)
             )));
         }
-        writer.write(chunk).await.map_err(UploadError::internal)?;
+        writer.write(chunk).await.map_err(UploadError::io)?;
     }
-    let staged = writer.finish().await.map_err(UploadError::internal)?;
+    let staged = writer.finish().await.map_err(UploadError::io)?;
     Ok(UploadedFile {
         filename,
         content_type,

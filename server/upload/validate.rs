@@ -1,7 +1,5 @@
 //! Upload checks, in Warehouse's order and with Warehouse's messages.
 
-use std::path::Path;
-
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -262,7 +260,7 @@ pub fn distribution(
 
 /// Open the archive (blocking). Wheels yield their METADATA bytes.
 pub fn archive(
-    path: &Path,
+    path: metadata::Archive<'_>,
     filetype: FileType,
     wheel: Option<&WheelParts>,
 ) -> Result<Option<Vec<u8>>, UploadError> {

@@ -25,15 +25,33 @@ pub fn module(name: &str) -> String {
 /// Build `<module>-<version>-py3-none-any.whl` and `<module>-<version>.tar.gz` in `dir`.
 /// The package's `__init__.py` defines `VERSION`.
 pub fn build(dir: &Path, name: &str, version: &str) -> Dists {
+    build_sized(dir, name, version, 0)
+}
+
+/// [`build`], the wheel carrying `payload` more bytes that do not compress (a data
+/// file in the package), to make it as large as a test needs.
+pub fn build_sized(dir: &Path, name: &str, version: &str, payload: usize) -> Dists {
     std::fs::create_dir_all(dir).expect("dist dir");
     let module = module(name);
     let init = format!("VERSION = {version:?}\n");
     let dist_info = format!("{module}-{version}.dist-info");
-    let files: Vec<(String, Vec<u8>)> = vec![
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ payload as u64;
+    let data: Vec<u8> = (0..payload)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut files: Vec<(String, Vec<u8>)> = vec![
         (format!("{module}/__init__.py"), init.clone().into_bytes()),
         (format!("{dist_info}/METADATA"), metadata(name, version, "2.1").into_bytes()),
         (format!("{dist_info}/WHEEL"), b"Wheel-Version: 1.0\nGenerator: mock-pypi-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n".to_vec()),
     ];
+    if payload > 0 {
+        files.push((format!("{module}/data.bin"), data));
+    }
     let mut record = String::new();
     for (path, bytes) in &files {
         let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));

@@ -41,6 +41,16 @@ impl Server {
         Self::launch_on(dir, &data_dir, extra, envs)
     }
 
+    /// `mock-pypi serve` on a data directory the test chose (a small file system, say).
+    pub fn start_on(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::launch_on(
+            tempdir(),
+            data_dir,
+            extra,
+            &[("RUST_LOG", "mock_pypi=debug,warn")],
+        )
+    }
+
     /// A second process on this server's data directory (its files, CA, secrets) and
     /// database: a replica. Its own log lives in its own temporary directory.
     pub fn replica(&self) -> Self {

@@ -141,17 +141,28 @@ pub async fn files_of(server: &Server, project: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// No stray temporary files and no stored blobs beyond what the rows say.
-pub fn assert_store_clean(server: &Server, expected_blobs: usize) {
+/// No stray temporary files and no stored blobs beyond what the rows say: small files
+/// in the database and large ones under files/ together, as the storage API counts
+/// them, and the files on disk as that API says.
+pub async fn assert_store_clean(server: &Server, expected_blobs: usize) {
     let tmp = std::fs::read_dir(server.data_dir().join("tmp"))
         .unwrap()
         .count();
     assert_eq!(tmp, 0, "temporary files left behind");
-    let blobs = walk(&server.data_dir().join("files"))
-        .into_iter()
-        .filter(|p| !p.ends_with(".metadata"))
-        .count();
-    assert_eq!(blobs, expected_blobs, "stored files do not match the rows");
+    let on_disk = walk(&server.data_dir().join("files")).len();
+    let (status, storage) = server.api(reqwest::Method::GET, "/storage", None).await;
+    assert_eq!(status, 200, "{storage}");
+    assert_eq!(
+        storage["large_files"]["count"].as_u64(),
+        Some(on_disk as u64),
+        "{storage}"
+    );
+    let small = storage["small_files"]["count"].as_u64().unwrap();
+    assert_eq!(
+        small as usize + on_disk,
+        expected_blobs,
+        "stored files do not match the rows: {storage}"
+    );
 }
 
 pub fn walk(dir: &Path) -> Vec<String> {

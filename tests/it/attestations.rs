@@ -324,7 +324,7 @@ async fn every_attest_fault_is_refused_by_the_index_and_by_the_libraries() {
             out.contains("Invalid attestations supplied during upload: ") && out.contains(reason),
             "{fault}: uv does not show the reason '{reason}':\n{out}"
         );
-        assert_store_clean(&server, 0);
+        assert_store_clean(&server, 0).await;
         if fault != "no-log-entry" {
             let text = std::fs::read_to_string(&att).unwrap();
             let verdict =
@@ -455,7 +455,7 @@ async fn the_verification_rules_one_case_each() {
             phrase.contains(reason),
             "{name}: expected '{reason}' in '{phrase}'"
         );
-        assert_store_clean(&server, 0);
+        assert_store_clean(&server, 0).await;
     }
     // Rule 1: only with trusted publishing.
     let (_, api) = server
@@ -500,7 +500,7 @@ async fn the_verification_rules_one_case_each() {
     assert_eq!(status, 200, "{phrase}");
     let (status, phrase, _) = upload("[]", &oidc);
     assert_eq!(status, 200, "{phrase}");
-    assert_store_clean(&server, 1);
+    assert_store_clean(&server, 1).await;
 }
 
 fn base64_of(bytes: &[u8]) -> String {
@@ -593,7 +593,7 @@ async fn twine_attestations_with_a_token_and_with_trusted_publishing() {
         words.contains("Attestations are only supported when using Trusted Publishing"),
         "{out}"
     );
-    assert_store_clean(&server, 0);
+    assert_store_clean(&server, 0).await;
 
     // Trusted publishing to twine's default index, which the proxy impersonates.
     let mut cmd = client("twine", home.path());

@@ -100,7 +100,7 @@ async fn injected_statuses_in_the_cdns_and_pypis_shapes() {
         .unwrap();
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "7");
-    assert_store_clean(&server, 0);
+    assert_store_clean(&server, 0).await;
     // Then the upload goes through.
     let (status, reason, _) =
         Upload::of(&d.wheel, "limited", "1.0").send_raw(&server, Some(&basic(&token)));
@@ -178,13 +178,13 @@ async fn dropped_connections_leave_nothing_behind() {
             answer.is_empty(),
             "{definition}: the connection should close without an answer, got {answer:?}"
         );
-        assert_store_clean(&server, 0);
+        assert_store_clean(&server, 0).await;
     }
     // The next upload is whole and stored once.
     let (status, reason, _) =
         Upload::of(&d.wheel, "cut", "1.0").send_raw(&server, Some(&basic(&token)));
     assert_eq!(status, 200, "{reason}");
-    assert_store_clean(&server, 1);
+    assert_store_clean(&server, 1).await;
 
     // Mid-response: the simple page stops short, and the client notices.
     arm(
@@ -281,7 +281,7 @@ async fn a_stalled_upload_is_answered_408() {
     );
     // Answered at once when the quiet time is up, not after a drain.
     assert!(took < Duration::from_secs(5), "took {took:?}");
-    assert_store_clean(&server, 0);
+    assert_store_clean(&server, 0).await;
     assert!(files_of(&server, "cut").await.is_empty());
 }
 
@@ -356,7 +356,7 @@ async fn stored_then_5xx_and_stale_pages() {
         Upload::of(&d.wheel, "halfway", "1.0").send_raw(&server, Some(&basic(&token)));
     assert_eq!(status, 503);
     assert!(body.contains("Varnish"), "{body}");
-    assert_store_clean(&server, 1);
+    assert_store_clean(&server, 1).await;
     // The client retries into PyPI's quiet 200 for the very same file; nothing doubles.
     let (status, reason, _) =
         Upload::of(&d.wheel, "halfway", "1.0").send_raw(&server, Some(&basic(&token)));
@@ -506,7 +506,7 @@ async fn a_faulted_first_upload_creates_no_project() {
         !projects(listing).contains(&"brand-new".to_owned()),
         "the faulted upload left its project behind"
     );
-    assert_store_clean(&server, 0);
+    assert_store_clean(&server, 0).await;
     // The fault was for the next one only: the same upload then creates it.
     let (status, reason, _) = upload.send_raw(&server, Some(&basic(&token)));
     assert_eq!(status, 200, "{reason}");

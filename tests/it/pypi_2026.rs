@@ -47,7 +47,7 @@ async fn new_files_for_old_releases_are_refused_after_the_duplicate_checks() {
         Upload::of(&d.sdist, "aged", "1.0").send_raw(&server, Some(&basic(&token)));
     assert_eq!((status, reason.as_str()), (400, TOO_OLD), "{body}");
     assert!(body.contains(TOO_OLD), "{body}");
-    assert_store_clean(&server, 1);
+    assert_store_clean(&server, 1).await;
     // PyPI looks for duplicates first: the very same wheel again is still a quiet 200.
     let (status, reason, _) =
         Upload::of(&d.wheel, "aged", "1.0").send_raw(&server, Some(&basic(&token)));
@@ -241,7 +241,7 @@ async fn prohibited_names_cannot_be_created_by_any_path() {
         reason.starts_with("The name 'Forbidden-Pkg' isn't allowed. See "),
         "{reason}"
     );
-    assert_store_clean(&server, 0);
+    assert_store_clean(&server, 0).await;
     let (_, projects) = server.api(Method::GET, "/projects", None).await;
     assert_eq!(projects["projects"], json!([]), "nothing was created");
 

@@ -140,5 +140,5 @@ async fn two_replicas_share_tokens_replay_records_and_races() {
         .await
         .unwrap();
     assert_eq!(served.as_ref(), winner.content.as_slice(), "{url}");
-    assert_store_clean(&a, 3);
+    assert_store_clean(&a, 3).await;
 }

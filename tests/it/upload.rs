@@ -37,7 +37,7 @@ async fn duplicates_follow_pypi() {
     );
     assert!(body.contains("File already exists"), "{body}");
     assert_eq!(files_of(&server, "dup").await.len(), 1);
-    assert_store_clean(&server, 1);
+    assert_store_clean(&server, 1).await;
 }
 
 fn changed_content(path: &Path) -> Vec<u8> {
@@ -170,7 +170,7 @@ async fn refusals_store_nothing() {
         "{reason}"
     );
     assert!(files_of(&server, "strict").await.is_empty());
-    assert_store_clean(&server, 0);
+    assert_store_clean(&server, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -249,7 +249,7 @@ async fn a_burned_token_is_refused_and_an_sdist_cannot_be_replaced() {
         reason.starts_with("Invalid or non-existent authentication information."),
         "{reason}"
     );
-    assert_store_clean(&server, 1);
+    assert_store_clean(&server, 1).await;
 }
 
 /// A wheel larger than one staging batch, so it streams through the worker threads.
@@ -290,7 +290,7 @@ async fn large_files_stream_through_and_refusals_leave_nothing() {
     let bad = Upload::of(&wheel, "large", "1.0").set("sha256_digest", &"1".repeat(64));
     let (status, reason, _) = bad.send_raw(&server, Some(&basic(&token)));
     assert_eq!(status, 400, "{reason}");
-    assert_store_clean(&server, 0);
+    assert_store_clean(&server, 0).await;
     // The real upload, then the download is byte for byte what was sent.
     let (status, reason, _) =
         Upload::of(&wheel, "large", "1.0").send_raw(&server, Some(&basic(&token)));
@@ -325,7 +325,7 @@ async fn large_files_stream_through_and_refusals_leave_nothing() {
         .unwrap();
     assert_eq!(downloaded.len(), bytes.len());
     assert!(downloaded.as_ref() == bytes.as_slice());
-    assert_store_clean(&server, 1);
+    assert_store_clean(&server, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -397,7 +397,7 @@ async fn concurrent_uploads_are_decided_one_by_one() {
     );
     let files = files_of(&server, "race").await;
     assert_eq!(files.len(), 1 + 12 + 1);
-    assert_store_clean(&server, 14);
+    assert_store_clean(&server, 14).await;
 }
 
 /// http.client (under twine and requests) sends the whole body before it reads the
