@@ -45,24 +45,30 @@ impl Server {
         let public_url = public_url(&settings, local_addr);
         let public =
             url::Url::parse(&public_url).with_context(|| format!("public URL {public_url:?}"))?;
-        let tls_material = tls_for(&settings, &public).await?;
         let blobs = BlobStore::new(&data_dir).context("preparing the file store")?;
-        let store = Store::connect(
-            &settings.database_url,
-            blobs.clone(),
-            settings.database_pool_size,
-        )
-        .await?;
-        let admin_token = match &settings.admin_token {
-            Some(t) => t.clone(),
-            None => secret_file(&data_dir.join("admin-token")).await?,
-        };
-        let issuer = if settings.embedded_issuer {
-            let base = format!("{public_url}/issuer");
-            Some(Arc::new(build_issuer(&settings, &base).await?))
-        } else {
-            None
-        };
+        // Independent, and a fresh data directory makes each do real work (certificates,
+        // migrations, an RSA key on a blocking thread): side by side, not in a row.
+        let (tls_material, store, admin_token, issuer) = tokio::try_join!(
+            tls_for(&settings, &public),
+            Store::connect(
+                &settings.database_url,
+                blobs.clone(),
+                settings.database_pool_size,
+            ),
+            async {
+                match &settings.admin_token {
+                    Some(t) => Ok(t.clone()),
+                    None => secret_file(&data_dir.join("admin-token")).await,
+                }
+            },
+            async {
+                if !settings.embedded_issuer {
+                    return Ok(None);
+                }
+                let base = format!("{public_url}/issuer");
+                Ok(Some(Arc::new(build_issuer(&settings, &base).await?)))
+            },
+        )?;
         let sigstore_roots = Arc::new(sigstore_roots(&settings, issuer.as_deref()).await?);
         let shared = Shared {
             admin_token,
@@ -224,23 +230,26 @@ pub async fn build_issuer(settings: &Settings, base_url: &str) -> anyhow::Result
         .issuer_key
         .clone()
         .unwrap_or_else(|| settings.data_dir.join("issuer-key.pem"));
-    let key = SigningKey::load_or_generate(&key_path).await?;
-    let request_token = match &settings.issuer_request_token {
-        Some(t) => t.clone(),
-        None => secret_file(&settings.data_dir.join("issuer-request-token")).await?,
-    };
-    let identities = settings.issuer_identities.clone().into_iter().collect();
     let key_dir = settings
         .sigstore_key_dir
         .clone()
         .unwrap_or_else(|| settings.data_dir.join("sigstore"));
-    let sigstore = crate::issuer::sigstore::Sigstore::open(
-        &key_dir,
-        &settings.data_dir,
-        &format!("{}/sigstore", base_url.trim_end_matches('/')),
-    )
-    .await
-    .context("starting the fake Sigstore")?;
+    let sigstore_url = format!("{}/sigstore", base_url.trim_end_matches('/'));
+    let (key, request_token, sigstore) = tokio::try_join!(
+        SigningKey::load_or_generate(&key_path),
+        async {
+            match &settings.issuer_request_token {
+                Some(t) => Ok(t.clone()),
+                None => secret_file(&settings.data_dir.join("issuer-request-token")).await,
+            }
+        },
+        async {
+            crate::issuer::sigstore::Sigstore::open(&key_dir, &settings.data_dir, &sigstore_url)
+                .await
+                .context("starting the fake Sigstore")
+        },
+    )?;
+    let identities = settings.issuer_identities.clone().into_iter().collect();
     Ok(Issuer::new(base_url, request_token, key)
         .with_identities(identities)
         .with_sigstore(sigstore))

@@ -54,8 +54,16 @@ impl SigningKey {
 
     /// Generate a 2048-bit key (CPU-heavy: call from a blocking thread). Returns the key and its PEM.
     pub fn generate() -> anyhow::Result<(Self, String)> {
-        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-        let key = rsa::PrivateKey::new(&mut rand::rng(), 2048).context("generating an RSA key")?;
+        use aws_lc_rs::encoding::AsDer;
+        use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+        // aws-lc-rs finds the primes several times faster than the rsa crate (a fresh
+        // server's start was mostly this); rsa encodes the PEM the rest reads.
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .map_err(|_| anyhow::anyhow!("generating an RSA key"))?;
+        let der = pair
+            .as_der()
+            .map_err(|_| anyhow::anyhow!("encoding the RSA key"))?;
+        let key = rsa::PrivateKey::from_pkcs8_der(der.as_ref()).context("reading the RSA key")?;
         let pem = key
             .to_pkcs8_pem(LineEnding::LF)
             .context("encoding the RSA key")?;

@@ -195,8 +195,9 @@ impl Store {
     /// Delete everything a user created: projects, files, publishers, tokens,
     /// exchanges, replay records, issuers and prohibited names. Configured fixtures are re-applied by the caller.
     pub async fn reset(&self) -> StoreResult<()> {
+        // One round trip for every table, in one transaction.
         let mut tx = self.write.begin().await?;
-        for sql in [
+        let statements = [
             "DELETE FROM files",
             "DELETE FROM releases",
             "DELETE FROM projects",
@@ -210,9 +211,11 @@ impl Store {
             "DELETE FROM token_burns",
             "DELETE FROM release_statuses",
             "DELETE FROM small_blobs",
-        ] {
-            sqlx::query(sql).execute(&mut *tx).await?;
-        }
+        ]
+        .join("; ");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statements))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         self.changed().await;
         Ok(())
