@@ -686,20 +686,15 @@ async fn attestations() {
         }
     }
     let files: Vec<&std::path::Path> = attested.iter().map(|(_, w)| w.as_path()).collect();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("MOCK_PYPI_PYTHON", &python)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(["attest", "--data-dir"])
-        .arg(server.data_dir())
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    test_support::stdout_of(
+        std::process::Command::new(env!("CARGO_BIN_EXE_mock-pypi"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("MOCK_PYPI_PYTHON", &python)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args(["attest", "--data-dir"])
+            .arg(server.data_dir())
+            .args(&files),
     );
     let client = server.client();
     let url = format!("{}/legacy/", server.https());

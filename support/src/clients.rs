@@ -222,18 +222,14 @@ pub fn uv_install_and_import(
 /// One of the pinned twine's repository URLs, as twine itself defines it
 /// (`DEFAULT_REPOSITORY`, `TEST_REPOSITORY`): no registry host is written in the tests.
 pub fn twine_repository(constant: &str) -> String {
-    let out = std::process::Command::new(venv().join("bin/python"))
-        .env_clear()
-        .args([
-            "-c",
-            &format!("from twine import utils; print(utils.{constant})"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    crate::stdout_of(
+        std::process::Command::new(venv().join("bin/python"))
+            .env_clear()
+            .args([
+                "-c",
+                &format!("from twine import utils; print(utils.{constant})"),
+            ]),
+    )
+    .trim()
+    .to_owned()
 }

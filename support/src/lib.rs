@@ -52,6 +52,18 @@ pub fn target_tmpdir() -> std::path::PathBuf {
     dir
 }
 
+/// Run a command that must succeed; its stdout (its stderr in the panic otherwise).
+pub fn stdout_of(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().expect("running the command");
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        cmd.get_program(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The `export NAME='value'` lines `mock-pypi env …` prints, parsed.
 pub fn parse_exports(text: &str) -> Vec<(String, String)> {
     text.lines()
