@@ -8,8 +8,11 @@ Run: PYTHONPATH=python python3 benches/server_start.py [--binary target/release/
 import argparse
 import statistics
 import sys
+import shutil
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from mock_pypi import Server
 
@@ -26,12 +29,12 @@ def line(label: str, values: list[float]) -> str:
     )
 
 
-def starts(binary: str, n: int) -> list[float]:
+def starts(binary: str, n: int, **options: Any) -> list[float]:
     """Milliseconds from Server() to ready, each with a new data directory."""
     total = []
     for _ in range(n):
         t = time.perf_counter()
-        server = Server(binary=binary).start()
+        server = Server(binary=binary, **options).start()
         total.append((time.perf_counter() - t) * 1000)
         server.stop()
     return total
@@ -48,6 +51,13 @@ def main() -> int:
     # Each server generates its keys (the issuer's RSA-2048, the test CA, Sigstore's),
     # its database and its tokens.
     print(line("Server(): new data directory", starts(binary, args.starts)))
+    # The pytest fixtures' way: one issuer key for the session, everything else new.
+    with tempfile.TemporaryDirectory() as keys:
+        with Server(binary=binary, keep_data=True) as first:
+            key = Path(keys) / "issuer-key.pem"
+            shutil.copy(first.data_dir / "issuer-key.pem", key)
+        shutil.rmtree(first.data_dir.parent, ignore_errors=True)
+        print(line("Server(issuer_key=...): the fixtures' way", starts(binary, args.starts, issuer_key=key)))
     with Server(binary=binary) as server:
         times = []
         for _ in range(args.resets):

@@ -49,11 +49,14 @@ impl Server {
         // Independent, and a fresh data directory makes each do real work (certificates,
         // migrations, an RSA key on a blocking thread): side by side, not in a row.
         let (tls_material, store, admin_token, issuer) = tokio::try_join!(
-            tls_for(&settings, &public),
-            Store::connect(
-                &settings.database_url,
-                blobs.clone(),
-                settings.database_pool_size,
+            timed("TLS", tls_for(&settings, &public)),
+            timed(
+                "database",
+                Store::connect(
+                    &settings.database_url,
+                    blobs.clone(),
+                    settings.database_pool_size,
+                ),
             ),
             async {
                 match &settings.admin_token {
@@ -61,13 +64,13 @@ impl Server {
                     None => secret_file(&data_dir.join("admin-token")).await,
                 }
             },
-            async {
+            timed("issuer", async {
                 if !settings.embedded_issuer {
                     return Ok(None);
                 }
                 let base = format!("{public_url}/issuer");
                 Ok(Some(Arc::new(build_issuer(&settings, &base).await?)))
-            },
+            }),
         )?;
         let sigstore_roots = Arc::new(sigstore_roots(&settings, issuer.as_deref()).await?);
         let shared = Shared {
@@ -116,6 +119,20 @@ impl Server {
         purge.abort();
         result
     }
+}
+
+/// A start-up step, with how long it took in the debug log: where a slow start goes.
+async fn timed<T>(
+    step: &str,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let started = std::time::Instant::now();
+    let result = work.await;
+    tracing::debug!(
+        "start-up: {step} took {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    result
 }
 
 /// What both indexes of one server share.

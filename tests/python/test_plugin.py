@@ -135,6 +135,7 @@ def test_client_env_unsets_other_ci_systems():
 
 def test_factories_give_differently_configured_servers_stopped_after_their_scope(pytester, tmp_path):
     pids = tmp_path / "pids"
+    key = Path(__file__).resolve().parents[2] / "fixtures/keys/other-test-key.pem"
     conftest = (
         "from mock_pypi.factories import mock_pypi_server\n"
         "testpypi = mock_pypi_server(scope='module', audience='testpypi')\n"
@@ -150,14 +151,25 @@ def test_factory_fixture(testpypi, mock_pypi):
     assert audience(testpypi) == "testpypi" and audience(mock_pypi) == "pypi"
     open({str(pids)!r}, "a").write(f"{{testpypi.pid}}\\n")
 
-def test_make_mock_pypi(make_mock_pypi):
+def kids(server):
+    with urllib.request.urlopen(server.issuer_url + "/github/.well-known/jwks") as r:
+        return [k["kid"] for k in json.load(r)["keys"]]
+
+def test_make_mock_pypi(make_mock_pypi, testpypi):
     a = make_mock_pypi(audience="one")
     b = make_mock_pypi(audience="two", token_lifetime=60)
     assert (audience(a), audience(b)) == ("one", "two") and a.pid != b.pid
+    # One fake-issuer key for the session (no RSA key per server), each server its own
+    # issuer URL: neither trusts the other's tokens.
+    assert kids(a) == kids(b) == kids(testpypi) and a.issuer_url != b.issuer_url
     open({str(pids)!r}, "a").write(f"{{a.pid}}\\n{{b.pid}}\\n")
+
+def test_a_given_issuer_key_is_kept(make_mock_pypi):
+    own = make_mock_pypi(issuer_key={str(key)!r})
+    assert kids(own) != kids(make_mock_pypi())
 """
     result = run(pytester, source, conftest=conftest)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     started = [int(p) for p in pids.read_text().split()]
     assert len(set(started)) == 3
     for pid in started:
