@@ -25,6 +25,7 @@ pub mod util;
 pub(crate) mod audit;
 pub(crate) mod dashboard;
 pub(crate) mod error;
+pub(crate) mod fault_state;
 pub(crate) mod faults;
 pub(crate) mod http;
 pub(crate) mod http_client;

@@ -223,7 +223,9 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("release {} {}: {e}", r.project, r.version))?;
     }
     for fault in &app.settings.faults {
-        arm_fault(app, fault).map_err(|e| anyhow::anyhow!("fault {fault}: {e}"))?;
+        arm_fault(app, fault)
+            .await
+            .map_err(|e| anyhow::anyhow!("fault {fault}: {e}"))?;
     }
     for publisher in &app.settings.publishers {
         apply_publisher(app, publisher).await?;
@@ -414,7 +416,7 @@ pub async fn reset(app: &App) -> Result<()> {
 }
 
 async fn reset_index(app: &App) -> Result<()> {
-    app.faults.clear();
+    crate::fault_state::clear(app).await?;
     app.store.reset().await?;
     app.jwks.clear();
     app.blobs.clear().await.map_err(anyhow::Error::from)?;
@@ -423,7 +425,7 @@ async fn reset_index(app: &App) -> Result<()> {
 }
 
 /// Arm a fault from its definition; a bad one is refused with its field named.
-pub fn arm_fault(app: &App, definition: &Value) -> Result<Armed> {
+pub async fn arm_fault(app: &App, definition: &Value) -> Result<Armed> {
     let spec =
         crate::faults::FaultSpec::parse(definition).map_err(|e| ServiceError::InvalidField {
             field: e.field,
@@ -433,11 +435,11 @@ pub fn arm_fault(app: &App, definition: &Value) -> Result<Armed> {
     if spec.route == crate::faults::Route::IssuerJwks {
         app.jwks.clear();
     }
-    Ok(app.faults.arm(spec))
+    Ok(crate::fault_state::arm(app, spec).await?)
 }
 
 /// Arm a named scenario's faults (tagged with its name); the scenario and what it armed.
-pub fn arm_scenario(app: &App, name: &str) -> Result<ArmedScenario> {
+pub async fn arm_scenario(app: &App, name: &str) -> Result<ArmedScenario> {
     let scenario = crate::faults::scenarios::find(name).ok_or_else(|| {
         let names: Vec<&str> = crate::faults::scenarios::all()
             .iter()
@@ -454,7 +456,7 @@ pub fn arm_scenario(app: &App, name: &str) -> Result<ArmedScenario> {
         if let Some(obj) = f.as_object_mut() {
             obj.insert("scenario".into(), Value::from(scenario.name));
         }
-        armed.push(arm_fault(app, &f)?);
+        armed.push(arm_fault(app, &f).await?);
     }
     Ok(ArmedScenario { scenario, armed })
 }

@@ -1,8 +1,8 @@
 //! Armed faults and when they fire: each keeps how many matching requests it has seen
 //! and how often it fired; the first armed fault that matches and is due fires. Also
 //! counts requests per route (a report card reads retries from it), and keeps the
-//! files a fired `stale_seconds` fault hides from the simple pages. Faults live in this
-//! process (each replica arms its own).
+//! files a fired `stale_seconds` fault hides from the simple pages. The database holds
+//! the armed faults for every replica (`fault_state`); this is one process's view.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -22,8 +22,6 @@ pub struct Armed {
     pub seen: u64,
     pub fired: u64,
     pub armed_at: i64,
-    #[serde(skip)]
-    rng: u64,
 }
 
 /// What a request offers to match on.
@@ -53,12 +51,16 @@ impl Fired {
     }
 }
 
+/// This process's view of the armed faults and hidden files (the database holds them,
+/// shared by replicas; see `fault_state`), the cheap "anything armed?" check, and the
+/// requests counted per route (per process).
 #[derive(Default)]
 pub struct Faults {
     armed: RwLock<Vec<Armed>>,
-    next_id: AtomicU64,
     /// A cheap check for the common case: nothing armed.
     any: AtomicBool,
+    /// The store's fault counter this view was loaded at (0: never).
+    loaded: AtomicU64,
     requests: [AtomicU64; Route::ALL.len()],
     /// Files kept off the simple pages: (normalized project, filename, until).
     stale: Mutex<Vec<(String, String, i64)>>,
@@ -70,63 +72,72 @@ fn index(route: Route) -> usize {
     route as usize
 }
 
-impl Faults {
-    pub fn arm(&self, spec: FaultSpec) -> Armed {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let seed = match spec.when {
-            When::Probability { seed, .. } => seed,
-            _ => 0,
-        };
-        let armed = Armed {
+impl Armed {
+    /// A stored fault: its definition parsed again, its counters as stored.
+    pub fn new(id: u64, spec: FaultSpec, seen: u64, fired: u64, armed_at: i64) -> Self {
+        Self {
             id,
             spec,
-            seen: 0,
-            fired: 0,
-            armed_at: crate::util::now(),
-            rng: seed,
-        };
-        let mut list = self.armed.write().unwrap_or_else(|p| p.into_inner());
-        list.push(armed.clone());
-        self.any.store(true, Ordering::Release);
-        armed
+            seen,
+            fired,
+            armed_at,
+        }
     }
 
+    /// This fault, fired on `route`.
+    pub fn fired(&self, route: Route) -> Fired {
+        Fired {
+            id: self.id,
+            route,
+            action: self.spec.action.clone(),
+            scenario: self.spec.scenario.clone(),
+        }
+    }
+}
+
+/// The random state a fault starts with: its seed, for `probability` faults.
+pub fn initial_rng(spec: &FaultSpec) -> u64 {
+    match spec.when {
+        When::Probability { seed, .. } => seed,
+        _ => 0,
+    }
+}
+
+impl Faults {
+    /// Take a fresh view: the armed faults in arming order, the hidden files, and the
+    /// store's fault counter they were read at (`None`: not cacheable, read again next
+    /// time).
+    pub fn replace(&self, armed: Vec<Armed>, hidden: Vec<(String, String, i64)>, at: Option<u64>) {
+        let mut list = self.armed.write().unwrap_or_else(|p| p.into_inner());
+        self.any.store(!armed.is_empty(), Ordering::Release);
+        *list = armed;
+        *self.stale.lock().unwrap_or_else(|p| p.into_inner()) = hidden;
+        self.loaded.store(at.unwrap_or(0), Ordering::Release);
+    }
+
+    /// Whether this view is the one the store's fault counter `at` describes.
+    pub fn is_current(&self, at: Option<u64>) -> bool {
+        at.is_some_and(|g| g == self.loaded.load(Ordering::Acquire))
+    }
+
+    /// The armed faults as last loaded (their counters as they were then).
     pub fn list(&self) -> Vec<Armed> {
         self.armed.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn remove(&self, id: u64) -> bool {
-        let mut list = self.armed.write().unwrap_or_else(|p| p.into_inner());
-        let before = list.len();
-        list.retain(|a| a.id != id);
-        self.any.store(!list.is_empty(), Ordering::Release);
-        list.len() != before
-    }
-
-    /// Disarm everything, zero the request counters and end every stale-page window.
-    pub fn clear(&self) {
-        let mut list = self.armed.write().unwrap_or_else(|p| p.into_inner());
-        list.clear();
-        self.any.store(false, Ordering::Release);
+    /// Zero the request counters.
+    pub fn clear_requests(&self) {
         for c in &self.requests {
             c.store(0, Ordering::Relaxed);
         }
-        self.stale.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// Keep `filename` of `project` off the simple pages until `until`.
-    pub fn hide(&self, project: &str, filename: &str, until: i64) {
-        let mut list = self.stale.lock().unwrap_or_else(|p| p.into_inner());
-        list.push((project.to_owned(), filename.to_owned(), until));
-    }
-
-    /// The files of `project` hidden now (expired entries are forgotten).
+    /// The files of `project` hidden now.
     pub fn hidden(&self, project: &str) -> Vec<String> {
         let now = crate::util::now();
-        let mut list = self.stale.lock().unwrap_or_else(|p| p.into_inner());
-        list.retain(|(_, _, until)| *until > now);
+        let list = self.stale.lock().unwrap_or_else(|p| p.into_inner());
         list.iter()
-            .filter(|(p, _, _)| p == project)
+            .filter(|(p, _, until)| p == project && *until > now)
             .map(|(_, f, _)| f.clone())
             .collect()
     }
@@ -148,45 +159,22 @@ impl Faults {
             .collect()
     }
 
-    /// The first armed fault for `route` that the layer fires, matching `ctx` and due.
-    pub fn pick_in_layer(&self, route: Route, ctx: MatchCtx<'_>) -> Option<Fired> {
-        self.pick(route, ctx, false)
-    }
-
-    /// The first armed upload fault that the upload fires itself, once it knows the
-    /// project and file (matching `ctx` and due).
-    pub fn pick_in_upload(&self, ctx: MatchCtx<'_>) -> Option<Fired> {
-        self.pick(Route::Upload, ctx, true)
-    }
-
-    fn pick(&self, route: Route, ctx: MatchCtx<'_>, in_handler: bool) -> Option<Fired> {
+    /// The armed faults for `route` that match `ctx`, in arming order: the layer's
+    /// (`in_handler` false) or the upload's own, once it knows the project and file.
+    /// Whether one is due is the shared counters' business (`due`).
+    pub fn candidates(&self, route: Route, ctx: MatchCtx<'_>, in_handler: bool) -> Vec<Armed> {
         if !self.armed() {
-            return None;
+            return Vec::new();
         }
-        let mut list = self.armed.write().unwrap_or_else(|p| p.into_inner());
-        for armed in list.iter_mut() {
-            let spec = &armed.spec;
-            if spec.route != route || spec.fires_in_handler() != in_handler || !matches(spec, ctx) {
-                continue;
-            }
-            armed.seen += 1;
-            if due(
-                &spec.when,
-                armed.seen,
-                armed.fired,
-                spec.times,
-                &mut armed.rng,
-            ) {
-                armed.fired += 1;
-                return Some(Fired {
-                    id: armed.id,
-                    route,
-                    action: spec.action.clone(),
-                    scenario: spec.scenario.clone(),
-                });
-            }
-        }
-        None
+        let list = self.armed.read().unwrap_or_else(|p| p.into_inner());
+        list.iter()
+            .filter(|a| {
+                a.spec.route == route
+                    && a.spec.fires_in_handler() == in_handler
+                    && matches(&a.spec, ctx)
+            })
+            .cloned()
+            .collect()
     }
 }
 
@@ -253,12 +241,20 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn arm(faults: &Faults, v: serde_json::Value) -> u64 {
-        faults.arm(FaultSpec::parse(&v).unwrap()).id
+    /// A view holding these definitions, ids 1, 2, … in order.
+    fn view(definitions: &[serde_json::Value]) -> Faults {
+        let f = Faults::default();
+        let armed = definitions
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Armed::new(i as u64 + 1, FaultSpec::parse(v).unwrap(), 0, 0, 0))
+            .collect();
+        f.replace(armed, Vec::new(), Some(7));
+        f
     }
 
-    fn fires(f: &Faults, route: Route, ctx: MatchCtx<'_>) -> Option<u64> {
-        f.pick(route, ctx, false).map(|x| x.id)
+    fn first(f: &Faults, route: Route, ctx: MatchCtx<'_>, in_handler: bool) -> Option<u64> {
+        f.candidates(route, ctx, in_handler).first().map(|a| a.id)
     }
 
     #[test]
@@ -308,16 +304,18 @@ mod tests {
 
     #[test]
     fn matching_and_order() {
-        let f = Faults::default();
-        assert_eq!(fires(&f, Route::Upload, MatchCtx::default()), None);
-        let a = arm(
-            &f,
+        assert!(
+            Faults::default()
+                .candidates(Route::Upload, MatchCtx::default(), false)
+                .is_empty()
+        );
+        let f = view(&[
             json!({"route": "simple-project", "status": 503, "match": {"project": "Demo"}}),
-        );
-        let b = arm(
-            &f,
             json!({"route": "simple-project", "status": 500, "when": {"next": 1}}),
-        );
+            json!({"route": "file", "status": 404, "match": {"filename": "*.whl"}}),
+            json!({"route": "upload", "status": 409, "match": {"project": "demo"}}),
+        ]);
+        assert!(f.is_current(Some(7)) && !f.is_current(Some(8)) && !f.is_current(None));
         let demo = MatchCtx {
             project: Some("demo"),
             ..Default::default()
@@ -326,51 +324,46 @@ mod tests {
             project: Some("other"),
             ..Default::default()
         };
-        assert_eq!(fires(&f, Route::SimpleProject, demo), Some(a));
-        assert_eq!(fires(&f, Route::SimpleProject, other), Some(b));
+        // Both match the demo project's page, the first armed first.
+        let ids: Vec<u64> = f
+            .candidates(Route::SimpleProject, demo, false)
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(ids, [1, 2]);
+        assert_eq!(first(&f, Route::SimpleProject, other, false), Some(2));
         assert_eq!(
-            fires(&f, Route::SimpleProject, other),
+            first(&f, Route::JsonApi, demo, false),
             None,
-            "next 1 is spent"
+            "another route"
         );
-        assert_eq!(fires(&f, Route::JsonApi, demo), None, "another route");
-        let c = arm(
-            &f,
-            json!({"route": "file", "status": 404, "match": {"filename": "*.whl"}}),
-        );
-        assert_eq!(
-            fires(
-                &f,
-                Route::File,
-                MatchCtx {
-                    filename: Some("a-1.0-py3-none-any.whl"),
-                    ..Default::default()
-                }
-            ),
-            Some(c)
-        );
-        assert_eq!(
-            fires(
-                &f,
-                Route::File,
-                MatchCtx {
-                    filename: Some("a-1.0.tar.gz"),
-                    ..Default::default()
-                }
-            ),
-            None
-        );
+        let wheel = MatchCtx {
+            filename: Some("a-1.0-py3-none-any.whl"),
+            ..Default::default()
+        };
+        let sdist = MatchCtx {
+            filename: Some("a-1.0.tar.gz"),
+            ..Default::default()
+        };
+        assert_eq!(first(&f, Route::File, wheel, false), Some(3));
+        assert_eq!(first(&f, Route::File, sdist, false), None);
         // Upload faults that need the form fire in the handler, not the layer.
-        let d = arm(
-            &f,
-            json!({"route": "upload", "status": 409, "match": {"project": "demo"}}),
-        );
-        assert_eq!(fires(&f, Route::Upload, demo), None);
-        assert_eq!(f.pick(Route::Upload, demo, true).map(|x| x.id), Some(d));
-        assert!(f.remove(a));
-        assert!(!f.remove(a));
-        f.clear();
-        assert!(f.list().is_empty());
+        assert_eq!(first(&f, Route::Upload, demo, false), None);
+        assert_eq!(first(&f, Route::Upload, demo, true), Some(4));
+        f.replace(Vec::new(), Vec::new(), Some(8));
+        assert!(!f.armed() && f.list().is_empty());
+    }
+
+    /// Stored definitions are parsed again: every scenario's faults survive the trip.
+    #[test]
+    fn definitions_round_trip() {
+        for scenario in crate::faults::scenarios::all() {
+            for definition in &scenario.faults {
+                let spec = FaultSpec::parse(definition).unwrap();
+                let stored = serde_json::to_value(&spec).unwrap();
+                assert_eq!(FaultSpec::parse(&stored).unwrap(), spec, "{stored}");
+            }
+        }
     }
 
     #[test]

@@ -26,35 +26,35 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Armed faults with their counters, and requests per route since the last clear.
-async fn list_faults(State(app): State<AppState>) -> Json<Value> {
+async fn list_faults(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let requests: Map<String, Value> = app
         .faults
         .requests()
         .into_iter()
         .map(|(r, n)| (r.as_str().to_owned(), Value::from(n)))
         .collect();
-    Json(json!({"faults": app.faults.list(), "requests": requests}))
+    let armed = crate::fault_state::list(&app).await?;
+    Ok(Json(json!({"faults": armed, "requests": requests})))
 }
 
 /// `POST /faults {"route": …, "match": …, "when": …, <one action>}`.
 async fn add_fault(State(app): State<AppState>, body: Body) -> Result<Response, ApiError> {
     let Json(definition) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let armed = services::arm_fault(&app, &definition)?;
+    let armed = services::arm_fault(&app, &definition).await?;
     Ok((axum::http::StatusCode::CREATED, Json(armed)).into_response())
 }
 
 /// Disarm everything, zero the counters and end stale-page windows.
-async fn clear_faults(State(app): State<AppState>) -> Json<Value> {
-    let n = app.faults.list().len();
-    app.faults.clear();
-    Json(json!({"cleared": n}))
+async fn clear_faults(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let n = crate::fault_state::clear(&app).await?;
+    Ok(Json(json!({"cleared": n})))
 }
 
 async fn remove_fault(
     State(app): State<AppState>,
     Path(id): Path<u64>,
 ) -> Result<Json<Value>, ApiError> {
-    if app.faults.remove(id) {
+    if crate::fault_state::remove(&app, id).await? {
         Ok(Json(json!({"deleted": id})))
     } else {
         Err(ApiError::NotFound(format!("no armed fault {id}")))
@@ -88,6 +88,6 @@ async fn arm_scenario(
     State(app): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let armed = services::arm_scenario(&app, &name)?;
+    let armed = services::arm_scenario(&app, &name).await?;
     Ok((axum::http::StatusCode::CREATED, Json(armed)).into_response())
 }

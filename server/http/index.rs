@@ -103,7 +103,10 @@ pub async fn simple_detail(
         Ok((project.last_serial, body))
     };
     // A page with files kept off it (a stale-cache fault) is never cached.
-    if app.faults.hidden(&normalized).is_empty() {
+    if crate::fault_state::hidden(&app, &normalized)
+        .await?
+        .is_empty()
+    {
         cached(&app, &normalized, media, render).await
     } else {
         let (serial, body) = render.await?;
@@ -140,7 +143,7 @@ async fn load(
     let mut releases = app.store.project_releases(project.id).await?;
     releases.sort_by_key(|a| version_key(&a.version));
     let mut files = app.store.project_files(project.id).await?;
-    let hidden = app.faults.hidden(normalized);
+    let hidden = crate::fault_state::hidden(app, normalized).await?;
     files.retain(|f| !hidden.contains(&f.filename));
     // A quarantined release is offered for nothing, as a quarantined project is.
     let quarantined: Vec<String> = app

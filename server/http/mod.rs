@@ -234,6 +234,23 @@ fn operators(state: &AppState) -> Router<AppState> {
         .nest("/_mock/api", control::router(state.clone()))
         .route("/_mock/dashboard/", get(dashboard::overview))
         .nest("/_mock/dashboard", dashboard::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            current_faults,
+        ))
+}
+
+/// Operators' pages show the armed faults as every replica sees them: the view is
+/// brought up to the store's first (a read only when another replica changed them).
+async fn current_faults(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Err(e) = crate::fault_state::refresh(&app).await {
+        tracing::warn!(error = %e, "could not read the armed faults for the banner");
+    }
+    next.run(request).await
 }
 
 async fn home(State(app): State<AppState>) -> String {

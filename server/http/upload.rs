@@ -53,10 +53,7 @@ async fn accept(
         .or(query.get(":action").map(String::as_str))
         .unwrap_or("")
         .to_owned();
-    let hook = UploadFaults {
-        faults: &app.faults,
-        store: &app.store,
-    };
+    let hook = UploadFaults { app };
     uploader.accept(&token, &action, form, &hook).await
 }
 

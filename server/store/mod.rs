@@ -2,6 +2,7 @@
 //! content-addressed file store. SQL strings live only under this module; rows are
 //! mapped by column name.
 
+mod armed_faults;
 mod batcher;
 mod blobs;
 mod burns;
@@ -18,6 +19,7 @@ mod small_blobs;
 mod sql;
 mod tokens;
 
+pub use armed_faults::ArmedRow;
 pub use blobs::{BlobStore, Digests, SMALL_BLOB, StagedFile};
 pub use burns::BurnRow;
 pub use changes::Changes;

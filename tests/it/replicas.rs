@@ -142,3 +142,108 @@ async fn two_replicas_share_tokens_replay_records_and_races() {
     assert_eq!(served.as_ref(), winner.content.as_slice(), "{url}");
     assert_store_clean(&a, 3).await;
 }
+
+/// The failure kit across replicas: a fault armed on one fires as its definition says
+/// across both ("the next 2" twice in all, "every 3rd" on every third request whichever
+/// replica takes it, also when the requests race), both list the same counters and
+/// fired-fault records, and disarming on one disarms it everywhere.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "replicas share PostgreSQL: the PostgreSQL pass of tests/run.sh runs it"]
+async fn two_replicas_share_armed_faults_and_their_counters() {
+    use reqwest::Method;
+    use serde_json::json;
+    assert!(
+        std::env::var_os("MOCK_PYPI_TEST_DATABASE_URL").is_some(),
+        "replicas share PostgreSQL: set MOCK_PYPI_TEST_DATABASE_URL (tests/run.sh does in its PostgreSQL pass)"
+    );
+    let a = Server::start();
+    let b = a.replica();
+    let status_of = |server: &Server, project: &str| {
+        let url = format!("{}/simple/{project}/", server.http());
+        let client = server.client();
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+    // "The next 2", armed on A, requests alternating between the replicas.
+    let (code, armed) = a
+        .api(
+            Method::POST,
+            "/faults",
+            Some(json!({"route": "simple-project", "match": {"project": "next-two"}, "when": {"next": 2}, "status": 503})),
+        )
+        .await;
+    assert_eq!(code, 201, "{armed}");
+    let id = armed["id"].as_u64().unwrap();
+    // B's dashboard shows it, armed and in words.
+    let page = b
+        .get_text(&format!("{}/_mock/dashboard/faults", b.http()))
+        .await;
+    assert!(page.contains("the next 2 matching requests"), "{page}");
+    // Its first two requests reach B, which fires them; then none fires, on either.
+    let mut statuses = Vec::new();
+    for server in [&b, &b, &a, &b, &a, &b, &a, &a] {
+        statuses.push(status_of(server, "next-two").await);
+    }
+    assert_eq!(&statuses[..2], [503, 503], "B fires a fault armed on A");
+    assert!(
+        !statuses[2..].contains(&503),
+        "next 2 fires twice across both: {statuses:?}"
+    );
+    // Both list it with the same counters.
+    for server in [&a, &b] {
+        let (_, list) = server.api(Method::GET, "/faults", None).await;
+        let f = list["faults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            (f["seen"].as_u64(), f["fired"].as_u64()),
+            (Some(8), Some(2)),
+            "{f}"
+        );
+    }
+    // The firings are recorded once each, whichever replica is asked.
+    for server in [&a, &b] {
+        let (_, events) = server.api(Method::GET, "/faults/events", None).await;
+        let n = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["fault_id"] == id)
+            .count();
+        assert_eq!(n, 2, "{events}");
+    }
+
+    // "Every 3rd", armed on B, 30 requests racing over both: exactly 10 fire.
+    let (code, armed) = b
+        .api(
+            Method::POST,
+            "/faults",
+            Some(json!({"route": "simple-project", "match": {"project": "every-third"}, "when": {"every": 3}, "status": 503})),
+        )
+        .await;
+    assert_eq!(code, 201, "{armed}");
+    let every = armed["id"].as_u64().unwrap();
+    let mut racing = Vec::new();
+    for i in 0..30 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        racing.push(status_of(server, "every-third"));
+    }
+    let statuses = futures_util::future::join_all(racing).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 503).count(),
+        10,
+        "{statuses:?}"
+    );
+
+    // Disarmed on A: B no longer fires it.
+    let (code, _) = a
+        .api(Method::DELETE, &format!("/faults/{every}"), None)
+        .await;
+    assert_eq!(code, 200);
+    for _ in 0..3 {
+        assert_ne!(status_of(&b, "every-third").await, 503);
+    }
+}

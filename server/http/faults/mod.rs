@@ -18,10 +18,10 @@ use axum::routing::MethodRouter;
 pub use answer::injected;
 use answer::{cut_after, drip, reusable};
 
-use crate::faults::{Action, Close, Faults, Fired, MatchCtx, Route};
+use crate::faults::{Action, Close, Fired, MatchCtx, Route};
 use crate::listener::ConnectionKill;
 use crate::provider::Provider;
-use crate::state::AppState;
+use crate::state::{App, AppState};
 use crate::store::{NewFaultEvent, Store};
 use crate::upload::{BeforeStore, Turn};
 
@@ -86,7 +86,12 @@ async fn layer(
 ) -> Response {
     let (app, route) = (&t.app, t.route);
     app.faults.count(route);
-    // The common case, nothing armed: no more work on the request's path.
+    // The common case, nothing armed anywhere: no more work on the request's path
+    // (the view is reloaded only when the store's fault counter moved).
+    if let Err(e) = crate::fault_state::refresh(app).await {
+        tracing::error!(error = %e, "could not read the armed faults; serving without them");
+        return next.run(request).await;
+    }
     if !app.faults.armed() {
         return next.run(request).await;
     }
@@ -96,8 +101,13 @@ async fn layer(
         filename,
         provider,
     };
-    let Some(fired) = app.faults.pick_in_layer(route, ctx) else {
-        return next.run(request).await;
+    let fired = match crate::fault_state::pick(app, route, ctx, false).await {
+        Ok(Some(fired)) => fired,
+        Ok(None) => return next.run(request).await,
+        Err(e) => {
+            tracing::error!(error = %e, "could not count a request against the armed faults");
+            return next.run(request).await;
+        }
     };
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     record(&app.store, &fired, method.as_str(), &path, None).await;
@@ -185,8 +195,7 @@ pub async fn record(
 /// The upload's faults that need its project and file: fired by the upload once its
 /// checks pass, before anything is created or stored.
 pub struct UploadFaults<'a> {
-    pub faults: &'a Faults,
-    pub store: &'a Store,
+    pub app: &'a App,
 }
 
 impl BeforeStore for UploadFaults<'_> {
@@ -198,11 +207,16 @@ impl BeforeStore for UploadFaults<'_> {
             filename: Some(filename),
             provider: None,
         };
-        let Some(f) = self.faults.pick_in_upload(ctx) else {
-            return Turn::Carry;
+        let f = match crate::fault_state::pick(self.app, Route::Upload, ctx, true).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Turn::Carry,
+            Err(e) => {
+                tracing::error!(error = %e, "could not count an upload against the armed faults");
+                return Turn::Carry;
+            }
         };
         record(
-            self.store,
+            &self.app.store,
             &f,
             "POST",
             "/legacy/",
@@ -219,8 +233,10 @@ impl BeforeStore for UploadFaults<'_> {
                 Turn::AnswerAfterStoring(injected(Route::Upload, &f))
             }
             Action::StaleFor { seconds } => {
-                self.faults
-                    .hide(project, filename, crate::util::now() + seconds as i64);
+                let until = crate::util::now() + seconds as i64;
+                if let Err(e) = crate::fault_state::hide(self.app, project, filename, until).await {
+                    tracing::error!(error = %e, "could not hide a file for a stale-page fault");
+                }
                 Turn::Carry
             }
             _ => Turn::Carry,
