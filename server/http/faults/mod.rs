@@ -76,6 +76,31 @@ fn match_params(
     (project, filename, provider)
 }
 
+/// The fault that fires on this request, if any. The common case, nothing armed
+/// anywhere, costs no more than an atomic load (the view is reloaded only when the
+/// store's fault counter moved). A store that cannot be read serves without faults.
+async fn due_here(app: &App, route: Route, params: &RawPathParams) -> Option<Fired> {
+    if let Err(e) = crate::fault_state::refresh(app).await {
+        tracing::error!(error = %e, "could not read the armed faults; serving without them");
+        return None;
+    }
+    if !app.faults.armed() {
+        return None;
+    }
+    let (project, filename, provider) = match_params(route, params);
+    let ctx = MatchCtx {
+        project: project.as_deref(),
+        filename,
+        provider,
+    };
+    crate::fault_state::pick(app, route, ctx, false)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not count a request against the armed faults");
+            None
+        })
+}
+
 /// The layer: count the request, and if a fault fires, record it and act. Long because
 /// it is one match over the actions, each a few lines.
 async fn layer(
@@ -86,28 +111,8 @@ async fn layer(
 ) -> Response {
     let (app, route) = (&t.app, t.route);
     app.faults.count(route);
-    // The common case, nothing armed anywhere: no more work on the request's path
-    // (the view is reloaded only when the store's fault counter moved).
-    if let Err(e) = crate::fault_state::refresh(app).await {
-        tracing::error!(error = %e, "could not read the armed faults; serving without them");
+    let Some(fired) = due_here(app, route, &params).await else {
         return next.run(request).await;
-    }
-    if !app.faults.armed() {
-        return next.run(request).await;
-    }
-    let (project, filename, provider) = match_params(route, &params);
-    let ctx = MatchCtx {
-        project: project.as_deref(),
-        filename,
-        provider,
-    };
-    let fired = match crate::fault_state::pick(app, route, ctx, false).await {
-        Ok(Some(fired)) => fired,
-        Ok(None) => return next.run(request).await,
-        Err(e) => {
-            tracing::error!(error = %e, "could not count a request against the armed faults");
-            return next.run(request).await;
-        }
     };
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     record(&app.store, &fired, method.as_str(), &path, None).await;
