@@ -6,15 +6,21 @@ use crate::common::uploads::{Upload, assert_store_clean, basic, files_of, token_
 use crate::common::{Server, dists};
 use sha2::{Digest, Sha256};
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "replicas share PostgreSQL: the PostgreSQL pass of tests/run.sh runs it"]
-async fn two_replicas_share_tokens_replay_records_and_races() {
+/// Two processes on one PostgreSQL database and data directory.
+fn two_replicas() -> (Server, Server) {
     assert!(
         std::env::var_os("MOCK_PYPI_TEST_DATABASE_URL").is_some(),
         "replicas share PostgreSQL: set MOCK_PYPI_TEST_DATABASE_URL (tests/run.sh does in its PostgreSQL pass)"
     );
     let a = Server::start();
     let b = a.replica();
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "replicas share PostgreSQL: the PostgreSQL pass of tests/run.sh runs it"]
+async fn two_replicas_share_tokens_replay_records_and_races() {
+    let (a, b) = two_replicas();
     assert_ne!(a.port, b.port);
 
     // A token minted on A uploads on B.
@@ -152,12 +158,7 @@ async fn two_replicas_share_tokens_replay_records_and_races() {
 async fn two_replicas_share_armed_faults_and_their_counters() {
     use reqwest::Method;
     use serde_json::json;
-    assert!(
-        std::env::var_os("MOCK_PYPI_TEST_DATABASE_URL").is_some(),
-        "replicas share PostgreSQL: set MOCK_PYPI_TEST_DATABASE_URL (tests/run.sh does in its PostgreSQL pass)"
-    );
-    let a = Server::start();
-    let b = a.replica();
+    let (a, b) = two_replicas();
     let status_of = |server: &Server, project: &str| {
         let url = format!("{}/simple/{project}/", server.http());
         let client = server.client();
