@@ -196,6 +196,31 @@ impl Store {
         .await?)
     }
 
+    /// The project an upload names, with its release's lifecycle status: the upload's
+    /// first read, in one round trip.
+    pub async fn project_for_upload(
+        &self,
+        normalized: &str,
+        version: &str,
+    ) -> StoreResult<Option<(ProjectRow, ReleaseStatus)>> {
+        use sqlx::{FromRow, Row};
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PROJECT_COLUMNS}, \
+             (SELECT r.status FROM release_statuses r WHERE r.project = $1 AND r.version = $2) AS release_status \
+             FROM projects WHERE normalized_name = $1"
+        )))
+        .bind(normalized)
+        .bind(version)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let status: Option<String> = row.try_get("release_status")?;
+        let status = status
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(ReleaseStatus::Active);
+        Ok(Some((ProjectRow::from_row(&row)?, status)))
+    }
+
     /// Create the project unless it exists; either way return it.
     pub async fn ensure_project(&self, name: &str, normalized: &str) -> StoreResult<ProjectRow> {
         // The no-op update makes RETURNING answer for an existing row too.
@@ -340,24 +365,6 @@ impl Store {
             .into_iter()
             .map(|(v, s, r)| (v, s.parse().unwrap_or(ReleaseStatus::Active), r))
             .collect())
-    }
-
-    /// One release's status (`Active` without a row).
-    pub async fn release_status(
-        &self,
-        normalized: &str,
-        version: &str,
-    ) -> StoreResult<ReleaseStatus> {
-        let status: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM release_statuses WHERE project = $1 AND version = $2",
-        )
-        .bind(normalized)
-        .bind(version)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(status
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(ReleaseStatus::Active))
     }
 
     /// Move a release's creation time (to reach the release-age rule without waiting);

@@ -87,17 +87,16 @@ impl Uploader<'_> {
             .take()
             .ok_or_else(|| UploadError::bad_request("Upload payload does not have a file."))?;
         let normalized = crate::packaging::normalize_name(&meta.name);
-        let existing = self.store.project_by_normalized_name(&normalized).await?;
+        let (existing, release) = match self
+            .store
+            .project_for_upload(&normalized, &meta.version)
+            .await?
+        {
+            Some((project, release)) => (Some(project), release),
+            None => (None, crate::store::ReleaseStatus::Active),
+        };
         // Only a new project's name can be prohibited (PyPI checks it on creation).
         let prohibited = existing.is_none() && self.store.is_prohibited(&normalized).await?;
-        let release = match &existing {
-            Some(_) => {
-                self.store
-                    .release_status(&normalized, &meta.version)
-                    .await?
-            }
-            None => crate::store::ReleaseStatus::Active,
-        };
         let plan = check::check_target(&form, &file, meta, token, existing.as_ref(), prohibited)?;
         let shown = existing
             .as_ref()
