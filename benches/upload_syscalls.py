@@ -107,10 +107,9 @@ def measure(binary: str, uploads: int) -> dict[str, float]:
             calls: dict[str, float] = {}
             for line in counts.read_text().splitlines():
                 cols = line.split()
+                # % time, seconds, usecs/call, calls, [errors,] syscall
                 if len(cols) >= 5 and cols[-1].isidentifier() and cols[3].isdigit():
                     calls[cols[-1]] = int(cols[3]) / uploads
-                elif len(cols) >= 4 and cols[-1].isidentifier() and cols[2].isdigit():
-                    calls[cols[-1]] = int(cols[2]) / uploads
             calls["(uploads/s under strace)"] = uploads / elapsed
             return calls
         finally:

@@ -93,7 +93,7 @@ pub async fn pick(
                 (fires, rng)
             })
             .await?;
-        if step.is_some_and(|s| s.fired) {
+        if step == Some(true) {
             return Ok(Some(armed.fired(route)));
         }
     }

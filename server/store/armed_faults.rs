@@ -17,11 +17,6 @@ pub struct ArmedRow {
     pub armed_at: i64,
 }
 
-/// What one matching request did to a fault's counters.
-pub struct Step {
-    pub fired: bool,
-}
-
 impl Store {
     pub async fn arm_fault(&self, definition: &str, rng: u64) -> StoreResult<ArmedRow> {
         let at = now();
@@ -88,13 +83,13 @@ impl Store {
 
     /// One matching request for fault `id`: `seen` counts it, and `decide(seen, fired,
     /// rng)` says whether it fires (and the random state after). Under the row's lock
-    /// (the first UPDATE takes it on PostgreSQL; SQLite has one writer). `None` if the
-    /// fault was disarmed meanwhile.
+    /// (the first UPDATE takes it on PostgreSQL; SQLite has one writer). Whether it
+    /// fired; `None` if the fault was disarmed meanwhile.
     pub async fn step_fault(
         &self,
         id: i64,
         decide: impl FnOnce(u64, u64, u64) -> (bool, u64),
-    ) -> StoreResult<Option<Step>> {
+    ) -> StoreResult<Option<bool>> {
         let mut tx = self.write.begin().await?;
         let row = sqlx::query(
             "UPDATE armed_faults SET seen = seen + 1 WHERE id = $1 RETURNING seen, fired, rng",
@@ -119,7 +114,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Some(Step { fired: fires }))
+        Ok(Some(fires))
     }
 
     /// Keep `filename` of `project` off the simple pages until `until`.

@@ -240,11 +240,7 @@ async fn write_batch(
         .filter(|(i, j)| stored.contains(i) && j.staged.on_disk())
         .map(|(_, j)| (&mut j.staged, j.file.path.as_str()))
         .collect();
-    let created = if moves.is_empty() {
-        Vec::new()
-    } else {
-        blobs.place_all(moves).await?
-    };
+    let created = blobs.place_all(moves).await?;
     if let Err(e) = tx.commit().await {
         for path in created {
             blobs.remove(&path).await;
