@@ -46,6 +46,11 @@ impl Server {
         let public =
             url::Url::parse(&public_url).with_context(|| format!("public URL {public_url:?}"))?;
         let blobs = BlobStore::new(&data_dir).context("preparing the file store")?;
+        // Replicas started at once on a fresh shared directory would each generate a CA,
+        // keys and tokens and keep different ones: one prepares it, the others read it.
+        let start_lock = crate::util::lock_in(&data_dir, START_LOCK)
+            .await
+            .with_context(|| format!("locking {}", data_dir.join(START_LOCK).display()))?;
         // Independent, and a fresh data directory makes each do real work (certificates,
         // migrations, an RSA key on a blocking thread): side by side, not in a row.
         let (tls_material, store, admin_token, issuer) = tokio::try_join!(
@@ -92,6 +97,7 @@ impl Server {
         server_info(&state, tls_material.ca_bundle)
             .write(&state.settings.data_dir.join(ServerInfo::FILE))
             .await?;
+        drop(start_lock);
         Ok(Self {
             state,
             listener,
@@ -120,6 +126,9 @@ impl Server {
         result
     }
 }
+
+/// The lock a process holds while it prepares a data directory.
+pub const START_LOCK: &str = "start.lock";
 
 /// A start-up step, with how long it took in the debug log: where a slow start goes.
 async fn timed<T>(

@@ -75,3 +75,23 @@ mod tests {
         assert_eq!(iso_time_naive(86_400), "1970-01-02T00:00:00");
     }
 }
+
+/// An exclusive lock on a file in a data directory, released when dropped (the file
+/// descriptor closes). Processes sharing the directory take it in turn.
+pub struct DirLock(#[allow(dead_code)] std::fs::File);
+
+/// Wait for the lock `name` in `dir` (blocking work, off the reactor).
+pub async fn lock_in(dir: &Path, name: &str) -> std::io::Result<DirLock> {
+    let path = dir.join(name);
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok(DirLock(file))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}

@@ -115,7 +115,9 @@ pub async fn issuer(args: &IssuerArgs) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    let start_lock = crate::util::lock_in(&settings.data_dir, crate::startup::START_LOCK).await?;
     let issuer = Arc::new(crate::startup::build_issuer(&settings, &base).await?);
+    drop(start_lock);
     let request_token = issuer.request_token().to_owned();
     crate::startup::issuer_info(&issuer)
         .write(&settings.data_dir.join("issuer.json"))
