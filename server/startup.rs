@@ -278,7 +278,8 @@ pub async fn build_issuer(settings: &Settings, base_url: &str) -> anyhow::Result
     let identities = settings.issuer_identities.clone().into_iter().collect();
     Ok(Issuer::new(base_url, request_token, key)
         .with_identities(identities)
-        .with_sigstore(sigstore))
+        .with_sigstore(sigstore)
+        .with_control_file(&settings.data_dir.join("issuer-control.json")))
 }
 
 /// The trusted roots attestations are verified against.

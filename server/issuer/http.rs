@@ -220,14 +220,12 @@ async fn jwks(
     Path(provider): Path<String>,
 ) -> Result<Response, IssuerError> {
     let provider = known_provider(&provider)?;
-    let mut mode = issuer.jwks_mode.subscribe();
-    let current = *mode.borrow_and_update();
-    match current {
+    match issuer.jwks_mode() {
         JwksMode::Normal => Ok(Json(issuer.jwks()).into_response()),
         JwksMode::Fail => Err(IssuerError::Injected),
         JwksMode::Hang => {
             // Wait for a heal (or give up after a minute) without holding a thread.
-            let _ = tokio::time::timeout(HANG_LIMIT, mode.changed()).await;
+            let _ = tokio::time::timeout(HANG_LIMIT, issuer.healed()).await;
             Err(IssuerError::Injected)
         }
         JwksMode::Empty => Ok(Json(json!({"keys": []})).into_response()),
@@ -293,7 +291,7 @@ async fn mint(
 
 async fn control_state(State(issuer): State<Arc<Issuer>>) -> Result<Response, IssuerError> {
     let keys = issuer.ring().state(crate::util::now());
-    let mode = *issuer.jwks_mode.borrow();
+    let mode = issuer.jwks_mode();
     let issuers: Map<String, Value> = issuer
         .issuer_urls()
         .into_iter()
@@ -334,7 +332,7 @@ async fn control_jwks(
             e.body_text()
         ))
     })?;
-    issuer.jwks_mode.send_replace(request.mode);
+    issuer.set_jwks_mode(request.mode).await?;
     tracing::info!(mode = ?request.mode, "issuer JWKS mode changed");
     Ok(Json(json!({"jwks_mode": request.mode})).into_response())
 }

@@ -15,6 +15,8 @@ pub struct SigningKey {
     /// SPKI PEM of the public half: what an algorithm-confusion attacker would use as
     /// an HMAC secret.
     pub public_pem: String,
+    /// The private key as read (kept to share a rotated ring with other processes).
+    private_pem: String,
 }
 
 impl SigningKey {
@@ -49,6 +51,7 @@ impl SigningKey {
             encoding,
             jwk,
             public_pem,
+            private_pem: text.to_owned(),
         })
     }
 
@@ -116,6 +119,13 @@ pub struct KeyRing {
     keys: Vec<Published>,
 }
 
+/// One key of the ring as the control file keeps it.
+#[derive(Serialize, serde::Deserialize)]
+pub struct SavedKey {
+    pub pem: String,
+    pub retire_at: Option<i64>,
+}
+
 /// One published key, for the issuer's state page.
 #[derive(Serialize)]
 pub struct KeyState {
@@ -164,6 +174,37 @@ impl KeyRing {
         JwkSet {
             keys: self.published(now).map(|p| p.key.jwk.clone()).collect(),
         }
+    }
+
+    /// The ring as the control file keeps it: each key's PEM and retirement, signer first.
+    pub fn saved(&self) -> Vec<SavedKey> {
+        self.keys
+            .iter()
+            .map(|p| SavedKey {
+                pem: p.key.private_pem.clone(),
+                retire_at: p.retire_at,
+            })
+            .collect()
+    }
+
+    /// A ring read back from the control file (keys this process already holds are
+    /// reused, not parsed again).
+    pub fn from_saved(saved: &[SavedKey], known: &KeyRing) -> anyhow::Result<Self> {
+        anyhow::ensure!(!saved.is_empty(), "the saved key ring is empty");
+        let keys = saved
+            .iter()
+            .map(|s| {
+                let key = match known.keys.iter().find(|p| p.key.private_pem == s.pem) {
+                    Some(p) => p.key.clone(),
+                    None => Arc::new(SigningKey::from_pem(s.pem.as_bytes())?),
+                };
+                Ok(Published {
+                    key,
+                    retire_at: s.retire_at,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { keys })
     }
 
     pub fn state(&self, now: i64) -> Vec<KeyState> {

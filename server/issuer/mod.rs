@@ -7,6 +7,7 @@
 pub mod activestate;
 pub mod bad_token;
 pub mod claims;
+mod control;
 pub mod github;
 pub mod gitlab;
 pub mod google;
@@ -40,6 +41,8 @@ use crate::provider::Provider;
 pub const DEFAULT_LIFETIME: i64 = 300;
 /// A hanging JWKS request gives up after this long even if nobody heals it.
 const HANG_LIMIT: Duration = Duration::from_secs(60);
+/// How often a hanging key set looks for a heal made by another process.
+const HEAL_POLL: Duration = Duration::from_millis(100);
 
 /// How the JWKS endpoint behaves, for testing an index's key fetching.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +74,8 @@ pub struct Issuer {
     last_jti: Mutex<Option<String>>,
     jwks_mode: tokio::sync::watch::Sender<JwksMode>,
     sigstore: Option<Arc<crate::issuer::sigstore::Sigstore>>,
+    /// Where the key ring and JWKS mode are shared with other processes, if anywhere.
+    control: Option<control::ControlFile>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -265,7 +270,15 @@ impl Issuer {
             last_jti: Mutex::new(None),
             jwks_mode: tokio::sync::watch::Sender::new(JwksMode::Normal),
             sigstore: None,
+            control: None,
         }
+    }
+
+    /// Share the key ring and JWKS mode through `path` with every process that uses it
+    /// (what was saved there before is in force from the start).
+    pub fn with_control_file(mut self, path: &std::path::Path) -> Self {
+        self.control = Some(control::ControlFile::new(path));
+        self
     }
 
     /// Serve a fake Sigstore (CA and transparency log) next to the issuer.
@@ -352,10 +365,81 @@ impl Issuer {
     }
 
     fn ring(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
+        self.sync();
+        self.ring_as_is()
+    }
+
+    fn ring_as_is(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
         match self.keys.read() {
             Ok(ring) => ring,
             Err(poisoned) => poisoned.into_inner(),
         }
+    }
+
+    /// How the key set answers now (as any process sharing the control file set it).
+    pub fn jwks_mode(&self) -> JwksMode {
+        self.sync();
+        *self.jwks_mode.borrow()
+    }
+
+    /// Take in what another process changed in the control file. A file that cannot be
+    /// read leaves the state as it was, with a warning: the next change rewrites it.
+    fn sync(&self) {
+        let Some(control) = &self.control else {
+            return;
+        };
+        let saved = match control.changed() {
+            Ok(Some(saved)) => saved,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "issuer control file unreadable");
+                return;
+            }
+        };
+        let ring = KeyRing::from_saved(&saved.keys, &self.ring_as_is());
+        match ring {
+            Ok(ring) => {
+                let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+                *keys = ring;
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "issuer control file: keys"),
+        }
+        self.jwks_mode.send_if_modified(|mode| {
+            let changed = *mode != saved.jwks_mode;
+            *mode = saved.jwks_mode;
+            changed
+        });
+    }
+
+    /// Resolves once the key set no longer hangs: a change made here wakes it at once,
+    /// one made by another process is seen within a poll.
+    pub async fn healed(&self) {
+        let mut mode = self.jwks_mode.subscribe();
+        while self.jwks_mode() == JwksMode::Hang {
+            let _ = tokio::time::timeout(HEAL_POLL, mode.changed()).await;
+        }
+    }
+
+    /// Set how the key set answers, on every process sharing the control file.
+    pub async fn set_jwks_mode(&self, mode: JwksMode) -> anyhow::Result<()> {
+        let Some(control) = &self.control else {
+            self.jwks_mode.send_replace(mode);
+            return Ok(());
+        };
+        control
+            .update(|saved| {
+                let keys = match saved {
+                    Some(s) => s.keys,
+                    None => self.ring_as_is().saved(),
+                };
+                Ok(control::Saved {
+                    jwks_mode: mode,
+                    keys,
+                })
+            })
+            .await?;
+        self.sync();
+        Ok(())
     }
 
     fn jwks(&self) -> jsonwebtoken::jwk::JwkSet {
@@ -366,12 +450,31 @@ impl Issuer {
     pub async fn rotate(&self, overlap: i64) -> anyhow::Result<Vec<KeyState>> {
         let (key, _) = tokio::task::spawn_blocking(SigningKey::generate).await??;
         let now = crate::util::now();
-        let mut ring = match self.keys.write() {
-            Ok(ring) => ring,
-            Err(poisoned) => poisoned.into_inner(),
+        let Some(control) = &self.control else {
+            let mut ring = self.keys.write().unwrap_or_else(|p| p.into_inner());
+            ring.rotate(key, now, overlap);
+            return Ok(ring.state(now));
         };
-        ring.rotate(key, now, overlap);
-        Ok(ring.state(now))
+        control
+            .update(|saved| {
+                let (mut ring, jwks_mode) = match saved {
+                    Some(s) => (
+                        KeyRing::from_saved(&s.keys, &self.ring_as_is())?,
+                        s.jwks_mode,
+                    ),
+                    None => (
+                        KeyRing::from_saved(&self.ring_as_is().saved(), &self.ring_as_is())?,
+                        *self.jwks_mode.borrow(),
+                    ),
+                };
+                ring.rotate(key, now, overlap);
+                Ok(control::Saved {
+                    jwks_mode,
+                    keys: ring.saved(),
+                })
+            })
+            .await?;
+        Ok(self.ring().state(now))
     }
 
     async fn unpublished_key(&self) -> anyhow::Result<Arc<SigningKey>> {

@@ -13,7 +13,7 @@ use crate::common::uploads::{Upload, assert_store_clean, basic, files_of};
 use crate::common::{Server, client, dists, run, uv_publish};
 
 /// PyPI's publish/v1 predicate type, as the client library defines it.
-fn publish_predicate() -> &'static str {
+pub(crate) fn publish_predicate() -> &'static str {
     static TYPE: OnceLock<String> = OnceLock::new();
     TYPE.get_or_init(|| {
         let out = Command::new(crate::common::venv().join("bin/python"))

@@ -32,6 +32,7 @@ mod readme;
 mod release_workflow;
 mod replicas;
 mod report_card;
+mod shared_data_dir;
 mod small_files;
 mod testpypi;
 mod twine;
