@@ -58,24 +58,6 @@ pub fn iso_time_naive(unix: i64) -> String {
     .unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compares_in_constant_time_but_correctly() {
-        assert!(constant_time_eq("abc", "abc"));
-        assert!(!constant_time_eq("abc", "abd"));
-        assert!(!constant_time_eq("abc", "ab"));
-    }
-
-    #[test]
-    fn formats_times() {
-        assert_eq!(iso_time(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(iso_time_naive(86_400), "1970-01-02T00:00:00");
-    }
-}
-
 /// An exclusive lock on a file in a data directory, released when dropped (the file
 /// descriptor closes). Processes sharing the directory take it in turn.
 pub struct DirLock(#[allow(dead_code)] std::fs::File);
@@ -94,4 +76,22 @@ pub async fn lock_in(dir: &Path, name: &str) -> std::io::Result<DirLock> {
     })
     .await
     .map_err(std::io::Error::other)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_in_constant_time_but_correctly() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+    }
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(iso_time(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(iso_time_naive(86_400), "1970-01-02T00:00:00");
+    }
 }
