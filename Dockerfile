@@ -4,6 +4,7 @@
 #              (CI: `--build-arg BINARY=prebuilt`; BuildKit then skips `build`)
 #   runtime (default): the index and the fake issuer, non-root, with a health check
 #   demo:      the compose sandbox's one-shot publish-and-install demo
+#   balancer:  HAProxy (Debian's package) in front of index replicas: the `scale` profile
 # tests/container.sh builds these on a real Docker engine and runs the compose file.
 
 ARG BINARY=build
@@ -47,3 +48,13 @@ COPY demo/ /demo/
 USER demo
 ENTRYPOINT []
 CMD ["/demo/publish-and-install.sh"]
+
+FROM debian:bookworm-slim AS balancer
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends haproxy \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
+COPY deploy/haproxy.cfg /etc/haproxy/haproxy.cfg
+USER haproxy
+EXPOSE 8000
+# -W: master-worker, -db: stay in the foreground and log to stdout.
+ENTRYPOINT ["haproxy", "-W", "-db", "-f", "/etc/haproxy/haproxy.cfg"]

@@ -70,7 +70,7 @@ fn compose_file_follows_the_compose_specification() {
     }
     assert_eq!(
         c["services"]["postgres"]["profiles"],
-        serde_json::json!(["postgres"])
+        serde_json::json!(["postgres", "scale"])
     );
     assert!(
         c["services"]["index"]["profiles"].is_null(),
