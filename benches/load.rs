@@ -1,7 +1,8 @@
 //! Load and resource benchmarks against the real release binary on loopback.
 //! Run: `cargo bench --bench load` (all), or `MOCK_PYPI_BENCH=mint,simple cargo bench --bench load`.
 //! Scenarios: startup, baseline, mint, uploads, simple, big-upload, one-core-upload,
-//! attestations, preflight, act. Every loop is bounded in
+//! attestations, preflight, act; and only when named, upload-memory (RSS over 10,000
+//! uploads) and soak (`MOCK_PYPI_BENCH_SOAK_SECONDS`, 1,800 by default). Every loop is bounded in
 //! count and time. PostgreSQL: set `MOCK_PYPI_TEST_DATABASE_URL` to a cluster's admin URL
 //! (`tests/pg-cluster.sh start DIR` prints one); `MOCK_PYPI_BENCH_REPLICAS=2` runs the mint
 //! and upload loops against two server processes on one database and data directory;
@@ -874,6 +875,17 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
+        // Long or heavy: only when named.
+        let named = |name: &str| only.split(',').any(|s| s.trim() == name);
+        if named("soak") || named("upload-memory") {
+            let server = Server::launch(&[], QUIET);
+            if named("upload-memory") {
+                upload_memory(&server).await;
+            }
+            if named("soak") {
+                soak(&server).await;
+            }
+        }
         if wanted("baseline") || wanted("mint") || wanted("uploads") || wanted("simple") {
             let first = Server::launch(&[], QUIET);
             let replicas: usize = std::env::var("MOCK_PYPI_BENCH_REPLICAS")
@@ -918,4 +930,267 @@ fn main() {
             attestations().await;
         }
     });
+}
+
+/// Open file descriptors of a process.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Small wheels for `bench-mem`/`bench-soak`, built ahead (their building is not the
+/// server's work).
+fn wheels_for(project: &str, n: usize) -> Vec<(String, String, Vec<u8>)> {
+    let dir = test_support::tempdir();
+    (0..n)
+        .map(|i| {
+            let version = format!("0.{}.{}", i / 1000, i % 1000);
+            let d = dists::build(&dir.path().join(&version), project, &version);
+            let name = d.wheel.file_name().unwrap().to_string_lossy().into_owned();
+            (version, name, std::fs::read(&d.wheel).unwrap())
+        })
+        .collect()
+}
+
+/// Memory during 10,000 uploads (8 clients): the server's RSS after each thousand.
+async fn upload_memory(server: &Server) {
+    let token = upload_token(server, "bench-mem").await;
+    let n = 10_000;
+    let wheels = Arc::new(wheels_for("bench-mem", n));
+    let url = format!("{}/legacy/", server.https());
+    let done = Arc::new(AtomicUsize::new(0));
+    let (pid, counter) = (server.pid(), done.clone());
+    let sampler = tokio::spawn(async move {
+        let mut samples = Vec::new();
+        let mut next = 0;
+        while next <= n {
+            if counter.load(Ordering::Relaxed) >= next {
+                samples.push((next, rss_kib(pid, "VmRSS:"), open_fds(pid)));
+                next += 1000;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        samples
+    });
+    let (lat, elapsed, cpu) = drive(
+        std::slice::from_ref(server),
+        8,
+        Until::Count(n),
+        move |client, _, i| {
+            let (wheels, url, token, done) =
+                (wheels.clone(), url.clone(), token.clone(), done.clone());
+            async move {
+                let (version, name, bytes) = &wheels[i];
+                let r = client
+                    .post(&url)
+                    .basic_auth("__token__", Some(&token))
+                    .multipart(form("bench-mem", version, name, bytes.clone()))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        },
+    )
+    .await;
+    report(
+        "10,000 uploads (8 cl.)",
+        lat.len(),
+        elapsed,
+        lat,
+        "RSS flat",
+        &cpu,
+    );
+    let samples = sampler.await.unwrap();
+    for (uploads, rss, fds) in &samples {
+        println!("  after {uploads:>6} uploads: RSS {rss:>7} KiB, {fds} open files");
+    }
+}
+
+/// The soak: 32 clients for `MOCK_PYPI_BENCH_SOAK_SECONDS` (1,800 by default) mixing
+/// mints (1 in 10), uploads (1 in 10), simple pages (4 in 10) and file downloads (4 in
+/// 10). One line per 30 s window: operations, p99, RSS and open files. Run it on its own
+/// (`MOCK_PYPI_BENCH=soak`); it is not part of the default set.
+async fn soak(server: &Server) {
+    let seconds: u64 = std::env::var("MOCK_PYPI_BENCH_SOAK_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1800);
+    let window = Duration::from_secs(30.min(seconds.max(1)));
+    let token = upload_token(server, "bench-soak").await;
+    server
+        .add_github_publisher(
+            "bench-soak-mint",
+            "octo-org/bench-soak-mint",
+            "release.yml",
+            "",
+        )
+        .await;
+    // One file to download, uploaded first.
+    let first = wheels_for("bench-soak", 1).remove(0);
+    let r = server
+        .client()
+        .post(format!("{}/legacy/", server.https()))
+        .basic_auth("__token__", Some(&token))
+        .multipart(form("bench-soak", &first.0, &first.1, first.2))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert_eq!(status, 200, "{}", r.text().await.unwrap());
+    let page: serde_json::Value = server
+        .client()
+        .get(format!("{}/simple/bench-soak/", server.http()))
+        .header("Accept", "application/vnd.pypi.simple.v1+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file_url = page["files"][0]["url"].as_str().unwrap().to_owned();
+    let file_url = if file_url.starts_with("http") {
+        file_url
+    } else {
+        format!("{}{file_url}", server.http())
+    };
+    let iss = server.info["github_issuer"].as_str().unwrap().to_owned();
+    let key = Arc::new(SigningKey::from_pem(&std::fs::read(FIXTURE_KEY).unwrap()).unwrap());
+    let uploads_done = Arc::new(AtomicUsize::new(0));
+    let samples: Arc<std::sync::Mutex<Vec<(Instant, Duration)>>> = Arc::default();
+    let start = Instant::now();
+    let (pid, recorded) = (server.pid(), samples.clone());
+    let reporter = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        let mut w = 1;
+        while start.elapsed() < Duration::from_secs(seconds) {
+            tokio::time::sleep_until((start + window * w).into()).await;
+            let mut lat: Vec<Duration> = {
+                let mut all = recorded.lock().unwrap();
+                std::mem::take(&mut *all)
+                    .into_iter()
+                    .map(|(_, d)| d)
+                    .collect()
+            };
+            lat.sort();
+            let line = (
+                window.as_secs() * u64::from(w),
+                lat.len(),
+                percentile(&lat, 0.99),
+                rss_kib(pid, "VmRSS:"),
+                open_fds(pid),
+            );
+            println!(
+                "  {:>5} s: {:>7} ops, p99 {:>6.2} ms, RSS {:>7} KiB, {} open files",
+                line.0, line.1, line.2, line.3, line.4
+            );
+            lines.push(line);
+            w += 1;
+        }
+        lines
+    });
+    let urls = Arc::new((
+        format!("{}/legacy/", server.https()),
+        format!("{}/simple/bench-soak/", server.http()),
+        file_url,
+        format!("{}/_/oidc/mint-token", server.https()),
+    ));
+    let (lat, elapsed, cpu) = drive(
+        std::slice::from_ref(server),
+        32,
+        Until::Deadline(Duration::from_secs(seconds)),
+        move |client, _, i| {
+            let (urls, token, key, iss, done, samples) = (
+                urls.clone(),
+                token.clone(),
+                key.clone(),
+                iss.clone(),
+                uploads_done.clone(),
+                samples.clone(),
+            );
+            async move {
+                let t0 = Instant::now();
+                match i % 10 {
+                    0 => {
+                        let jti = format!("soak-{i}");
+                        let identity = GitHubIdentity {
+                            repository: "octo-org/bench-soak-mint".into(),
+                            ..Default::default()
+                        };
+                        let ctx = ClaimContext::at(&iss, "pypi", mock_pypi::util::now(), 600, &jti);
+                        let oidc = key.sign(&identity.claims(&ctx)).unwrap();
+                        let r = client
+                            .post(&urls.3)
+                            .json(&serde_json::json!({"token": oidc}))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+                    }
+                    1 => {
+                        let n = done.fetch_add(1, Ordering::Relaxed);
+                        let (version, name, bytes) = {
+                            let version = format!("1.{}.{}", n / 1000, n % 1000);
+                            let dir = test_support::tempdir();
+                            let d = dists::build(dir.path(), "bench-soak", &version);
+                            let name = d.wheel.file_name().unwrap().to_string_lossy().into_owned();
+                            (version, name, std::fs::read(&d.wheel).unwrap())
+                        };
+                        let t_up = Instant::now();
+                        let r = client
+                            .post(&urls.0)
+                            .basic_auth("__token__", Some(&token))
+                            .multipart(form("bench-soak", &version, &name, bytes))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+                        // The wheel's building is the load generator's, not the server's.
+                        samples.lock().unwrap().push((t0, t_up.elapsed()));
+                        return;
+                    }
+                    2..=5 => {
+                        let r = client
+                            .get(&urls.1)
+                            .header("Accept", "application/vnd.pypi.simple.v1+json")
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(r.status(), 200);
+                        let _ = r.bytes().await.unwrap();
+                    }
+                    _ => {
+                        let r = client.get(&urls.2).send().await.unwrap();
+                        assert_eq!(r.status(), 200);
+                        let _ = r.bytes().await.unwrap();
+                    }
+                }
+                samples.lock().unwrap().push((t0, t0.elapsed()));
+            }
+        },
+    )
+    .await;
+    report(
+        "soak, mixed (32 cl.)",
+        lat.len(),
+        elapsed,
+        lat,
+        "RSS, files, p99 flat",
+        &cpu,
+    );
+    let lines = reporter.await.unwrap();
+    if let (Some(first), Some(last)) = (lines.first(), lines.last()) {
+        let p99s: Vec<f64> = lines.iter().map(|l| l.2).collect();
+        println!(
+            "  soak: RSS {} → {} KiB, open files {} → {}, window p99 {:.2}–{:.2} ms",
+            first.3,
+            last.3,
+            first.4,
+            last.4,
+            p99s.iter().cloned().fold(f64::MAX, f64::min),
+            p99s.iter().cloned().fold(0.0, f64::max)
+        );
+    }
 }

@@ -3,6 +3,7 @@ temporary data directory, driven through its control API (stdlib only)."""
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import os
@@ -11,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -48,6 +50,19 @@ _ENV_FLAGS: dict[str, dict[str, str]] = {
     "circleci": {},
     "semaphore": {},
 }
+
+
+_KEY_LOCK = threading.Lock()
+_KEY_DIR: list[str] = []
+
+
+def _process_key() -> Path:
+    """Where this process's fake-issuer key lives (a TEST KEY, removed at exit)."""
+    if not _KEY_DIR:
+        directory = tempfile.mkdtemp(prefix="mock-pypi-key-")
+        atexit.register(shutil.rmtree, directory, True)
+        _KEY_DIR.append(directory)
+    return Path(_KEY_DIR[0]) / "issuer-key.pem"
 
 
 class ServerError(RuntimeError):
@@ -109,7 +124,11 @@ class Server:
     Starts the bundled binary (``mock-pypi serve``) on a free port of 127.0.0.1 with a
     temporary data directory, waits until it serves, and stops it by PID on exit
     (the temporary directory is removed unless ``keep_data``). Every option has the
-    meaning of the ``serve`` flag of the same name.
+    meaning of the ``serve`` flag of the same name, except ``fresh_issuer_key``: a
+    server on a temporary data directory signs with the one fake-issuer key this Python
+    process generates on first use (an RSA key per server was most of a fresh server's
+    start), unless ``issuer_key`` or ``fresh_issuer_key=True`` says otherwise. Each
+    server keeps its own issuer URLs, so none trusts another's tokens.
     """
 
     def __init__(
@@ -125,6 +144,7 @@ class Server:
         preview: Sequence[str] = (),
         admin_token: Optional[str] = None,
         issuer_key: Optional[PathLike] = None,
+        fresh_issuer_key: bool = False,
         data_dir: Optional[PathLike] = None,
         keep_data: bool = False,
         extra_args: Sequence[str] = (),
@@ -173,6 +193,12 @@ class Server:
         if not isinstance(startup_timeout, (int, float)) or startup_timeout <= 0:
             raise ValueError(f"startup_timeout must be a positive number, not {startup_timeout!r}")
         self._args = args
+        # A fresh temporary server signs with this process's one fake-issuer key unless
+        # told otherwise: an RSA key per server was most of a fresh server's start. Each
+        # server still has its own issuer URLs, so none trusts another's tokens.
+        self._shared_key = (
+            issuer_key is None and not fresh_issuer_key and data_dir is None and "--issuer-key" not in args
+        )
         self._given_data_dir = Path(data_dir) if data_dir is not None else None
         self._keep = keep_data
         self._env = dict(env or {})
@@ -214,7 +240,18 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_PYPI_")}
         env.setdefault("RUST_LOG", "mock_pypi=info,warn")
         env.update(self._env)
-        command = [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self._data_dir), *self._args]
+        if self._shared_key:
+            key = _process_key()
+            if not key.is_file():
+                # The first server generates the key there; the others wait and read it.
+                with _KEY_LOCK:
+                    if not key.is_file():
+                        return self._launch(binary, env, ["--issuer-key", str(key)])
+            return self._launch(binary, env, ["--issuer-key", str(key)])
+        return self._launch(binary, env, [])
+
+    def _launch(self, binary: str, env: dict[str, str], key_args: list[str]) -> "Server":
+        command = [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self._data_dir), *key_args, *self._args]
         with open(self._log_path, "wb") as log:
             self._process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,

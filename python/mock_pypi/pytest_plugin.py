@@ -18,9 +18,6 @@ report shows the newest token exchange, explained.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any, Callable, Generator, Iterator, List
 
 import pytest
@@ -29,7 +26,6 @@ from ._server import Server, ServerError
 
 _USED = pytest.StashKey[Server]()
 _KEPT = pytest.StashKey[List[str]]()
-_KEY = pytest.StashKey[Path]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,15 +49,7 @@ def start_server(config: pytest.Config, options: dict[str, Any]) -> Server:
     ``--mock-pypi-keep``; a bad option is a usage error naming it."""
     options = dict(options)
     extra = list(options.pop("extra_args", ())) + list(config.getini("mock_pypi_args"))
-    if "issuer_key" not in options and "--issuer-key" not in extra:
-        # One fake-issuer key for every server the session starts: generating an RSA key
-        # was a third of a fresh server's start. Each server still has its own issuer
-        # URLs, so none trusts another's tokens.
-        key = _session_key(config)
-        if key.is_file():
-            options["issuer_key"] = key
-        else:
-            extra += ["--issuer-key", str(key)]  # the first server writes it there
+    # Every fresh server of the process shares one fake-issuer key (see Server).
     keep = bool(config.getoption("--mock-pypi-keep"))
     options.setdefault("keep_data", keep)
     try:
@@ -72,15 +60,6 @@ def start_server(config: pytest.Config, options: dict[str, Any]) -> Server:
     if options["keep_data"]:
         config.stash.setdefault(_KEPT, []).append(str(server.data_dir))
     return server
-
-
-def _session_key(config: pytest.Config) -> Path:
-    """Where this session's fake-issuer key lives (a TEST KEY, removed with the session)."""
-    if _KEY not in config.stash:
-        directory = Path(tempfile.mkdtemp(prefix="mock-pypi-key-"))
-        config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
-        config.stash[_KEY] = directory / "issuer-key.pem"
-    return config.stash[_KEY]
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,14 @@ def test_fault_is_the_deprecated_name_of_bad_token():
             assert "bad_token=expired" in env["ACTIONS_ID_TOKEN_REQUEST_URL"]
         with pytest.raises(TypeError, match="not both"), pytest.warns(DeprecationWarning):
             server.oidc_token("github", repository="octo-org/demo", bad_token="expired", fault="hs256")
+
+
+def test_fresh_servers_share_one_issuer_key_per_process_unless_told():
+    def kids(server):
+        with urllib.request.urlopen(server.issuer_url + "/github/.well-known/jwks") as r:
+            return [k["kid"] for k in json.load(r)["keys"]]
+
+    with Server() as a, Server() as b, Server(fresh_issuer_key=True) as own:
+        assert kids(a) == kids(b), "one key for the process's fresh servers"
+        assert a.issuer_url != b.issuer_url, "each keeps its own issuer URLs"
+        assert kids(own) != kids(a), "fresh_issuer_key=True generates its own"
