@@ -1,7 +1,8 @@
 //! Load and resource benchmarks against the real release binary on loopback.
 //! Run: `cargo bench --bench load` (all), or `MOCK_PYPI_BENCH=mint,simple cargo bench --bench load`.
 //! Scenarios: startup, baseline, mint, uploads, simple, big-upload, one-core-upload,
-//! attestations, preflight, act; and only when named, upload-memory (RSS over 10,000
+//! attestations, preflight, act, null (the same uploads against a null server on the
+//! same stack: the ceiling); and only when named, upload-memory (RSS over 10,000
 //! uploads) and soak (`MOCK_PYPI_BENCH_SOAK_SECONDS`, 1,800 by default). Every loop is bounded in
 //! count and time. PostgreSQL: set `MOCK_PYPI_TEST_DATABASE_URL` to a cluster's admin URL
 //! (`tests/pg-cluster.sh start DIR` prints one); `MOCK_PYPI_BENCH_REPLICAS=2` runs the mint
@@ -852,6 +853,9 @@ fn act_overhead() {
 }
 
 fn main() {
+    if std::env::var_os("MOCK_PYPI_BENCH_NULL_SERVER").is_some() {
+        return null_server_main();
+    }
     let only = std::env::var("MOCK_PYPI_BENCH").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || only.split(',').any(|s| s.trim() == name);
     mock_pypi::tls::install_crypto_provider();
@@ -877,6 +881,9 @@ fn main() {
     rt.block_on(async {
         // Long or heavy: only when named.
         let named = |name: &str| only.split(',').any(|s| s.trim() == name);
+        if wanted("null") {
+            null_ceiling().await;
+        }
         if named("soak") || named("upload-memory") {
             let server = Server::launch(&[], QUIET);
             if named("upload-memory") {
@@ -1193,4 +1200,118 @@ async fn soak(server: &Server) {
             p99s.iter().cloned().fold(0.0, f64::max)
         );
     }
+}
+
+/// The harness's null server (this bench binary re-run with
+/// `MOCK_PYPI_BENCH_NULL_SERVER=1`): mock-pypi's own listener, TLS and HTTP stack with
+/// a handler that reads the body and answers 200, nothing else. What the same clients
+/// reach against it is the ceiling of the machine, the harness and the stack.
+fn null_server_main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = test_support::tempdir();
+        let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+        let material = mock_pypi::tls::load(dir.path(), None, &names)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        println!(
+            "{} {}",
+            addr.port(),
+            material.ca_file.as_ref().unwrap().display()
+        );
+        use std::io::Write;
+        std::io::stdout().flush().unwrap();
+        let router = axum::Router::new().route(
+            "/legacy/",
+            axum::routing::post(|body: axum::body::Bytes| async move {
+                std::hint::black_box(body.len());
+                ""
+            }),
+        );
+        mock_pypi::listener::serve(
+            listener,
+            addr,
+            router,
+            tokio_rustls::TlsAcceptor::from(material.config),
+            &[],
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    });
+}
+
+/// Tiny uploads against the null server, 1 and 8 clients, 5 s each.
+async fn null_ceiling() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("MOCK_PYPI_BENCH_NULL_SERVER", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let (port, ca) = line.trim().split_once(' ').unwrap();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
+    let url = Arc::new(format!("https://127.0.0.1:{port}/legacy/"));
+    let wheel = Arc::new(wheels_for("bench-null", 1).remove(0));
+    let pid = child.id().to_string();
+    for clients in [1, 8] {
+        let started_cpu = cpu_seconds(&pid);
+        let next = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let limit = Duration::from_secs(5);
+        let workers: Vec<_> = (0..clients)
+            .map(|_| {
+                let client = reqwest::Client::builder()
+                    .add_root_certificate(ca.clone())
+                    .tls_certs_only([])
+                    .build()
+                    .unwrap();
+                let (url, wheel, next) = (url.clone(), wheel.clone(), next.clone());
+                tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    while start.elapsed() < limit && next.fetch_add(1, Ordering::Relaxed) < MAX_OPS
+                    {
+                        let t0 = Instant::now();
+                        let (version, name, bytes) = &*wheel;
+                        let r = client
+                            .post(url.as_str())
+                            .basic_auth("__token__", Some("null"))
+                            .multipart(form("bench-null", version, name, bytes.clone()))
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(r.status(), 200);
+                        lat.push(t0.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut lat = Vec::new();
+        for w in workers {
+            lat.extend(w.await.unwrap());
+        }
+        let elapsed = start.elapsed();
+        lat.sort();
+        println!(
+            "null server, tiny uploads ({clients} cl.) {:>7} ops in {:>6.2} s = {:>8.0} ops/s   p50 {:>6.2} ms  p99 {:>6.2} ms   (ceiling; null server cores {:.2})",
+            lat.len(),
+            elapsed.as_secs_f64(),
+            lat.len() as f64 / elapsed.as_secs_f64(),
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            (cpu_seconds(&pid) - started_cpu) / elapsed.as_secs_f64()
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -30,7 +30,7 @@ pub(crate) mod faults;
 pub(crate) mod http;
 pub(crate) mod http_client;
 pub(crate) mod index;
-pub(crate) mod listener;
+pub mod listener;
 pub(crate) mod oidc;
 pub(crate) mod packaging;
 pub mod pipeline;
