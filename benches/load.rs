@@ -884,6 +884,9 @@ fn main() {
         if wanted("null") {
             null_ceiling().await;
         }
+        if named("other-index") {
+            other_index().await;
+        }
         if named("soak") || named("upload-memory") {
             let server = Server::launch(&[], QUIET);
             if named("upload-memory") {
@@ -1260,58 +1263,127 @@ async fn null_ceiling() {
         .unwrap();
     let (port, ca) = line.trim().split_once(' ').unwrap();
     let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
-    let url = Arc::new(format!("https://127.0.0.1:{port}/legacy/"));
-    let wheel = Arc::new(wheels_for("bench-null", 1).remove(0));
+    let url = format!("https://127.0.0.1:{port}/legacy/");
+    let wheels = Arc::new(wheels_for("bench-null", 1));
     let pid = child.id().to_string();
     for clients in [1, 8] {
-        let started_cpu = cpu_seconds(&pid);
-        let next = Arc::new(AtomicUsize::new(0));
-        let start = Instant::now();
-        let limit = Duration::from_secs(5);
-        let workers: Vec<_> = (0..clients)
-            .map(|_| {
-                let client = reqwest::Client::builder()
-                    .add_root_certificate(ca.clone())
-                    .tls_certs_only([])
-                    .build()
-                    .unwrap();
-                let (url, wheel, next) = (url.clone(), wheel.clone(), next.clone());
-                tokio::spawn(async move {
-                    let mut lat = Vec::new();
-                    while start.elapsed() < limit && next.fetch_add(1, Ordering::Relaxed) < MAX_OPS
-                    {
-                        let t0 = Instant::now();
-                        let (version, name, bytes) = &*wheel;
-                        let r = client
-                            .post(url.as_str())
-                            .basic_auth("__token__", Some("null"))
-                            .multipart(form("bench-null", version, name, bytes.clone()))
-                            .send()
-                            .await
-                            .unwrap();
-                        assert_eq!(r.status(), 200);
-                        lat.push(t0.elapsed());
-                    }
-                    lat
-                })
-            })
-            .collect();
-        let mut lat = Vec::new();
-        for w in workers {
-            lat.extend(w.await.unwrap());
-        }
-        let elapsed = start.elapsed();
-        lat.sort();
-        println!(
-            "null server, tiny uploads ({clients} cl.) {:>7} ops in {:>6.2} s = {:>8.0} ops/s   p50 {:>6.2} ms  p99 {:>6.2} ms   (ceiling; null server cores {:.2})",
-            lat.len(),
-            elapsed.as_secs_f64(),
-            lat.len() as f64 / elapsed.as_secs_f64(),
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.99),
-            (cpu_seconds(&pid) - started_cpu) / elapsed.as_secs_f64()
-        );
+        foreign_uploads(
+            &format!("null server, tiny uploads ({clients} cl.)"),
+            &url,
+            Some(&ca),
+            ("__token__", "null"),
+            &wheels,
+            clients,
+            Some(&pid),
+        )
+        .await;
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Tiny uploads for 5 s (`MOCK_PYPI_BENCH_SECONDS`) to another server's legacy upload
+/// URL, `clients` at once, each a different wheel of `wheels` in turn; with `pid`, that
+/// server's CPU.
+async fn foreign_uploads(
+    label: &str,
+    url: &str,
+    ca: Option<&reqwest::Certificate>,
+    (user, password): (&str, &str),
+    wheels: &Arc<Vec<(String, String, Vec<u8>)>>,
+    clients: usize,
+    pid: Option<&str>,
+) {
+    let limit = Duration::from_secs(
+        std::env::var("MOCK_PYPI_BENCH_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5),
+    );
+    let started_cpu = pid.map(cpu_seconds).unwrap_or(0.0);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let mut builder = reqwest::Client::builder();
+            if let Some(ca) = ca {
+                builder = builder.add_root_certificate(ca.clone()).tls_certs_only([]);
+            }
+            let client = builder.build().unwrap();
+            let (url, wheels, next) = (url.to_owned(), wheels.clone(), next.clone());
+            let (user, password) = (user.to_owned(), password.to_owned());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while start.elapsed() < limit {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= MAX_OPS {
+                        break;
+                    }
+                    let (version, name, bytes) = &wheels[i % wheels.len()];
+                    let project = name.split('-').next().unwrap().replace('_', "-");
+                    let t0 = Instant::now();
+                    let r = client
+                        .post(&url)
+                        .basic_auth(&user, Some(&password))
+                        .multipart(form(&project, version, name, bytes.clone()))
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status();
+                    assert!(status.is_success(), "{status}: {}", r.text().await.unwrap());
+                    lat.push(t0.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for w in workers {
+        lat.extend(w.await.unwrap());
+    }
+    let elapsed = start.elapsed();
+    lat.sort();
+    let cpu = pid
+        .map(|p| {
+            format!(
+                "; its cores {:.2}",
+                (cpu_seconds(p) - started_cpu) / elapsed.as_secs_f64()
+            )
+        })
+        .unwrap_or_default();
+    println!(
+        "{label:<40} {:>7} ops in {:>6.2} s = {:>8.0} ops/s   p50 {:>6.2} ms  p99 {:>6.2} ms{cpu}",
+        lat.len(),
+        elapsed.as_secs_f64(),
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+    );
+}
+
+/// The same tiny uploads to another index (devpi, say: benches/devpi.sh starts one):
+/// `MOCK_PYPI_BENCH_OTHER_URL` (its legacy upload URL), `MOCK_PYPI_BENCH_OTHER_AUTH`
+/// (`user:password`), `MOCK_PYPI_BENCH_OTHER_PID` (for its CPU).
+async fn other_index() {
+    let Ok(url) = std::env::var("MOCK_PYPI_BENCH_OTHER_URL") else {
+        println!("other index: set MOCK_PYPI_BENCH_OTHER_URL (benches/devpi.sh does)");
+        return;
+    };
+    let auth = std::env::var("MOCK_PYPI_BENCH_OTHER_AUTH").unwrap_or_default();
+    let (user, password) = auth.split_once(':').unwrap_or((&auth, ""));
+    let pid = std::env::var("MOCK_PYPI_BENCH_OTHER_PID").ok();
+    // A wheel of its own per upload: an index may refuse a file it has.
+    for clients in [1, 8] {
+        let wheels = Arc::new(wheels_for(&format!("bench-other-{clients}"), 2000));
+        foreign_uploads(
+            &format!("other index, tiny uploads ({clients} cl.)"),
+            &url,
+            None,
+            (user, password),
+            &wheels,
+            clients,
+            pid.as_deref(),
+        )
+        .await;
+    }
 }
