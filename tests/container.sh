@@ -322,6 +322,7 @@ docker logs "$balancer" 2>&1 | grep "replicas/$victim_server " | tail -6 | sed '
 echo "scale: the kill cut $cut connection(s) mid-stream; no publish failed and uv retried $(docker logs "${project}_load" 2>&1 | sed -n 's/.*uv retried \([0-9]*\) time.*/\1/p') time(s)"
 served=$(docker logs "$balancer" 2>&1 | grep -o 'replicas/index[0-9]*' | sort -u | wc -l)
 [ "$served" -ge 3 ] || fail "scale: the load reached only $served replicas"
+docker rm -f "${project}_load" >/dev/null
 scale down -v 2>&1 | sed 's/^/  /'
 fi
 
