@@ -267,7 +267,7 @@ curl -fsS "http://127.0.0.1:$MOCK_PYPI_BALANCER_PORT/_mock/health" >/dev/null ||
 docker run -d --name "${project}_load" --network "${project}_default" \
   -e ISSUER_URL=http://issuer:8001 -e CA_FILE=/index-data/tls/ca.pem \
   -e MOCK_PYPI_ADMIN_TOKEN=compose-admin-token -e MOCK_PYPI_ISSUER_REQUEST_TOKEN=compose-request-token \
-  -v "${project}_index-data:/index-data:ro" -v "$repo/tests/container/scale-load.sh:/load.sh:ro" \
+  -e PAYLOAD=4000000 -v "${project}_index-data:/index-data:ro" -v "$repo/tests/container/scale-load.sh:/load.sh:ro" \
   mock-pypi-demo:local sh /load.sh >/dev/null
 # The victim: a replica with a session open through the balancer at that moment (from
 # HAProxy's statistics: server name, address, current sessions).
@@ -313,13 +313,14 @@ echo "scale: PostgreSQL holds $rows files ($names names) for $acknowledged ackno
 # others throughout.
 docker logs "$balancer" 2>&1 | grep -o 'replicas/index[0-9]*' | sort | uniq -c | sed 's/^/  connections: /'
 docker logs "$balancer" 2>&1 | grep -E "$victim_server.*(DOWN|is going)" | sed 's/^/  balancer | /' | tail -3 || true
-# tcplog's termination state: S in first place is the server aborting (the kill).
-cut=$(docker logs "$balancer" 2>&1 | grep -cE "replicas/$victim_server [-0-9/+]+ [0-9]+ S" || true)
+# tcplog's termination state: S in first place is the server aborting, K a session
+# closed because its replica was marked down.
+cut=$(docker logs "$balancer" 2>&1 | grep -cE "replicas/$victim_server [-0-9/+]+ [0-9]+ [SK]" || true)
 docker logs "$balancer" 2>&1 | grep "replicas/$victim_server " | tail -6 | sed 's/^/  victim | /'
 # The victim had a session open when it was killed (its statistics said so); whether
 # that session was mid-request or between requests is the kernel's timing, so this is
 # reported, not required.
-echo "scale: the kill cut $cut connection(s) mid-stream; no publish failed and uv retried $(docker logs "${project}_load" 2>&1 | sed -n 's/.*uv retried \([0-9]*\) time.*/\1/p') time(s)"
+echo "scale: the kill cut $cut open session(s); no publish failed and uv retried $(docker logs "${project}_load" 2>&1 | sed -n 's/.*uv retried \([0-9]*\) time.*/\1/p') time(s)"
 served=$(docker logs "$balancer" 2>&1 | grep -o 'replicas/index[0-9]*' | sort -u | wc -l)
 [ "$served" -ge 3 ] || fail "scale: the load reached only $served replicas"
 docker rm -f "${project}_load" >/dev/null

@@ -10,6 +10,9 @@ set -eu
 : "${WORKERS:=6}"
 : "${PUBLISHES:=8}"
 : "${PROJECT:=scale-load}"
+# Bytes of random payload per wheel: large files take the streamed path and keep a
+# connection busy long enough for the kill to land mid-upload.
+: "${PAYLOAD:=0}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 module=$(echo "$PROJECT" | tr - _)
@@ -25,7 +28,7 @@ worker() {
   while [ "$i" -le "$PUBLISHES" ]; do
     version="1.$w.$i"
     dist="$work/dist-$version"
-    python3 /demo/make_dist.py "$PROJECT" "$version" "$dist" >/dev/null
+    python3 /demo/make_dist.py "$PROJECT" "$version" "$dist" "$PAYLOAD" >/dev/null
     if uv publish --trusted-publishing always --publish-url "https://$BALANCER/legacy/" \
       --check-url "http://$BALANCER/simple/" "$dist"/* >"$work/uv-$version.log" 2>&1; then
       echo "$version" >>"$work/acknowledged"
@@ -39,7 +42,7 @@ worker() {
   done
 }
 
-echo "load: $WORKERS workers x $PUBLISHES publishes through $BALANCER"
+echo "load: $WORKERS workers x $PUBLISHES publishes through $BALANCER (wheels of $PAYLOAD bytes more)"
 w=1
 while [ "$w" -le "$WORKERS" ]; do
   worker "$w" &
