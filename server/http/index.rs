@@ -41,7 +41,7 @@ async fn cached(
     media: &'static str,
     render: impl std::future::Future<Output = Result<(i64, String), IndexError>>,
 ) -> Result<Response, IndexError> {
-    let generation = app.store.generation();
+    let generation = app.store.page_stamp(key);
     if let Some(page) = generation.and_then(|g| app.pages.get(key, media, g)) {
         return Ok(respond(media, page.serial, page.body));
     }

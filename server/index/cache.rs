@@ -1,4 +1,4 @@
-//! Rendered simple pages, kept until the store's write generation moves on. Installers
+//! Rendered simple pages, kept until the store's counters for them move on. Installers
 //! hammer these pages; rendering needs three queries, serving from here needs none.
 
 use std::collections::HashMap;
@@ -9,9 +9,12 @@ use bytes::Bytes;
 /// Bound on cached pages (three media types per project); past it the cache restarts.
 const MAX_PAGES: usize = 30_000;
 
+/// The store's counters a page was rendered at (see `store::changes`).
+type Stamp = (u64, u64);
+
 #[derive(Clone)]
 pub struct CachedPage {
-    generation: u64,
+    generation: Stamp,
     pub serial: i64,
     pub body: Bytes,
 }
@@ -23,7 +26,7 @@ pub struct PageCache {
 
 impl PageCache {
     /// The page for `key` in `media`, if rendered at this generation.
-    pub fn get(&self, key: &str, media: &'static str, generation: u64) -> Option<CachedPage> {
+    pub fn get(&self, key: &str, media: &'static str, generation: Stamp) -> Option<CachedPage> {
         let pages = self.pages.read().ok()?;
         pages
             .get(&(key.to_owned(), media))
@@ -33,7 +36,7 @@ impl PageCache {
 
     /// Keep a page rendered from data read at `generation` (read before the queries,
     /// so a write racing the render leaves a stale tag, never a stale page).
-    pub fn put(&self, key: &str, media: &'static str, generation: u64, serial: i64, body: Bytes) {
+    pub fn put(&self, key: &str, media: &'static str, generation: Stamp, serial: i64, body: Bytes) {
         if let Ok(mut pages) = self.pages.write() {
             if pages.len() >= MAX_PAGES {
                 pages.clear();
@@ -57,12 +60,17 @@ mod tests {
     #[test]
     fn pages_expire_with_the_generation() {
         let cache = PageCache::default();
-        cache.put("demo", "text/html", 1, 7, Bytes::from_static(b"page"));
-        assert_eq!(cache.get("demo", "text/html", 1).map(|p| p.serial), Some(7));
-        assert!(cache.get("demo", "text/html", 2).is_none());
+        cache.put("demo", "text/html", (1, 4), 7, Bytes::from_static(b"page"));
+        assert_eq!(
+            cache.get("demo", "text/html", (1, 4)).map(|p| p.serial),
+            Some(7)
+        );
+        // Either counter moving on (any write; a file of this project) expires it.
+        assert!(cache.get("demo", "text/html", (2, 4)).is_none());
+        assert!(cache.get("demo", "text/html", (1, 5)).is_none());
         assert!(
             cache
-                .get("demo", "application/vnd.pypi.simple.v1+json", 1)
+                .get("demo", "application/vnd.pypi.simple.v1+json", (1, 4))
                 .is_none()
         );
     }

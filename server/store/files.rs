@@ -20,6 +20,8 @@ use crate::util::now;
 /// A validated upload, ready to be recorded.
 pub struct NewFile {
     pub project_id: i64,
+    /// The project's normalized name: whose cached pages the file changes.
+    pub project: String,
     pub version: String,
     pub release_metadata: serde_json::Value,
     pub filename: String,
@@ -133,8 +135,17 @@ pub(super) fn writer(
                 }
             };
             let pool = conn.pool().clone();
-            if decisions.iter().any(|d| matches!(d, Decision::Stored)) {
-                changes.changed().await;
+            // A new file changes its project's pages only, not every cached page.
+            let mut touched: Vec<&str> = jobs
+                .iter()
+                .zip(&decisions)
+                .filter(|(_, d)| matches!(d, Decision::Stored))
+                .map(|(j, _)| j.file.project.as_str())
+                .collect();
+            touched.sort_unstable();
+            touched.dedup();
+            if !touched.is_empty() {
+                changes.files_changed(&touched).await;
             }
             let mut outcomes = Vec::with_capacity(jobs.len());
             for (job, decision) in jobs.iter().zip(decisions) {

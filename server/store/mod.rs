@@ -190,6 +190,12 @@ impl Store {
         self.changes.current()
     }
 
+    /// What a cached page of `project` (`""`: the project list) is valid for; `None`
+    /// when nothing may be cached.
+    pub fn page_stamp(&self, project: &str) -> Option<(u64, u64)> {
+        self.changes.page_stamp(project)
+    }
+
     async fn changed(&self) {
         self.changes.changed().await;
     }

@@ -158,6 +158,7 @@ impl Uploader<'_> {
     ) -> NewFile {
         NewFile {
             project_id,
+            project: plan.normalized.clone(),
             version: plan.meta.version.clone(),
             release_metadata: plan.meta.release_json(form),
             filename: file.filename.clone(),

@@ -23,28 +23,41 @@ async fn replicas_started_at_once_on_a_fresh_directory_share_one_ca() {
     let dir = tempdir();
     let data = dir.path().join("data");
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let mut children: Vec<_> = ports
-        .iter()
-        .map(|port| {
-            let mut cmd = std::process::Command::new(crate::common::binary());
-            cmd.env_clear()
-                .args([
-                    "serve",
-                    "--issuer-key",
-                    crate::common::FIXTURE_KEY,
-                    "--data-dir",
-                ])
-                .arg(&data)
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .envs(
-                    crate::common::postgres_database(&data).map(|u| ("MOCK_PYPI_DATABASE_URL", u)),
-                )
-                .env("PATH", "/usr/bin:/bin")
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(dir.path().join(format!("{port}.log"))).unwrap());
-            cmd.spawn().expect("mock-pypi serve")
-        })
-        .collect();
+    /// Stopped however the test ends (a failed assertion included).
+    struct Children(Vec<std::process::Child>);
+    impl Drop for Children {
+        fn drop(&mut self) {
+            for child in &mut self.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let children = Children(
+        ports
+            .iter()
+            .map(|port| {
+                let mut cmd = std::process::Command::new(crate::common::binary());
+                cmd.env_clear()
+                    .args([
+                        "serve",
+                        "--issuer-key",
+                        crate::common::FIXTURE_KEY,
+                        "--data-dir",
+                    ])
+                    .arg(&data)
+                    .args(["--listen", &format!("127.0.0.1:{port}")])
+                    .envs(
+                        crate::common::postgres_database(&data)
+                            .map(|u| ("MOCK_PYPI_DATABASE_URL", u)),
+                    )
+                    .env("PATH", "/usr/bin:/bin")
+                    .stdout(Stdio::null())
+                    .stderr(std::fs::File::create(dir.path().join(format!("{port}.log"))).unwrap());
+                cmd.spawn().expect("mock-pypi serve")
+            })
+            .collect(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut answered = Vec::new();
     for port in &ports {
@@ -84,10 +97,7 @@ async fn replicas_started_at_once_on_a_fresh_directory_share_one_ca() {
             }
         }
     }
-    for child in &mut children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(children);
     assert_eq!(answered, ports);
 }
 
