@@ -176,7 +176,12 @@ fn startup() {
 enum Until {
     Count(usize),
     Deadline(Duration),
+    /// A deadline with the soak's far larger bound on operations.
+    Soak(Duration),
 }
+
+/// Bound on operations in the soak (30 minutes at well over 5,000/s).
+const MAX_SOAK_OPS: usize = 50_000_000;
 
 /// Bound on operations in a time-limited loop.
 const MAX_OPS: usize = 500_000;
@@ -210,6 +215,7 @@ where
                     let more = match until {
                         Until::Count(n) => i < n,
                         Until::Deadline(d) => start.elapsed() < d && i < MAX_OPS,
+                        Until::Soak(d) => start.elapsed() < d && i < MAX_SOAK_OPS,
                     };
                     if !more {
                         break lat;
@@ -1020,8 +1026,10 @@ async fn upload_memory(server: &Server) {
 }
 
 /// The soak: 32 clients for `MOCK_PYPI_BENCH_SOAK_SECONDS` (1,800 by default) mixing
-/// mints (1 in 10), uploads (1 in 10), simple pages (4 in 10) and file downloads (4 in
-/// 10). One line per 30 s window: operations, p99, RSS and open files. Run it on its own
+/// mints (1 in 10), uploads (1 in 10, a new version each, over 20 projects), simple
+/// pages (4 in 10) and file downloads (4 in 10) of a project nobody uploads to (as
+/// installers read what CI jobs are not publishing). One line per 30 s window:
+/// operations, p99 overall and by kind, RSS and open files. Run it on its own
 /// (`MOCK_PYPI_BENCH=soak`); it is not part of the default set.
 async fn soak(server: &Server) {
     let seconds: u64 = std::env::var("MOCK_PYPI_BENCH_SOAK_SECONDS")
@@ -1030,6 +1038,11 @@ async fn soak(server: &Server) {
         .unwrap_or(1800);
     let window = Duration::from_secs(30.min(seconds.max(1)));
     let token = upload_token(server, "bench-soak").await;
+    let mut tokens = Vec::new();
+    for p in 0..20 {
+        tokens.push(upload_token(server, &format!("bench-soak-{p}")).await);
+    }
+    let tokens = Arc::new(tokens);
     server
         .add_github_publisher(
             "bench-soak-mint",
@@ -1125,11 +1138,11 @@ async fn soak(server: &Server) {
     let (lat, elapsed, cpu) = drive(
         std::slice::from_ref(server),
         32,
-        Until::Deadline(Duration::from_secs(seconds)),
+        Until::Soak(Duration::from_secs(seconds)),
         move |client, _, i| {
-            let (urls, token, key, iss, done, samples) = (
+            let (urls, tokens, key, iss, done, samples) = (
                 urls.clone(),
-                token.clone(),
+                tokens.clone(),
                 key.clone(),
                 iss.clone(),
                 uploads_done.clone(),
@@ -1163,10 +1176,13 @@ async fn soak(server: &Server) {
                     1 => {
                         let n = done.fetch_add(1, Ordering::Relaxed);
                         // Building the wheel is file work: off the reactor too.
+                        let project = format!("bench-soak-{}", n % 20);
+                        let token = tokens[n % 20].clone();
+                        let built = project.clone();
                         let (version, name, bytes) = tokio::task::spawn_blocking(move || {
                             let version = format!("1.{}.{}", n / 1000, n % 1000);
                             let dir = test_support::tempdir();
-                            let d = dists::build(dir.path(), "bench-soak", &version);
+                            let d = dists::build(dir.path(), &built, &version);
                             let name = d.wheel.file_name().unwrap().to_string_lossy().into_owned();
                             (version, name, std::fs::read(&d.wheel).unwrap())
                         })
@@ -1176,7 +1192,7 @@ async fn soak(server: &Server) {
                         let r = client
                             .post(&urls.0)
                             .basic_auth("__token__", Some(&token))
-                            .multipart(form("bench-soak", &version, &name, bytes))
+                            .multipart(form(&project, &version, &name, bytes))
                             .send()
                             .await
                             .unwrap();
