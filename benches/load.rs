@@ -326,6 +326,25 @@ fn form(project: &str, version: &str, filename: &str, bytes: Vec<u8>) -> reqwest
         )
 }
 
+/// One legacy upload with an API token; panics unless it is accepted.
+async fn upload_one(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    project: &str,
+    (version, name, bytes): (&str, &str, Vec<u8>),
+) {
+    let r = client
+        .post(url)
+        .basic_auth("__token__", Some(token))
+        .multipart(form(project, version, name, bytes))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert_eq!(status, 200, "{}", r.text().await.unwrap());
+}
+
 async fn upload_token(server: &Server, project: &str) -> String {
     server
         .add_github_publisher(project, &format!("octo-org/{project}"), "release.yml", "")
@@ -366,15 +385,8 @@ async fn uploads(servers: &[Server]) {
             let (wheels, urls, token) = (wheels.clone(), urls.clone(), token.clone());
             async move {
                 let (version, name, bytes) = &wheels[i];
-                let r = client
-                    .post(&urls[replica])
-                    .basic_auth("__token__", Some(&token))
-                    .multipart(form("bench-up", version, name, bytes.clone()))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-                let _ = r.bytes().await;
+                let wheel = (version.as_str(), name.as_str(), bytes.clone());
+                upload_one(&client, &urls[replica], &token, "bench-up", wheel).await;
             }
         },
     )
@@ -998,14 +1010,8 @@ async fn upload_memory(server: &Server) {
                 (wheels.clone(), url.clone(), token.clone(), done.clone());
             async move {
                 let (version, name, bytes) = &wheels[i];
-                let r = client
-                    .post(&url)
-                    .basic_auth("__token__", Some(&token))
-                    .multipart(form("bench-mem", version, name, bytes.clone()))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+                let wheel = (version.as_str(), name.as_str(), bytes.clone());
+                upload_one(&client, &url, &token, "bench-mem", wheel).await;
                 done.fetch_add(1, Ordering::Relaxed);
             }
         },
@@ -1053,26 +1059,12 @@ async fn soak(server: &Server) {
         .await;
     // One file to download, uploaded first.
     let first = wheels_for("bench-soak", 1).remove(0);
-    let r = server
-        .client()
-        .post(format!("{}/legacy/", server.https()))
-        .basic_auth("__token__", Some(&token))
-        .multipart(form("bench-soak", &first.0, &first.1, first.2))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    assert_eq!(status, 200, "{}", r.text().await.unwrap());
-    let page: serde_json::Value = server
-        .client()
-        .get(format!("{}/simple/bench-soak/", server.http()))
-        .header("Accept", "application/vnd.pypi.simple.v1+json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("{}/legacy/", server.https());
+    let wheel = (first.0.as_str(), first.1.as_str(), first.2);
+    upload_one(&server.client(), &url, &token, "bench-soak", wheel).await;
+    let page = server
+        .get_json(&format!("{}/simple/bench-soak/", server.http()))
+        .await;
     let file_url = page["files"][0]["url"].as_str().unwrap().to_owned();
     let file_url = if file_url.starts_with("http") {
         file_url
@@ -1189,14 +1181,8 @@ async fn soak(server: &Server) {
                         .await
                         .unwrap();
                         let t_up = Instant::now();
-                        let r = client
-                            .post(&urls.0)
-                            .basic_auth("__token__", Some(&token))
-                            .multipart(form(&project, &version, &name, bytes))
-                            .send()
-                            .await
-                            .unwrap();
-                        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+                        let wheel = (version.as_str(), name.as_str(), bytes);
+                        upload_one(&client, &urls.0, &token, &project, wheel).await;
                         // The wheel's building is the load generator's, not the server's.
                         samples.lock().unwrap().push((1, t_up.elapsed()));
                         return;

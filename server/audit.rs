@@ -122,9 +122,22 @@ pub struct Detail {
     pub key: Option<KeySource>,
     #[serde(default)]
     pub steps: Vec<Step>,
-    /// Every publisher considered, with a verdict per claim.
+    /// The publishers considered that tell the most, with a verdict per claim: the
+    /// chosen one first, then the closest (at most [`REPORTED_CANDIDATES`]).
     #[serde(default)]
     pub candidates: Vec<Candidate>,
+    /// How many more publishers were considered than `candidates` names.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub candidates_omitted: usize,
+}
+
+/// How many considered publishers an exchange's record names in full: an index with
+/// hundreds of publishers must not store (and show) a verdict table for each of them
+/// with every exchange.
+pub const REPORTED_CANDIDATES: usize = 5;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Detail {

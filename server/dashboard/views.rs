@@ -272,6 +272,8 @@ pub struct ExchangePage {
     pub steps: Vec<Step>,
     pub key: Option<String>,
     pub candidates: Vec<CandidateBlock>,
+    /// Publishers considered beyond those shown.
+    pub candidates_omitted: usize,
     pub token: Option<TokenLine>,
     pub uploads: Vec<FileLine>,
     pub burns: Vec<BurnLine>,
@@ -314,6 +316,7 @@ impl ExchangePage {
                 .as_ref()
                 .map(|k| format!("{} from {}", k.kid, k.jwks_url)),
             candidates: detail.candidates.iter().map(CandidateBlock::from).collect(),
+            candidates_omitted: detail.candidates_omitted,
             token: token.and_then(|t| t.token.as_ref()).map(|t| TokenLine {
                 id: t.id.clone(),
                 expires: When::at(t.expires_at.unwrap_or_default(), now),

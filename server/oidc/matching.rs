@@ -5,27 +5,38 @@ use serde_json::{Map, Value};
 
 use super::publisher::{self, Publisher};
 use super::rules::Evaluation;
-use crate::audit::Candidate;
+use crate::audit::{Candidate, REPORTED_CANDIDATES};
 use crate::provider::Provider;
 
 pub enum MatchOutcome {
     Matched {
         publisher: Publisher,
-        candidates: Vec<Candidate>,
+        candidates: Candidates,
     },
     /// `reason` is Warehouse's text; `explanation` says what to change.
     NoMatch {
         reason: String,
         explanation: String,
-        candidates: Vec<Candidate>,
+        candidates: Candidates,
     },
+}
+
+/// The publishers worth reporting, and how many others were considered.
+pub struct Candidates {
+    pub shown: Vec<Candidate>,
+    pub omitted: usize,
 }
 
 type Evaluated<'a> = (&'a Publisher, Evaluation);
 
-fn report(evaluated: &[Evaluated<'_>], selected: Option<i64>) -> Vec<Candidate> {
-    evaluated
+/// The chosen publisher, then the closest others (most claims passed, oldest first),
+/// at most [`REPORTED_CANDIDATES`] in all.
+fn report(evaluated: &[Evaluated<'_>], selected: Option<i64>) -> Candidates {
+    let mut ranked: Vec<&Evaluated<'_>> = evaluated.iter().collect();
+    ranked.sort_by_key(|(p, e)| (Some(p.id) != selected, std::cmp::Reverse(e.passed()), p.id));
+    let shown = ranked
         .iter()
+        .take(REPORTED_CANDIDATES)
         .map(|(p, e)| Candidate {
             publisher_id: p.id,
             project: p.project.clone(),
@@ -33,7 +44,11 @@ fn report(evaluated: &[Evaluated<'_>], selected: Option<i64>) -> Vec<Candidate> 
             selected: Some(p.id) == selected,
             verdicts: e.verdicts.clone(),
         })
-        .collect()
+        .collect();
+    Candidates {
+        shown,
+        omitted: evaluated.len().saturating_sub(REPORTED_CANDIDATES),
+    }
 }
 
 /// Choose the publisher for these claims, Warehouse's way: required claims present;
@@ -215,13 +230,39 @@ mod tests {
                     "{explanation}"
                 );
                 assert!(
-                    candidates[0]
+                    candidates.shown[0]
                         .verdicts
                         .iter()
                         .any(|v| v.claim == "workflow" && !v.ok)
                 );
             }
             MatchOutcome::Matched { .. } => panic!("matched"),
+        }
+    }
+
+    #[test]
+    fn the_record_names_the_chosen_and_the_closest_publishers_only() {
+        let mut pubs: Vec<Publisher> = (1..=8)
+            .map(|i| publisher(i, "pypi", &format!("other-{i}.yml")))
+            .collect();
+        pubs.push(publisher(9, "pypi", "release.yml"));
+        let c = claims(json!({}));
+        match m(&pubs, &c) {
+            MatchOutcome::Matched {
+                publisher,
+                candidates,
+            } => {
+                assert_eq!(publisher.id, 9);
+                assert_eq!(candidates.shown.len(), REPORTED_CANDIDATES);
+                assert_eq!(candidates.omitted, 9 - REPORTED_CANDIDATES);
+                assert!(candidates.shown[0].selected && candidates.shown[0].publisher_id == 9);
+                let rest: Vec<i64> = candidates.shown[1..]
+                    .iter()
+                    .map(|c| c.publisher_id)
+                    .collect();
+                assert_eq!(rest, [1, 2, 3, 4], "then the closest, oldest first");
+            }
+            MatchOutcome::NoMatch { explanation, .. } => panic!("{explanation}"),
         }
     }
 

@@ -13,7 +13,7 @@ pub mod uploads;
 
 pub use clients::*;
 pub use pg::postgres_database;
-pub use server::{Server, serve_command, tempdir, wait_for_server};
+pub use server::{Server, free_port, serve_command, tempdir, wait_for_server};
 
 /// The repository (this crate lives in its `support/`).
 pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");

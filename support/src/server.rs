@@ -385,6 +385,14 @@ pub fn wait_for_server(data_dir: &Path, pid: u32) -> Option<Value> {
     None
 }
 
+/// A port nothing listens on right now, on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// A temporary directory under cargo's target/tmp: the project's own disk area, as a
 /// user's data directory would be (the system /tmp may be far slower at creating files).
 pub fn tempdir() -> tempfile::TempDir {

@@ -5,16 +5,8 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{Server, dists, tempdir};
+use crate::common::{Server, dists, free_port, tempdir};
 use serde_json::{Value, json};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Three processes started at the same instant on an empty data directory: each
 /// serves HTTPS with a certificate the one `ca.pem` left there verifies.

@@ -323,7 +323,7 @@ fn choose(
                 candidates,
             } = match_publishers(provider, pending_publishers, claims, iss)
             {
-                audit.detail.candidates = candidates;
+                record_candidates(audit, candidates);
                 return Outcome::Reify {
                     publisher_id: publisher.id,
                 };
@@ -335,7 +335,7 @@ fn choose(
             publisher,
             candidates,
         } => {
-            audit.detail.candidates = candidates;
+            record_candidates(audit, candidates);
             publisher
         }
         MatchOutcome::NoMatch {
@@ -343,7 +343,7 @@ fn choose(
             explanation,
             candidates,
         } => {
-            audit.detail.candidates = candidates;
+            record_candidates(audit, candidates);
             let expired = expired_match(provider, &expired, claims, iss);
             let explanation = match expired.map(|p| expired_note(&p, policy, now)) {
                 Some(note) => {
@@ -496,6 +496,12 @@ fn json_kind(v: &Value) -> &'static str {
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
     }
+}
+
+/// What the record keeps of the publishers considered.
+fn record_candidates(audit: &mut Audit, candidates: crate::oidc::matching::Candidates) {
+    audit.detail.candidates = candidates.shown;
+    audit.detail.candidates_omitted = candidates.omitted;
 }
 
 #[cfg(test)]
