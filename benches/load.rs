@@ -1046,9 +1046,11 @@ async fn soak(server: &Server) {
     let token = upload_token(server, "bench-soak").await;
     let mut tokens = Vec::new();
     for p in 0..20 {
-        tokens.push(upload_token(server, &format!("bench-soak-{p}")).await);
+        let token = upload_token(server, &format!("bench-soak-{p}")).await;
+        tokens.push((token, Instant::now()));
     }
-    let tokens = Arc::new(tokens);
+    // Upload tokens live 15 minutes: each is minted again after 10.
+    let tokens = Arc::new(std::sync::Mutex::new(tokens));
     server
         .add_github_publisher(
             "bench-soak-mint",
@@ -1169,7 +1171,43 @@ async fn soak(server: &Server) {
                         let n = done.fetch_add(1, Ordering::Relaxed);
                         // Building the wheel is file work: off the reactor too.
                         let project = format!("bench-soak-{}", n % 20);
-                        let token = tokens[n % 20].clone();
+                        let p = n % 20;
+                        let fresh = {
+                            let held = tokens.lock().unwrap();
+                            (held[p].1.elapsed() < Duration::from_secs(600))
+                                .then(|| held[p].0.clone())
+                        };
+                        let token = match fresh {
+                            Some(t) => t,
+                            None => {
+                                let (key, iss) = (key.clone(), iss.clone());
+                                let oidc = tokio::task::spawn_blocking(move || {
+                                    let identity = GitHubIdentity {
+                                        repository: format!("octo-org/bench-soak-{p}"),
+                                        ..Default::default()
+                                    };
+                                    let jti = format!("soak-refresh-{n}");
+                                    let now = mock_pypi::util::now();
+                                    let ctx = ClaimContext::at(&iss, "pypi", now, 600, &jti);
+                                    key.sign(&identity.claims(&ctx)).unwrap()
+                                })
+                                .await
+                                .unwrap();
+                                let r = client
+                                    .post(&urls.3)
+                                    .json(&serde_json::json!({"token": oidc}))
+                                    .send()
+                                    .await
+                                    .unwrap();
+                                let body: serde_json::Value = r.json().await.unwrap();
+                                let t = body["token"]
+                                    .as_str()
+                                    .expect("a fresh upload token")
+                                    .to_owned();
+                                tokens.lock().unwrap()[p] = (t.clone(), Instant::now());
+                                t
+                            }
+                        };
                         let built = project.clone();
                         let (version, name, bytes) = tokio::task::spawn_blocking(move || {
                             let version = format!("1.{}.{}", n / 1000, n % 1000);
