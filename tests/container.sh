@@ -28,7 +28,7 @@ started=$(date +%s)
 
 want() { case " ${MOCK_PYPI_CONTAINER_ONLY:-hygiene sqlite postgres scale} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 say() { printf '== container: %s\n' "$*"; }
-fail() { printf 'container test FAILED: %s\n' "$*" >&2; exit 1; }
+fail() { printf 'container test FAILED: %s\n' "$*" | tee /dev/stderr; exit 1; }
 ms() { date +%s%3N; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

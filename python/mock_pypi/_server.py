@@ -234,8 +234,9 @@ class Server:
             raise RuntimeError("this Server is already started")
         binary = self._binary or find_binary()
         self._tmp = tempfile.mkdtemp(prefix="mock-pypi-")
-        self._data_dir = (self._given_data_dir or Path(self._tmp) / "data").resolve()
-        self._log_path = Path(self._tmp) / "server.log"
+        data_dir = (self._given_data_dir or Path(self._tmp) / "data").resolve()
+        log_path = Path(self._tmp) / "server.log"
+        self._data_dir, self._log_path = data_dir, log_path
         # A clean slate: the caller's MOCK_PYPI_* variables must not reconfigure the server.
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_PYPI_")}
         env.setdefault("RUST_LOG", "mock_pypi=info,warn")
@@ -246,19 +247,21 @@ class Server:
                 # The first server generates the key there; the others wait and read it.
                 with _KEY_LOCK:
                     if not key.is_file():
-                        return self._launch(binary, env, ["--issuer-key", str(key)])
-            return self._launch(binary, env, ["--issuer-key", str(key)])
-        return self._launch(binary, env, [])
+                        return self._launch(binary, env, data_dir, log_path, ["--issuer-key", str(key)])
+            return self._launch(binary, env, data_dir, log_path, ["--issuer-key", str(key)])
+        return self._launch(binary, env, data_dir, log_path, [])
 
-    def _launch(self, binary: str, env: dict[str, str], key_args: list[str]) -> "Server":
-        command = [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self._data_dir), *key_args, *self._args]
-        with open(self._log_path, "wb") as log:
+    def _launch(
+        self, binary: str, env: dict[str, str], data_dir: Path, log_path: Path, key_args: list[str]
+    ) -> "Server":
+        command = [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *key_args, *self._args]
+        with open(log_path, "wb") as log:
             self._process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                 start_new_session=True,
             )
         deadline = time.monotonic() + self._timeout
-        info_path = self._data_dir / "server.json"
+        info_path = data_dir / "server.json"
         while True:
             if self._process.poll() is not None:
                 message = f"mock-pypi serve exited with status {self._process.returncode} before it was ready"
