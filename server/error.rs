@@ -284,6 +284,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A token that is valid, but not for this (a workshop seat's, elsewhere).
+    #[error("{0}")]
+    Forbidden(String),
     /// An upstream (an issuer's key set) failed.
     #[error("{0}")]
     BadGateway(String),
@@ -304,6 +307,7 @@ impl IntoResponse for ApiError {
                     .into_response();
             }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Conflict(_) | ApiError::Store(StoreError::Conflict) => StatusCode::CONFLICT,
             ApiError::Store(e) => {

@@ -42,3 +42,4 @@ pub(crate) mod state;
 pub(crate) mod store;
 pub(crate) mod tokens;
 pub(crate) mod upload;
+pub(crate) mod workshop;

@@ -43,6 +43,10 @@ pub struct ServerInfo {
     /// The TestPyPI index beside this one (`serve --testpypi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub testpypi: Option<IndexInfo>,
+    /// The workshop seat this directory acts as (`mock-pypi join`): `request_token` is
+    /// then the seat's token, and there is no admin token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<u32>,
 }
 
 /// Where a second index (TestPyPI) answers on the same port.

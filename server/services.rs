@@ -230,6 +230,9 @@ pub async fn apply_fixtures(app: &App) -> anyhow::Result<()> {
     for publisher in &app.settings.publishers {
         apply_publisher(app, publisher).await?;
     }
+    if let Some(room) = &app.workshop {
+        room.apply(app).await?;
+    }
     Ok(())
 }
 

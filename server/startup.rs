@@ -89,9 +89,17 @@ impl Server {
             None => None,
         };
         let other = settings.testpypi.clone().map(|a| ("TestPyPI", a));
+        let plan = settings.workshop.take();
         let mut app = index_app(settings, IndexName::PyPI, public_url, store, blobs, &shared)?;
         app.testpypi = testpypi;
         app.policy.other_index = other;
+        if let Some(plan) = plan {
+            let room = Arc::new(crate::workshop::Room::open(plan, &data_dir).await?);
+            if let Some(issuer) = &app.issuer {
+                issuer.admit_seats(room.clone());
+            }
+            app.workshop = Some(room);
+        }
         services::apply_fixtures(&app).await?;
         let state = AppState(Arc::new(app));
         server_info(&state, tls_material.ca_bundle)
@@ -164,6 +172,7 @@ fn index_app(
     Ok(App {
         index,
         testpypi: None,
+        workshop: None,
         faults: Default::default(),
         sigstore_roots: shared.sigstore_roots.clone(),
         public_url,
@@ -201,6 +210,7 @@ async fn testpypi_app(
     test.data_dir = settings.data_dir.join("testpypi");
     test.audience = audience.to_owned();
     test.faults = Vec::new();
+    test.workshop = None;
     test.projects = Vec::new();
     test.releases = Vec::new();
     tokio::fs::create_dir_all(&test.data_dir)

@@ -80,6 +80,8 @@ pub struct App {
     pub sigstore_roots: Arc<crate::sigstore::root::Roots>,
     /// Armed faults (the failure kit), with the files they keep off the simple pages.
     pub faults: crate::faults::Faults,
+    /// The workshop room, when the server runs one (`mock-pypi workshop`).
+    pub workshop: Option<Arc<crate::workshop::Room>>,
 }
 
 impl App {

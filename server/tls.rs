@@ -119,7 +119,7 @@ pub async fn load(
 /// `ca-bundle.pem` next to the test CA: the system's roots (as the platform verifier
 /// finds them; none on a bare machine) followed by the test CA. Rewritten at every start,
 /// so it follows the system's roots.
-async fn write_bundle(ca_file: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) async fn write_bundle(ca_file: &Path) -> anyhow::Result<PathBuf> {
     let ca_pem = tokio::fs::read_to_string(ca_file).await?;
     let bundle_path = ca_file.with_file_name("ca-bundle.pem");
     let system = tokio::task::spawn_blocking(|| {

@@ -127,12 +127,16 @@ pub async fn act(args: ActArgs) -> anyhow::Result<()> {
     let found = workflows(&repo)?;
     let parsed: Vec<Workflow> = found.iter().map(|(w, _)| w.clone()).collect();
     let event = event(&args.act_args)?;
+    // Jobs run on the host (act's `-self-hosted` platform) unless the user names a
+    // platform: their tokens say so, as GitHub's do for a self-hosted runner.
+    let runner = (!platform_given(&args.act_args)).then_some("self-hosted");
     let grants = inject::grants(
         &repo_facts(&repo)?,
         &parsed,
         &event,
         &r.issuer,
         &r.request_token,
+        runner,
     );
     eprintln!("mock-pypi act: {} on {}", event.name, event.git_ref);
     for g in &grants {
@@ -158,10 +162,18 @@ pub async fn act(args: ActArgs) -> anyhow::Result<()> {
 /// same words the client got, even when a job's log lost them).
 pub(super) async fn explain_exchanges(target: &Target, since: i64) {
     let Ok(info) = target.info() else { return };
-    let (Some(url), Some(token)) = (info.http_url.clone(), info.admin_token.clone()) else {
+    let Ok(client) = crate::http_client::cli() else {
         return;
     };
-    let Ok(client) = crate::http_client::cli() else {
+    if let (None, Some(_), Some(seat_token), Some(url)) = (
+        &info.admin_token,
+        info.seat,
+        &info.request_token,
+        &info.http_url,
+    ) {
+        return explain_seat_exchanges(&client, url, seat_token, since).await;
+    }
+    let (Some(url), Some(token)) = (info.http_url.clone(), info.admin_token.clone()) else {
         return;
     };
     // Each index's exchanges, named when the server serves two.
@@ -197,6 +209,43 @@ pub(super) async fn explain_exchanges(target: &Target, since: i64) {
     }
 }
 
+/// Whether act's own arguments name a platform (`-P`, `--platform`).
+fn platform_given(act_args: &[String]) -> bool {
+    act_args
+        .iter()
+        .any(|a| a == "-P" || a.starts_with("--platform"))
+}
+
+/// A workshop seat's exchanges during the run, from its own seat's report.
+async fn explain_seat_exchanges(client: &reqwest::Client, url: &str, token: &str, since: i64) {
+    let answer = client
+        .get(format!("{url}/_mock/api/workshop/seat"))
+        .bearer_auth(token)
+        .send()
+        .await;
+    let Ok(body) = answer else { return };
+    let Ok(body) = body.json::<Value>().await else {
+        return;
+    };
+    let mine: Vec<&Value> = body["exchanges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["created_at"].as_i64().is_some_and(|t| t >= since))
+        .collect();
+    if mine.is_empty() {
+        eprintln!("mock-pypi: no token exchange of this seat reached the index during the run");
+    }
+    for e in mine.iter().rev() {
+        eprintln!(
+            "mock-pypi: exchange {} {}: {}",
+            e["id"],
+            e["outcome"].as_str().unwrap_or(""),
+            e["description"].as_str().unwrap_or("")
+        );
+    }
+}
+
 fn run(
     args: &ActArgs,
     r: &super::target::Resolved,
@@ -220,11 +269,7 @@ fn run(
     }
     let mut cmd = Command::new(&args.act_binary);
     cmd.current_dir(copy).args(&args.act_args);
-    let platform_given = args
-        .act_args
-        .iter()
-        .any(|a| a == "-P" || a.starts_with("--platform"));
-    if !platform_given {
+    if !platform_given(&args.act_args) {
         for label in LABELS {
             cmd.args(["-P", &format!("{label}=-self-hosted")]);
         }

@@ -14,6 +14,7 @@ mod repo;
 mod serve;
 mod target;
 mod token;
+mod workshop;
 
 use clap::{Parser, Subcommand};
 
@@ -66,6 +67,12 @@ pub enum Command {
     /// Run the repository's GitLab pipeline under gitlab-ci-local against the running
     /// server, each job's id_tokens holding tokens with that job's claims.
     GitlabCiLocal(gitlab_ci_local::GitLabCiLocalArgs),
+    /// Run the sandbox for a room: seats (attendee-01 …) with their own publishers and
+    /// tokens, exercises that check themselves, a projector view of the room.
+    Workshop(workshop::WorkshopArgs),
+    /// Take a seat in a workshop: fetch its CA, write this seat's settings, print what
+    /// to `eval` so every later command acts as the seat.
+    Join(workshop::JoinArgs),
 }
 
 /// Run one command to its end.
@@ -84,5 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Preflight(args) => preflight::preflight(args).await,
         Command::Act(args) => act::act(args).await,
         Command::GitlabCiLocal(args) => gitlab_ci_local::gitlab_ci_local(args).await,
+        Command::Workshop(args) => workshop::workshop(args).await,
+        Command::Join(args) => workshop::join(args).await,
     }
 }

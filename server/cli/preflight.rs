@@ -321,8 +321,17 @@ async fn server_publishers(
     info: &crate::server_info::ServerInfo,
     base: String,
 ) -> anyhow::Result<Vec<Value>> {
-    let url = format!("{base}/_mock/api/publishers");
-    let token = info.admin_token.clone().unwrap_or_default();
+    // A workshop seat reads its own publishers; the admin token reads them all.
+    let (url, token) = match (&info.admin_token, info.seat, &info.request_token) {
+        (None, Some(_), Some(seat_token)) => (
+            format!("{base}/_mock/api/workshop/seat"),
+            seat_token.clone(),
+        ),
+        _ => (
+            format!("{base}/_mock/api/publishers"),
+            info.admin_token.clone().unwrap_or_default(),
+        ),
+    };
     let answer: Value = crate::http_client::cli()?
         .get(&url)
         .bearer_auth(token)

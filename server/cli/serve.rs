@@ -38,6 +38,16 @@ pub struct IssuerArgs {
 pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let settings = Settings::resolve(args)?;
+    serve_settings(settings, started, None).await
+}
+
+/// Serve these settings; `next` replaces the banner's next steps (the workshop's join
+/// lines), given the server once it is bound.
+pub async fn serve_settings(
+    settings: Settings,
+    started: std::time::Instant,
+    next: Option<&dyn Fn(&crate::state::App) -> String>,
+) -> anyhow::Result<()> {
     let server = Server::build(settings).await?;
     let app = server.state.clone();
     let https = app.https_url();
@@ -77,7 +87,10 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         app.admin_token,
         app.settings.data_dir.display()
     );
-    banner += &next_steps(&app.settings, &https);
+    banner += &match next {
+        Some(next) => next(&app),
+        None => next_steps(&app.settings, &https),
+    };
     println!("{banner}");
     server.run(shutdown_signal()).await
 }

@@ -155,6 +155,7 @@ pub async fn call(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         anyhow::bail!(
             "{status}: {}",
             body.get("error")
+                .or_else(|| body.get("message"))
                 .and_then(Value::as_str)
                 .unwrap_or("request failed")
         );

@@ -171,6 +171,8 @@ pub struct Settings {
     pub faults: Vec<Value>,
     pub projects: Vec<ProjectFixture>,
     pub releases: Vec<ReleaseFixture>,
+    /// A workshop room (`mock-pypi workshop`): its seats and exercises.
+    pub workshop: Option<crate::workshop::Plan>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
@@ -345,6 +347,7 @@ impl Settings {
                 .map(serde_json::to_value)
                 .collect::<Result<_, _>>()
                 .context("the config file's faults")?,
+            workshop: None,
         })
     }
 }

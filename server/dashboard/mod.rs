@@ -4,12 +4,14 @@
 //! `http::dashboard`.
 
 mod faults;
-mod time;
+pub(crate) mod time;
 mod views;
+mod workshop;
 
 pub use faults::*;
 pub use time::When;
 pub use views::*;
+pub use workshop::*;
 
 /// Where the dashboard is mounted.
 pub const BASE: &str = "/_mock/dashboard";

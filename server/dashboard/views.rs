@@ -22,6 +22,8 @@ pub struct Frame {
     pub other: Option<(&'static str, &'static str)>,
     /// Where this index's pages start ("" for PyPI, "/test" for TestPyPI).
     pub mount: &'static str,
+    /// The server runs a workshop: the navigation links its projector view.
+    pub workshop: bool,
 }
 
 /// The TestPyPI index's dashboard.
@@ -37,6 +39,7 @@ impl Frame {
             index: None,
             other: None,
             mount: "",
+            workshop: false,
         }
     }
 

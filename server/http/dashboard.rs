@@ -14,7 +14,7 @@ use crate::audit::ExchangeOutcome;
 use crate::dashboard::{
     BASE, BurnLine, ExchangeLine, ExchangePage, ExchangesPage, FaultEventLine, FaultLine,
     FaultsPage, FileLine, Frame, IssuerLine, IssuersPage, OverviewPage, ProjectBlock, ProjectsPage,
-    PublisherLine, PublishersPage,
+    PublisherLine, PublishersPage, ResetPage, SeatPage, WorkshopPage,
 };
 use crate::services;
 use crate::services::ServiceError;
@@ -38,13 +38,21 @@ pub fn router() -> Router<AppState> {
         .route("/projects", get(projects))
         .route("/issuers", get(issuers))
         .route("/faults", get(faults))
+        .route("/workshop", get(workshop))
+        .route("/workshop/seats/{seat}", get(workshop_seat))
+        .route(
+            "/workshop/reset",
+            get(workshop_reset_page).post(workshop_reset),
+        )
 }
 
 /// Every page's frame, with the banner when faults are armed.
 fn frame(app: &AppState, section: &'static str) -> Frame {
-    Frame::new(section)
+    let mut frame = Frame::new(section)
         .with_faults(app.faults.list().len())
-        .of_index(app.index == IndexName::TestPyPI, app.testpypi.is_some())
+        .of_index(app.index == IndexName::TestPyPI, app.testpypi.is_some());
+    frame.workshop = app.workshop.is_some();
+    frame
 }
 
 async fn style() -> Response {
@@ -291,4 +299,126 @@ async fn faults(State(app): State<AppState>, Query(q): Query<Live>) -> Result<Re
                 .collect(),
         },
     ))
+}
+
+/// `?live=0` stops a workshop page's refreshing (they refresh by default: a projector
+/// and an attendee's page follow the room).
+fn live(q: &Live) -> bool {
+    q.live.as_deref() != Some("0")
+}
+
+fn no_workshop() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "this server runs no workshop: start it with `mock-pypi workshop`",
+    )
+        .into_response()
+}
+
+async fn workshop(State(app): State<AppState>, Query(q): Query<Live>) -> Result<Response, Failed> {
+    let Some(room) = app.workshop.clone() else {
+        return Ok(no_workshop());
+    };
+    let standings = room.standings(&app).await?;
+    let mut frame = frame(&app, "workshop");
+    frame.refresh = live(&q);
+    Ok(page(
+        StatusCode::OK,
+        WorkshopPage::new(frame, &standings, &room.plan.source, app.public_url.clone()),
+    ))
+}
+
+async fn workshop_seat(
+    State(app): State<AppState>,
+    Path(seat): Path<u32>,
+    Query(q): Query<Live>,
+) -> Result<Response, Failed> {
+    let Some(room) = app.workshop.clone() else {
+        return Ok(no_workshop());
+    };
+    let Some((plan, standing)) = room.standing(&app, seat).await? else {
+        return Ok((
+            StatusCode::NOT_FOUND,
+            format!(
+                "there is no seat {seat}: this room has seats 1 to {}",
+                room.plan.seats
+            ),
+        )
+            .into_response());
+    };
+    let last = match standing.exchanges.first() {
+        Some(id) => app.store.exchange(*id).await?,
+        None => None,
+    };
+    let mut frame = frame(&app, "workshop");
+    frame.refresh = live(&q);
+    Ok(page(
+        StatusCode::OK,
+        SeatPage::new(frame, &plan, &standing, last.as_ref(), now()),
+    ))
+}
+
+fn reset_page(
+    app: &AppState,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let seats = app.workshop.as_ref().map_or(0, |r| r.plan.seats);
+    page(
+        status,
+        ResetPage {
+            frame: frame(app, "workshop"),
+            seats,
+            notice,
+            error,
+        },
+    )
+}
+
+async fn workshop_reset_page(State(app): State<AppState>) -> Response {
+    if app.workshop.is_none() {
+        return no_workshop();
+    }
+    reset_page(&app, StatusCode::OK, None, None)
+}
+
+#[derive(Deserialize)]
+struct SeatReset {
+    seat: String,
+    admin_token: String,
+}
+
+async fn workshop_reset(
+    State(app): State<AppState>,
+    Form(form): Form<SeatReset>,
+) -> Result<Response, Failed> {
+    let Some(room) = app.workshop.clone() else {
+        return Ok(no_workshop());
+    };
+    if !crate::util::constant_time_eq(form.admin_token.trim(), &app.admin_token) {
+        let error = "Wrong admin token: it is printed by `mock-pypi workshop` and kept in the data directory's admin-token file.";
+        return Ok(reset_page(
+            &app,
+            StatusCode::UNAUTHORIZED,
+            None,
+            Some(error.into()),
+        ));
+    }
+    let Ok(seat) = form.seat.trim().parse::<u32>() else {
+        let error = format!("'{}' is not a seat number", form.seat.trim());
+        return Ok(reset_page(&app, StatusCode::BAD_REQUEST, None, Some(error)));
+    };
+    if !room.reset(&app, seat).await? {
+        let error = format!(
+            "There is no seat {seat}: this room has seats 1 to {}.",
+            room.plan.seats
+        );
+        return Ok(reset_page(&app, StatusCode::NOT_FOUND, None, Some(error)));
+    }
+    tracing::info!(seat, "workshop seat reset (dashboard)");
+    let notice = format!(
+        "Seat {seat} was reset: its attendee joins again with `mock-pypi join … --seat {seat}`."
+    );
+    Ok(reset_page(&app, StatusCode::OK, Some(notice), None))
 }

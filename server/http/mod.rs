@@ -13,6 +13,7 @@ mod index;
 mod json;
 mod oidc;
 mod upload;
+mod workshop;
 
 use std::time::Duration;
 
@@ -231,6 +232,7 @@ fn operators(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/_mock/health", get(health))
+        .nest("/_mock/api/workshop", workshop::router())
         .nest("/_mock/api", control::router(state.clone()))
         .route("/_mock/dashboard/", get(dashboard::overview))
         .nest("/_mock/dashboard", dashboard::router())

@@ -61,6 +61,11 @@ pub struct GitHubIdentity {
     /// (data residency, `https://token.actions.SUBDOMAIN.ghe.com`). PyPI trusts neither.
     #[serde(default)]
     pub issuer_form: Option<String>,
+    /// `github-hosted` (the default) or `self-hosted`: the kind of runner the job ran
+    /// on, as GitHub's `runner_environment` claim says (`mock-pypi act` runs jobs on the
+    /// host, a self-hosted runner).
+    #[serde(default)]
+    pub runner_environment: Option<String>,
 }
 
 /// The date from which GitHub gives new and renamed repositories the immutable `sub`.
@@ -215,6 +220,7 @@ pub fn request_url(issuer_base: &str, identity: &GitHubIdentity) -> String {
         ("enterprise", identity.enterprise.as_ref()),
         ("enterprise_id", identity.enterprise_id.as_ref()),
         ("issuer_form", identity.issuer_form.as_ref()),
+        ("runner_environment", identity.runner_environment.as_ref()),
     ];
     for (key, value) in pairs {
         if let Some(value) = value {
@@ -232,6 +238,13 @@ impl GitHubIdentity {
     pub fn check(&self) -> Result<(), String> {
         if let Some(keys) = &self.sub_claim_keys {
             check_sub_claim_keys(keys)?;
+        }
+        if let Some(runner) = &self.runner_environment
+            && !matches!(runner.as_str(), "github-hosted" | "self-hosted")
+        {
+            return Err(format!(
+                "runner_environment '{runner}': GitHub says github-hosted or self-hosted"
+            ));
         }
         if let Some(day) = &self.repository_created {
             time::Date::parse(
@@ -322,7 +335,7 @@ impl GitHubIdentity {
             "event_name": self.event_name.clone().unwrap_or_else(|| "push".into()),
             "ref_type": ref_type,
             "ref_protected": "false",
-            "runner_environment": "github-hosted",
+            "runner_environment": self.runner_environment.as_deref().unwrap_or("github-hosted"),
             "iss": ctx.issuer,
             "nbf": ctx.now - 5,
             "iat": ctx.now,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::github::GitHubIdentity;
-use super::{HANG_LIMIT, Issuer, IssuerError, JwksMode, MintRequest, TokenSpec};
+use super::{Caller, HANG_LIMIT, Issuer, IssuerError, JwksMode, MintRequest, TokenSpec};
 use crate::faults::Route;
 use crate::provider::Provider;
 
@@ -61,8 +61,18 @@ async fn bearer(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let mut request = request;
     match issuer.check_bearer(request.headers()) {
-        Ok(()) => next.run(request).await,
+        Ok(Caller::Seat { seat, .. }) if request.uri().path().starts_with("/_control") => {
+            IssuerError::Forbidden(format!(
+                "seat {seat}'s token cannot change the issuer (the instructor's admin does)"
+            ))
+            .into_response()
+        }
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -261,6 +271,7 @@ struct TokenRequest {
 /// request token as bearer; answers `{"count": 1, "value": "<jwt>"}`.
 async fn github_token_request(
     State(issuer): State<Arc<Issuer>>,
+    Extension(caller): Extension<Caller>,
     query: Result<Query<TokenRequest>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, IssuerError> {
     let Query(request) = query.map_err(|e| {
@@ -268,6 +279,7 @@ async fn github_token_request(
             "{e}: the request URL must carry repository=OWNER/REPO (see `mock-pypi env github`)"
         ))
     })?;
+    caller.may_mint(Provider::GitHub, Some(request.identity.owner()))?;
     // Real GitHub defaults the audience to the owner's URL when none is asked for.
     let audience = request
         .audience
@@ -282,10 +294,21 @@ async fn github_token_request(
 /// overrides and a fault.
 async fn mint(
     State(issuer): State<Arc<Issuer>>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<MintRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, IssuerError> {
     let Json(request) = body.map_err(|e| IssuerError::BadRequest(e.body_text()))?;
-    let (token, claims) = issuer.issue(TokenSpec::try_from(request)?).await?;
+    if let Caller::Seat { seat, .. } = &caller
+        && (!request.claims.is_empty() || !request.remove.is_empty())
+    {
+        // Overridden claims could name any repository: a seat mints its identity's own.
+        return Err(IssuerError::Forbidden(format!(
+            "seat {seat}'s token cannot override or remove claims"
+        )));
+    }
+    let spec = TokenSpec::try_from(request)?;
+    caller.may_mint(spec.identity.provider(), spec.identity.owner())?;
+    let (token, claims) = issuer.issue(spec).await?;
     Ok(Json(json!({"token": token, "claims": claims})).into_response())
 }
 

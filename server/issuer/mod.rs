@@ -76,6 +76,41 @@ pub struct Issuer {
     sigstore: Option<Arc<crate::issuer::sigstore::Sigstore>>,
     /// Where the key ring and JWKS mode are shared with other processes, if anywhere.
     control: Option<control::ControlFile>,
+    /// A workshop's seats: their tokens also open the token routes, each for its
+    /// seat's owner only.
+    room: std::sync::OnceLock<Arc<crate::workshop::Room>>,
+}
+
+/// Who presented the bearer token: the runner (the issuer's request token, any
+/// identity) or a workshop seat (tokens for its own owner only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Runner,
+    Seat { seat: u32, owner: String },
+}
+
+impl Caller {
+    /// Refuse an identity a seat may not have: another owner's repository or group,
+    /// or a provider the workshop does not use.
+    pub fn may_mint(&self, provider: Provider, owner: Option<&str>) -> Result<(), IssuerError> {
+        let Caller::Seat { seat, owner: mine } = self else {
+            return Ok(());
+        };
+        if !matches!(provider, Provider::GitHub | Provider::GitLab) {
+            return Err(IssuerError::Forbidden(format!(
+                "seat {seat} mints GitHub and GitLab tokens only, not {provider}"
+            )));
+        }
+        match owner {
+            Some(o) if o == mine => Ok(()),
+            Some(o) => Err(IssuerError::Forbidden(format!(
+                "seat {seat} mints tokens for {mine}'s repositories only, not {o}'s"
+            ))),
+            None => Err(IssuerError::Forbidden(format!(
+                "seat {seat}: the identity names no owner"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +125,8 @@ pub enum IssuerError {
     UnknownProvider(String),
     #[error("the key set is unavailable (failure injected with /_control/jwks)")]
     Injected,
+    #[error("{0}")]
+    Forbidden(String),
     #[error("signing failed")]
     Internal(#[from] anyhow::Error),
 }
@@ -98,6 +135,7 @@ impl IntoResponse for IssuerError {
     fn into_response(self) -> Response {
         let status = match &self {
             IssuerError::Unauthorized => StatusCode::UNAUTHORIZED,
+            IssuerError::Forbidden(_) => StatusCode::FORBIDDEN,
             IssuerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             IssuerError::UnknownProvider(_) => StatusCode::NOT_FOUND,
             IssuerError::Injected => StatusCode::INTERNAL_SERVER_ERROR,
@@ -125,6 +163,15 @@ pub enum Identity {
 }
 
 impl Identity {
+    /// The repository owner (GitHub) or top-level group (GitLab) the token will name.
+    pub fn owner(&self) -> Option<&str> {
+        match self {
+            Self::GitHub(g) => Some(g.owner()),
+            Self::GitLab(g) => g.project_path.split('/').next().filter(|o| !o.is_empty()),
+            _ => None,
+        }
+    }
+
     pub fn provider(&self) -> Provider {
         match self {
             Self::GitHub(_) => Provider::GitHub,
@@ -271,7 +318,13 @@ impl Issuer {
             jwks_mode: tokio::sync::watch::Sender::new(JwksMode::Normal),
             sigstore: None,
             control: None,
+            room: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Let a workshop's seat tokens in (each for its own owner).
+    pub(crate) fn admit_seats(&self, room: Arc<crate::workshop::Room>) {
+        let _ = self.room.set(room);
     }
 
     /// Share the key ring and JWKS mode through `path` with every process that uses it
@@ -558,20 +611,26 @@ impl Issuer {
         Ok(self.issue(spec).await?.0)
     }
 
-    fn check_bearer(&self, headers: &HeaderMap) -> Result<(), IssuerError> {
+    fn check_bearer(&self, headers: &HeaderMap) -> Result<Caller, IssuerError> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let (scheme, token) = value.split_once(' ').unwrap_or(("", ""));
         // `id` sends "bearer", uv sends "Bearer": the scheme is case-insensitive (RFC 9110).
-        if scheme.eq_ignore_ascii_case("bearer")
-            && crate::util::constant_time_eq(token.trim(), &self.request_token)
-        {
-            Ok(())
-        } else {
-            Err(IssuerError::Unauthorized)
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(IssuerError::Unauthorized);
         }
+        let token = token.trim();
+        if crate::util::constant_time_eq(token, &self.request_token) {
+            return Ok(Caller::Runner);
+        }
+        let room = self.room.get().ok_or(IssuerError::Unauthorized)?;
+        let seat = room.seat_of_token(token).ok_or(IssuerError::Unauthorized)?;
+        Ok(Caller::Seat {
+            seat,
+            owner: room.names(seat).owner,
+        })
     }
 }
 

@@ -26,6 +26,7 @@ pub fn grants(
     event: &Event,
     issuer: &str,
     request_token: &str,
+    runner_environment: Option<&str>,
 ) -> Vec<Grant> {
     let mut out = Vec::new();
     for wf in workflows {
@@ -42,7 +43,8 @@ pub fn grants(
             let vars = match github::token_for(&running, event) {
                 Err(why) => Err(why.describe()),
                 Ok(()) => {
-                    let (identity, _) = github::identity(repo, &running, event);
+                    let (mut identity, _) = github::identity(repo, &running, event);
+                    identity.runner_environment = runner_environment.map(str::to_owned);
                     Ok(vec![
                         (
                             "ACTIONS_ID_TOKEN_REQUEST_URL".to_owned(),

@@ -523,6 +523,7 @@ fn variables_go_into_the_env_of_the_jobs_github_gives_a_token_and_nowhere_else()
         &event("push", "refs/heads/main"),
         "http://iss",
         "rt'1",
+        None,
     );
     let given: Vec<(&str, bool)> = grants
         .iter()

@@ -60,7 +60,7 @@ pub struct ExchangeRow {
     pub detail: StoredDetail,
 }
 
-const EXCHANGE_COLUMNS: &str = "id, created_at, issuer, provider, outcome, description, publisher_id, project, token_id, token_expires, detail";
+pub(super) const EXCHANGE_COLUMNS: &str = "id, created_at, issuer, provider, outcome, description, publisher_id, project, token_id, token_expires, detail";
 
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 pub struct ExchangeFilter {

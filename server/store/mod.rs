@@ -18,6 +18,7 @@ mod publishers;
 mod small_blobs;
 mod sql;
 mod tokens;
+mod workshop;
 
 pub use armed_faults::ArmedRow;
 pub use blobs::{BlobStore, Digests, SMALL_BLOB, StagedFile};

@@ -171,7 +171,7 @@ impl From<Option<String>> for Report {
     }
 }
 
-const FILE_COLUMNS: &str = "f.id, r.version, f.filename, f.packagetype, f.python_version, f.requires_python, f.size, \
+pub(super) const FILE_COLUMNS: &str = "f.id, r.version, f.filename, f.packagetype, f.python_version, f.requires_python, f.size, \
      f.md5_digest, f.sha256_digest, f.blake2_256_digest, f.path, f.metadata_sha256, f.metadata_blake2_256, \
      f.upload_time, f.token_id, f.attestations";
 
