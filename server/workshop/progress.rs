@@ -143,28 +143,17 @@ fn claim_text<'a>(claims: &'a Map<String, Value>, key: &str) -> Option<&'a str> 
     claims.get(key).and_then(Value::as_str)
 }
 
-/// Which unfinished exercises a refused exchange was a try at: those judged against
-/// one of their projects' publishers (or, with no publisher in play, waiting for its
-/// code); of these, the ones with a step this very refusal matches, else the first (in
-/// the file's order) that waits for an accepted exchange.
+/// Which unfinished exercises a refused exchange was a try at: the ones with a step
+/// this very refusal matches (finished ones included, so a replay after the replay
+/// exercise is nobody's try), else the first unfinished one (in the file's order)
+/// judged against one of its projects' publishers, preferring one that waits for an
+/// accepted exchange.
 fn tries(exercises: &[SeatExercise], done: &[bool], e: &ExchangeEvent) -> Vec<usize> {
-    let ExchangeOutcome::Refused(code) = e.outcome else {
+    if !matches!(e.outcome, ExchangeOutcome::Refused(_)) {
         return Vec::new();
-    };
-    let pool: Vec<usize> = (0..exercises.len())
-        .filter(|&i| !done[i])
-        .filter(|&i| match &e.project {
-            Some(p) => exercises[i].projects.contains(p),
-            None => exercises[i]
-                .goal
-                .iter()
-                .any(|s| matches!(s, Step::Refused { code: c, .. } if *c == code)),
-        })
-        .collect();
+    }
     let event = Event::Exchange(e.clone());
-    let specific: Vec<usize> = pool
-        .iter()
-        .copied()
+    let specific: Vec<usize> = (0..exercises.len())
         .filter(|&i| {
             exercises[i]
                 .goal
@@ -173,8 +162,14 @@ fn tries(exercises: &[SeatExercise], done: &[bool], e: &ExchangeEvent) -> Vec<us
         })
         .collect();
     if !specific.is_empty() {
-        return specific;
+        return specific.into_iter().filter(|&i| !done[i]).collect();
     }
+    let Some(project) = &e.project else {
+        return Vec::new();
+    };
+    let pool: Vec<usize> = (0..exercises.len())
+        .filter(|&i| !done[i] && exercises[i].projects.contains(project))
+        .collect();
     pool.iter()
         .copied()
         .find(|&i| {
@@ -343,8 +338,11 @@ mod tests {
         assert_eq!(judge(&ex, &[env]).steps_done, 0);
         let elsewhere = exchange(2, 10, refused, "attendee-03-new", json!({}), &["workflow"]);
         let p = judge(&ex, &[elsewhere]);
-        // A workflow refusal, but against another exercise's publisher: not a try here.
-        assert_eq!(p.status, Status::Pending);
+        // A workflow refusal teaches the same against any publisher of the seat's.
+        assert_eq!((p.status, p.steps_done), (Status::Refused, 1));
+        // Another claim's refusal on another project is no try at this exercise.
+        let other = exchange(3, 10, refused, "attendee-03-new", json!({}), &["repository"]);
+        assert_eq!(judge(&ex, &[other]).status, Status::Pending);
         assert_eq!(judge(&ex, &[]).status, Status::Pending);
     }
 
@@ -444,6 +442,12 @@ mod tests {
         let p = judge_all(&all, &[repo]);
         assert_eq!(p[index("first-publish")].status, Status::Refused);
         assert_eq!(p[index("wrong-workflow")].status, Status::Pending);
+        // A replay once the replay exercise is done is nobody's try.
+        let once = exchange(4, 13, ExchangeOutcome::Refused(MintCode::InvalidReuseToken), "attendee-03-demo", json!({}), &[]);
+        let again = exchange(5, 14, ExchangeOutcome::Refused(MintCode::InvalidReuseToken), "attendee-03-demo", json!({}), &[]);
+        let p = judge_all(&all, &[once, again]);
+        assert_eq!(p[index("replayed-token")].status, Status::Done);
+        assert!(p.iter().all(|x| x.status != Status::Refused), "{p:?}");
     }
 
     #[test]
