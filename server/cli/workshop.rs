@@ -136,6 +136,9 @@ fn exports(dir: &Path, answer: &Value) -> String {
         out += &format!("export UV_PUBLISH_URL={}\n", q(upload));
         out += &format!("export TWINE_REPOSITORY_URL={}\n", q(upload));
     }
+    if let Some(simple) = answer["simple_url"].as_str() {
+        out += &format!("export MOCK_PYPI_INDEX_URL={}\n", q(simple));
+    }
     if let Some(http) = answer["http_url"].as_str() {
         out += &format!(
             "export MOCK_PYPI_MINT_URL={}\n",
@@ -167,22 +170,42 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
         if let Ok(r) = mine
             && r.status().is_success()
         {
-            let answer = json!({"upload_url": info.upload_url, "http_url": info.http_url});
+            let answer = json!({"upload_url": info.upload_url, "http_url": info.http_url, "simple_url": info.simple_url});
             eprintln!("# seat {} again, from {}", args.seat, dir.display());
             print!("{}", exports(&dir, &answer));
             return Ok(());
         }
+    }
+    let unreachable = |e: reqwest::Error| {
+        anyhow::anyhow!(
+            "cannot reach {base}: is the instructor's server running, and is this the address on their screen? ({e})"
+        )
+    };
+    // The CA first: a server that is not the instructor's gets no seat claimed.
+    if let Some(expected) = &args.ca_sha256 {
+        let response = http
+            .get(format!("{base}/_mock/api/workshop/ca"))
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let why = answer["error"].as_str().unwrap_or("the server refused");
+            anyhow::bail!("{base}: {why} ({status})");
+        }
+        let got = ca_fingerprint(answer["ca_pem"].as_str().unwrap_or(""));
+        anyhow::ensure!(
+            got.eq_ignore_ascii_case(expected.trim()),
+            "the CA from {base} has fingerprint {got}, not {expected}: this is not the instructor's server (no seat was taken, nothing was written)"
+        );
     }
     let response = http
         .post(format!("{base}/_mock/api/workshop/join"))
         .json(&json!({"seat": args.seat}))
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot reach {base}: is the instructor's server running, and is this the address on their screen? ({e})"
-            )
-        })?;
+        .map_err(unreachable)?;
     let status = response.status();
     let answer: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
@@ -193,10 +216,10 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
         .as_str()
         .context("the server sent no test CA")?;
     if let Some(expected) = &args.ca_sha256 {
-        let got = ca_fingerprint(ca_pem);
+        // The same server answered both: still, never write another CA than checked.
         anyhow::ensure!(
-            got.eq_ignore_ascii_case(expected.trim()),
-            "the CA from {base} has fingerprint {got}, not {expected}: this is not the instructor's server (nothing was written)"
+            ca_fingerprint(ca_pem).eq_ignore_ascii_case(expected.trim()),
+            "the CA from {base} changed while joining: nothing was written"
         );
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

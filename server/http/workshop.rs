@@ -16,6 +16,7 @@ use crate::workshop::{JoinError, Room};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(room))
+        .route("/ca", get(ca))
         .route("/join", post(join))
         .route("/seat", get(own_seat))
         .route("/seats/{seat}", get(seat))
@@ -123,6 +124,20 @@ async fn reset(
     }
     tracing::info!(seat, "workshop seat reset");
     Ok(Json(json!({"seat": seat, "reset": true, "joined": false})))
+}
+
+/// The test CA, for `join` to check against the instructor's fingerprint before it
+/// takes a seat.
+async fn ca(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    the_room(&app)?;
+    let pem = app
+        .ca_file
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .ok_or_else(|| {
+            ApiError::NotFound("this server has no test CA (its own certificate)".into())
+        })?;
+    Ok(Json(json!({"ca_pem": pem})))
 }
 
 /// `{"seat": K}` → the seat's token and everything `mock-pypi join` writes.

@@ -59,6 +59,7 @@ pub enum Backend {
 pub struct Store {
     read: AnyPool,
     write: AnyPool,
+    backend: Backend,
     exchanges: Batcher<ExchangeRecord, Recorded>,
     files: Batcher<FileJob, StoreFileOutcome>,
     /// Bumped by every write that changes what the index shows (in this process).
@@ -160,6 +161,7 @@ impl Store {
         let store = Store {
             read,
             write,
+            backend,
             exchanges,
             files,
             changes,
@@ -199,6 +201,17 @@ impl Store {
 
     async fn changed(&self) {
         self.changes.changed().await;
+    }
+
+    /// A write transaction that reads first. On SQLite it takes the write lock at
+    /// BEGIN: a deferred one that reads, then writes while another connection (the
+    /// batch writers have their own) committed, fails at once with "database is
+    /// locked" instead of waiting its turn.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.write.begin().await,
+        }
     }
 
     /// Delete everything a user created: projects, files, publishers, tokens,

@@ -142,7 +142,7 @@ impl Store {
     /// Create the pending publisher's project and make the publisher a normal one, in
     /// one transaction: concurrent exchanges on any replica reify it exactly once.
     pub async fn reify_pending(&self, publisher_id: i64) -> StoreResult<Reified> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let name: Option<String> =
             sqlx::query_scalar("SELECT project FROM publishers WHERE id = $1 AND pending = 1")
                 .bind(publisher_id)

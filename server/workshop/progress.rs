@@ -341,7 +341,14 @@ mod tests {
         // A workflow refusal teaches the same against any publisher of the seat's.
         assert_eq!((p.status, p.steps_done), (Status::Refused, 1));
         // Another claim's refusal on another project is no try at this exercise.
-        let other = exchange(3, 10, refused, "attendee-03-new", json!({}), &["repository"]);
+        let other = exchange(
+            3,
+            10,
+            refused,
+            "attendee-03-new",
+            json!({}),
+            &["repository"],
+        );
         assert_eq!(judge(&ex, &[other]).status, Status::Pending);
         assert_eq!(judge(&ex, &[]).status, Status::Pending);
     }
@@ -443,8 +450,22 @@ mod tests {
         assert_eq!(p[index("first-publish")].status, Status::Refused);
         assert_eq!(p[index("wrong-workflow")].status, Status::Pending);
         // A replay once the replay exercise is done is nobody's try.
-        let once = exchange(4, 13, ExchangeOutcome::Refused(MintCode::InvalidReuseToken), "attendee-03-demo", json!({}), &[]);
-        let again = exchange(5, 14, ExchangeOutcome::Refused(MintCode::InvalidReuseToken), "attendee-03-demo", json!({}), &[]);
+        let once = exchange(
+            4,
+            13,
+            ExchangeOutcome::Refused(MintCode::InvalidReuseToken),
+            "attendee-03-demo",
+            json!({}),
+            &[],
+        );
+        let again = exchange(
+            5,
+            14,
+            ExchangeOutcome::Refused(MintCode::InvalidReuseToken),
+            "attendee-03-demo",
+            json!({}),
+            &[],
+        );
         let p = judge_all(&all, &[once, again]);
         assert_eq!(p[index("replayed-token")].status, Status::Done);
         assert!(p.iter().all(|x| x.status != Status::Refused), "{p:?}");

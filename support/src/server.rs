@@ -61,15 +61,41 @@ impl Server {
         Self::launch_on(tempdir(), &self.data_dir(), &[], envs)
     }
 
+    /// `mock-pypi workshop` listening on `listen` (a loopback address of the test's
+    /// choosing), with the fixture issuer key.
+    pub fn workshop(listen: &str, extra: &[&str]) -> Self {
+        let dir = tempdir();
+        let data_dir = dir.path().join("data");
+        let command = server_command("workshop", listen, &data_dir);
+        Self::launch_command(
+            dir,
+            &data_dir,
+            command,
+            extra,
+            &[("RUST_LOG", "mock_pypi=debug,warn")],
+        )
+    }
+
     fn launch_on(
         dir: tempfile::TempDir,
         data_dir: &Path,
         extra: &[&str],
         envs: &[(&str, &str)],
     ) -> Self {
+        let command = serve_command(data_dir);
+        Self::launch_command(dir, data_dir, command, extra, envs)
+    }
+
+    fn launch_command(
+        dir: tempfile::TempDir,
+        data_dir: &Path,
+        mut command: Command,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Self {
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
         let data_dir = data_dir.to_path_buf();
-        let child = serve_command(&data_dir)
+        let child = command
             .args(extra)
             .env("PATH", "/usr/bin:/bin")
             .envs(envs.iter().copied())
@@ -157,11 +183,22 @@ impl Server {
     pub fn data_dir(&self) -> PathBuf {
         self.data.clone()
     }
+    /// The loopback address the server listens on (127.0.0.1 unless the test chose
+    /// another, as the workshop's LAN-style room does).
+    fn host(&self) -> &str {
+        self.info["http_url"]
+            .as_str()
+            .and_then(|u| u.strip_prefix("http://"))
+            .and_then(|a| a.rsplit_once(':'))
+            .map(|(h, _)| h)
+            .filter(|h| h.starts_with("127."))
+            .unwrap_or("127.0.0.1")
+    }
     pub fn http(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}:{}", self.host(), self.port)
     }
     pub fn https(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
+        format!("https://{}:{}", self.host(), self.port)
     }
     pub fn ca_file(&self) -> PathBuf {
         PathBuf::from(self.info["ca_file"].as_str().expect("ca_file"))
@@ -349,15 +386,21 @@ impl Drop for Server {
 /// environment. With `MOCK_PYPI_TEST_DATABASE_URL` (a PostgreSQL cluster's admin URL)
 /// each data directory gets its own database there instead of SQLite.
 pub fn serve_command(data_dir: &Path) -> Command {
+    server_command("serve", "127.0.0.1:0", data_dir)
+}
+
+/// `mock-pypi SUBCOMMAND --listen LISTEN` with the fixture key, on this data directory
+/// (and its PostgreSQL database when the suite runs on PostgreSQL).
+pub fn server_command(subcommand: &str, listen: &str, data_dir: &Path) -> Command {
     // The bench can drive another build (`MOCK_PYPI_BENCH_BINARY`) to compare in one run.
     let binary = std::env::var_os("MOCK_PYPI_BENCH_BINARY")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(crate::binary);
     let mut cmd = Command::new(binary);
     cmd.args([
-        "serve",
+        subcommand,
         "--listen",
-        "127.0.0.1:0",
+        listen,
         "--issuer-key",
         FIXTURE_KEY,
         "--data-dir",

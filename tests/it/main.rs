@@ -10,6 +10,7 @@ mod api_tokens;
 mod attestations;
 mod audit;
 mod burn;
+mod classroom;
 mod client_failures;
 mod clients;
 mod compose_topology;
