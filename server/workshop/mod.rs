@@ -305,6 +305,21 @@ fn exchange_event(row: &ExchangeRow, claims: &Map<String, Value>) -> ExchangeEve
                 .collect()
         })
         .unwrap_or_default();
+    // The first failed check says it in a line; the full text starts with the code's
+    // generic words.
+    let failed = judged.and_then(|c| c.verdicts.iter().find(|v| !v.ok));
+    let reason = match failed {
+        Some(v) => format!(
+            "{}: {} is {}, the publisher expects '{}'",
+            row.outcome.as_str(),
+            v.claim,
+            v.actual
+                .as_deref()
+                .map_or("missing".to_owned(), |a| format!("'{a}'")),
+            v.expected
+        ),
+        None => progress::one_line(&row.description),
+    };
     ExchangeEvent {
         id: row.id,
         at: row.created_at,
@@ -312,7 +327,7 @@ fn exchange_event(row: &ExchangeRow, claims: &Map<String, Value>) -> ExchangeEve
         project,
         claims: claims.clone(),
         failed_claims,
-        description: row.description.clone(),
+        reason,
     }
 }
 

@@ -34,7 +34,8 @@ pub struct ExchangeEvent {
     pub claims: Map<String, Value>,
     /// The claims the deciding publisher's checks failed on.
     pub failed_claims: Vec<String>,
-    pub description: String,
+    /// Why it was refused, in one line (the failed check, else the description's start).
+    pub reason: String,
 }
 
 impl Event {
@@ -237,7 +238,7 @@ pub fn judge_all(exercises: &[SeatExercise], events: &[Event]) -> Vec<Progress> 
             Progress {
                 status,
                 steps_done: steps[i],
-                reason: tried.map(|x| one_line(&x.description)),
+                reason: tried.map(|x| x.reason.clone()),
                 exchange: tried.map(|x| x.id),
             }
         })
@@ -286,7 +287,7 @@ mod tests {
             project: Some(project.to_owned()),
             claims: claims.as_object().cloned().unwrap_or_default(),
             failed_claims: failed.iter().map(|s| (*s).to_owned()).collect(),
-            description: format!("exchange {id}\nmore"),
+            reason: format!("exchange {id}"),
         })
     }
 
