@@ -151,8 +151,21 @@ class Server:
         env: Optional[Mapping[str, str]] = None,
         binary: Optional[PathLike] = None,
         startup_timeout: float = 20.0,
+        workshop_seats: Optional[int] = None,
+        exercises: Optional[PathLike] = None,
     ) -> None:
         args: list[str] = []
+        # A classroom (``mock-pypi workshop``): seats, exercises that check themselves.
+        self._subcommand = "serve"
+        if workshop_seats is not None:
+            self._subcommand = "workshop"
+            args += ["--seats", str(_positive_int("workshop_seats", workshop_seats))]
+        if exercises is not None:
+            if workshop_seats is None:
+                raise ValueError("exercises: only a workshop has them (pass workshop_seats)")
+            if not Path(exercises).is_file():
+                raise ValueError(f"exercises: no such file {str(exercises)!r}")
+            args += ["--exercises", str(Path(exercises).resolve())]
         if config is not None:
             if not Path(config).is_file():
                 raise ValueError(f"config: no such file {str(config)!r}")
@@ -254,7 +267,8 @@ class Server:
     def _launch(
         self, binary: str, env: dict[str, str], data_dir: Path, log_path: Path, key_args: list[str]
     ) -> "Server":
-        command = [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *key_args, *self._args]
+        command = [binary, self._subcommand, "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *key_args,
+                   *self._args]
         with open(log_path, "wb") as log:
             self._process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
@@ -692,6 +706,45 @@ class Server:
             self.check_alive()
             raise ServerError(f"mock-pypi {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout
+
+    # -- workshop --------------------------------------------------------------------
+
+    def workshop(self) -> dict[str, Any]:
+        """The room (``Server(workshop_seats=N)``): ``{"exercises": [{"id", "title"}…],
+        "seats": [{"seat", "owner", "joined", "exercises": {ID: "done|refused|pending"},
+        "reasons": {ID: why}}…]}``."""
+        return cast(dict[str, Any], self.api("GET", "/workshop"))
+
+    def seat(self, seat: int) -> dict[str, Any]:
+        """One seat: its exercises with their steps, publishers and latest exchanges."""
+        return cast(dict[str, Any], self.api("GET", f"/workshop/seats/{_positive_int('seat', seat)}"))
+
+    def reset_seat(self, seat: int) -> None:
+        """Start a seat again (its projects, publishers, faults and token renewed)."""
+        self.api("POST", f"/workshop/seats/{_positive_int('seat', seat)}/reset")
+
+    def join(self, seat: int, directory: PathLike) -> ClientEnv:
+        """Take ``seat`` as an attendee would (``mock-pypi join``): the seat's settings
+        go to ``directory/.mock-pypi-seat``, the starter files to
+        ``directory/exercises``; the variables ``join`` prints, to give a client (or a
+        ``mock-pypi`` command) that acts as the seat."""
+        binary = self._binary or find_binary()
+        root = Path(directory)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_PYPI_")}
+        result = subprocess.run(
+            [binary, "join", self.url, "--seat", str(_positive_int("seat", seat)),
+             "--dir", str(root / ".mock-pypi-seat"), "--exercises-dir", str(root / "exercises")],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=60,
+        )
+        if result.returncode != 0:
+            self.check_alive()
+            raise ServerError(f"mock-pypi join failed: {result.stderr.strip()}")
+        values: dict[str, str] = {}
+        for line in result.stdout.splitlines():
+            if line.startswith("export "):
+                name, _, quoted = line[len("export "):].partition("=")
+                values[name] = _unquote(quoted)
+        return ClientEnv(values)
 
     # -- explanations ----------------------------------------------------------------
 

@@ -310,13 +310,13 @@ fn exchange_event(row: &ExchangeRow, claims: &Map<String, Value>) -> ExchangeEve
     let failed = judged.and_then(|c| c.verdicts.iter().find(|v| !v.ok));
     let reason = match failed {
         Some(v) => format!(
-            "{}: {} is {}, the publisher expects '{}'",
-            row.outcome.as_str(),
+            "{} {}, expected '{}' ({})",
             v.claim,
             v.actual
                 .as_deref()
                 .map_or("missing".to_owned(), |a| format!("'{a}'")),
-            v.expected
+            v.expected,
+            row.outcome.as_str(),
         ),
         None => progress::one_line(&row.description),
     };
