@@ -183,17 +183,10 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
     };
     // The CA first: a server that is not the instructor's gets no seat claimed.
     if let Some(expected) = &args.ca_sha256 {
-        let response = http
-            .get(format!("{base}/_mock/api/workshop/ca"))
-            .send()
+        let response = http.get(format!("{base}/_mock/api/workshop/ca")).send();
+        let answer = answer_of(response.await.map_err(unreachable)?)
             .await
-            .map_err(unreachable)?;
-        let status = response.status();
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let why = answer["error"].as_str().unwrap_or("the server refused");
-            anyhow::bail!("{base}: {why} ({status})");
-        }
+            .map_err(|why| anyhow::anyhow!("{base}: {why}"))?;
         let got = ca_fingerprint(answer["ca_pem"].as_str().unwrap_or(""));
         anyhow::ensure!(
             got.eq_ignore_ascii_case(expected.trim()),
@@ -203,15 +196,10 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
     let response = http
         .post(format!("{base}/_mock/api/workshop/join"))
         .json(&json!({"seat": args.seat}))
-        .send()
+        .send();
+    let answer = answer_of(response.await.map_err(unreachable)?)
         .await
-        .map_err(unreachable)?;
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        let why = answer["error"].as_str().unwrap_or("the server refused");
-        anyhow::bail!("seat {}: {why} ({status})", args.seat);
-    }
+        .map_err(|why| anyhow::anyhow!("seat {}: {why}", args.seat))?;
     let ca_pem = answer["ca_pem"]
         .as_str()
         .context("the server sent no test CA")?;
@@ -270,6 +258,18 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
     );
     print!("{}", exports(&dir, &answer));
     Ok(())
+}
+
+/// A response's JSON, or why the server refused (its `error`, and the status).
+async fn answer_of(response: reqwest::Response) -> Result<Value, String> {
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        Ok(answer)
+    } else {
+        let why = answer["error"].as_str().unwrap_or("the server refused");
+        Err(format!("{why} ({status})"))
+    }
 }
 
 /// The dist maker every exercise uses (no build backend, so nothing from the internet).

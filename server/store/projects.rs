@@ -177,10 +177,16 @@ pub(super) const FILE_COLUMNS: &str = "f.id, r.version, f.filename, f.packagetyp
 
 /// A file with its project's normalized name.
 #[derive(sqlx::FromRow)]
-struct ProjectFile {
+pub(super) struct ProjectFile {
     #[sqlx(flatten)]
     file: FileRow,
     normalized_name: String,
+}
+
+impl ProjectFile {
+    pub(super) fn pair(self) -> (String, FileRow) {
+        (self.normalized_name, self.file)
+    }
 }
 
 impl Store {
@@ -265,10 +271,7 @@ impl Store {
         .bind(token_id)
         .fetch_all(&self.read)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.normalized_name, r.file))
-            .collect())
+        Ok(rows.into_iter().map(ProjectFile::pair).collect())
     }
 
     /// The newest uploads across projects, with their project's normalized name.
@@ -279,10 +282,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.normalized_name, r.file))
-            .collect())
+        Ok(rows.into_iter().map(ProjectFile::pair).collect())
     }
 
     pub async fn project_releases(&self, project_id: i64) -> StoreResult<Vec<ReleaseRow>> {

@@ -4,19 +4,12 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::exchanges::EXCHANGE_COLUMNS;
-use super::projects::FILE_COLUMNS;
+use super::projects::{FILE_COLUMNS, ProjectFile};
 use super::{ExchangeRow, FaultEventRow, FileRow, Store, StoreResult};
 
 /// A room reads at most this many rows of each kind: a day's workshop of 200 seats
 /// stays far below it.
 const ROOM_ROWS: i64 = 50_000;
-
-#[derive(sqlx::FromRow)]
-struct ProjectFile {
-    #[sqlx(flatten)]
-    file: FileRow,
-    normalized_name: String,
-}
 
 impl Store {
     /// Exchanges with an id above `after`, oldest first.
@@ -39,10 +32,7 @@ impl Store {
         .bind(ROOM_ROWS)
         .fetch_all(&self.read)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.normalized_name, r.file))
-            .collect())
+        Ok(rows.into_iter().map(ProjectFile::pair).collect())
     }
 
     /// Fault events with an id above `after`, oldest first.

@@ -33,6 +33,9 @@ pub struct Exercise {
     /// text; `@make_dist` stands for the dist maker).
     pub starter: BTreeMap<String, String>,
     pub goal: Vec<Step>,
+    /// The projects whose exchanges count as tries at this exercise (normalized; known
+    /// once the templates are filled for a seat).
+    pub projects: Vec<String>,
 }
 
 /// One step of a goal; a goal is done when its steps happened in this order.
@@ -159,20 +162,8 @@ impl SeatNames {
     }
 }
 
-/// An exercise as one seat sees it: every template filled.
-#[derive(Clone, Debug)]
-pub struct SeatExercise {
-    pub id: String,
-    pub title: String,
-    pub task: String,
-    pub hint: String,
-    pub publishers: Vec<Map<String, Value>>,
-    pub faults: Vec<Value>,
-    pub starter: BTreeMap<String, String>,
-    pub goal: Vec<Step>,
-    /// The projects whose exchanges count as tries at this exercise.
-    pub projects: Vec<String>,
-}
+/// An exercise as one seat sees it: every template filled, its projects known.
+pub type SeatExercise = Exercise;
 
 impl Exercise {
     pub fn for_seat(&self, seat: &SeatNames) -> SeatExercise {
@@ -202,7 +193,7 @@ impl Exercise {
         }
         projects.sort();
         projects.dedup();
-        SeatExercise {
+        Exercise {
             id: self.id.clone(),
             title: self.title.clone(),
             task: seat.fill(&self.task),
@@ -374,6 +365,7 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Exercise>, ExercisesError> {
             faults,
             starter: def.starter,
             goal,
+            projects: Vec::new(),
         });
     }
     Ok(out)

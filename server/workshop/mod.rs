@@ -232,16 +232,7 @@ impl Room {
         let Some(plan) = self.seat(seat) else {
             return Ok(false);
         };
-        let projects: Vec<String> = {
-            let mut all: Vec<String> = plan
-                .exercises
-                .iter()
-                .flat_map(|e| e.projects.iter().cloned())
-                .collect();
-            all.sort();
-            all.dedup();
-            all
-        };
+        let projects = plan.projects();
         // Its faults: disarmed (they are armed again below, counters at zero).
         for armed in crate::fault_state::list(app).await? {
             if armed

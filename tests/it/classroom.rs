@@ -175,6 +175,11 @@ fn attempt(seat: &Seat, i: usize, task: &str, fix: bool) {
     assert!(ok, "seat {} exercise {}:\n{out}", seat.k, IDS[i]);
 }
 
+/// A page's text (a simple page, say).
+async fn page(http: &reqwest::Client, url: String) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 fn statuses(report: &Value, k: u32) -> Vec<String> {
     let seat = &report["seats"][(k - 1) as usize];
     IDS.iter()
@@ -188,18 +193,8 @@ async fn a_room_of_thirty_seats() {
     let base = server.info["http_url"].as_str().unwrap().to_owned();
     assert!(base.starts_with("http://127.0.0.2:"), "{base}");
     let http = server.client();
-    let admin = server.admin_token();
-    let room = |http: reqwest::Client, admin: String, base: String| async move {
-        http.get(format!("{base}/_mock/api/workshop"))
-            .bearer_auth(admin)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
-    let before = room(http.clone(), admin.clone(), base.clone()).await;
+    let room = || async { server.api(Method::GET, "/workshop", None).await.1 };
+    let before = room().await;
     assert_eq!(
         before["exercises"]
             .as_array()
@@ -309,7 +304,7 @@ async fn a_room_of_thirty_seats() {
     );
 
     // The API shows exactly each seat's subset.
-    let after = room(http.clone(), admin.clone(), base.clone()).await;
+    let after = room().await;
     for k in 1..=SEATS {
         assert_eq!(
             statuses(&after, k),
@@ -369,28 +364,9 @@ async fn a_room_of_thirty_seats() {
     let token1: Value = serde_json::from_str(&token1).unwrap();
     let token1 = token1["request_token"].as_str().unwrap().to_owned();
     assert!(token1.starts_with("mpws-1-"));
-    let seat2 = |http: reqwest::Client| {
-        let (base, admin) = (base.clone(), admin.clone());
-        async move {
-            http.get(format!("{base}/_mock/api/workshop/seats/2"))
-                .bearer_auth(admin)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let seat2_before = seat2(http.clone()).await;
-    let files2 = http
-        .get(format!("{base}/simple/attendee-02-demo/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let seat2 = || async { server.api(Method::GET, "/workshop/seats/2", None).await.1 };
+    let seat2_before = seat2().await;
+    let files2 = page(&http, format!("{base}/simple/attendee-02-demo/")).await;
     let (ok, out) =
         seats[0].sh("mock-pypi token github --repository attendee-02/demo --environment pypi");
     assert!(
@@ -442,19 +418,8 @@ async fn a_room_of_thirty_seats() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401, "a seat token is no admin token");
-    assert_eq!(
-        seat2(http.clone()).await,
-        seat2_before,
-        "seat 1 changed seat 2"
-    );
-    let files2_after = http
-        .get(format!("{base}/simple/attendee-02-demo/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(seat2().await, seat2_before, "seat 1 changed seat 2");
+    let files2_after = page(&http, format!("{base}/simple/attendee-02-demo/")).await;
     assert_eq!(files2, files2_after);
 
     // 30 seats exchanging at once: each answered within a second.
@@ -504,22 +469,15 @@ async fn a_room_of_thirty_seats() {
     assert_eq!(expected(5)[0], "done");
     assert_eq!(expected(5)[4], "done");
     for project in ["attendee-05-demo", "attendee-05-new"] {
-        let page = http
-            .get(format!("{base}/simple/{project}/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = page(&http, format!("{base}/simple/{project}/")).await;
         assert!(page.contains(".whl"), "{project} before the reset: {page}");
     }
-    let others = room(http.clone(), admin.clone(), base.clone()).await;
+    let others = room().await;
     let (status, _) = server
         .api(Method::POST, "/workshop/seats/5/reset", None)
         .await;
     assert_eq!(status, 200);
-    let reset = room(http.clone(), admin.clone(), base.clone()).await;
+    let reset = room().await;
     assert_eq!(statuses(&reset, 5), vec!["pending"; 8]);
     assert_eq!(reset["seats"][4]["joined"], false);
     for k in (1..=SEATS).filter(|&k| k != 5) {
@@ -531,14 +489,7 @@ async fn a_room_of_thirty_seats() {
     }
     // Its projects start empty (the normal publishers' projects exist again, as PyPI
     // needs them to; the pending one's does not).
-    let emptied = http
-        .get(format!("{base}/simple/attendee-05-demo/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let emptied = page(&http, format!("{base}/simple/attendee-05-demo/")).await;
     assert!(
         !emptied.contains(".whl") && !emptied.contains(".tar.gz"),
         "{emptied}"
@@ -561,7 +512,7 @@ async fn a_room_of_thirty_seats() {
     assert_eq!(r.status(), 401);
     let (ok, out) = seats[4].sh(&format!("set -e\n{}", commands(&tasks[4][0]).join("\n")));
     assert!(ok, "{out}");
-    let again = room(http, admin, base).await;
+    let again = room().await;
     assert_eq!(statuses(&again, 5)[0], "done");
 }
 
