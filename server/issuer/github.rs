@@ -271,6 +271,15 @@ impl GitHubIdentity {
         }
     }
 
+    /// The repository's owner and, for a reusable workflow, the called one's.
+    pub fn owners(&self) -> Vec<&str> {
+        let mut owners = vec![self.owner()];
+        if let Some(called) = &self.job_workflow_ref {
+            owners.push(called.split('/').next().unwrap_or(called));
+        }
+        owners
+    }
+
     pub fn owner(&self) -> &str {
         self.repository
             .split_once('/')

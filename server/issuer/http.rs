@@ -279,7 +279,7 @@ async fn github_token_request(
             "{e}: the request URL must carry repository=OWNER/REPO (see `mock-pypi env github`)"
         ))
     })?;
-    caller.may_mint(Provider::GitHub, Some(request.identity.owner()))?;
+    caller.may_mint(Provider::GitHub, &request.identity.owners())?;
     // Real GitHub defaults the audience to the owner's URL when none is asked for.
     let audience = request
         .audience
@@ -307,7 +307,7 @@ async fn mint(
         )));
     }
     let spec = TokenSpec::try_from(request)?;
-    caller.may_mint(spec.identity.provider(), spec.identity.owner())?;
+    caller.may_mint(spec.identity.provider(), &spec.identity.owners())?;
     let (token, claims) = issuer.issue(spec).await?;
     Ok(Json(json!({"token": token, "claims": claims})).into_response())
 }

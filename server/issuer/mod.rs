@@ -92,7 +92,7 @@ pub enum Caller {
 impl Caller {
     /// Refuse an identity a seat may not have: another owner's repository or group,
     /// or a provider the workshop does not use.
-    pub fn may_mint(&self, provider: Provider, owner: Option<&str>) -> Result<(), IssuerError> {
+    pub fn may_mint(&self, provider: Provider, owners: &[&str]) -> Result<(), IssuerError> {
         let Caller::Seat { seat, owner: mine } = self else {
             return Ok(());
         };
@@ -101,13 +101,15 @@ impl Caller {
                 "seat {seat} mints GitHub and GitLab tokens only, not {provider}"
             )));
         }
-        match owner {
-            Some(o) if o == mine => Ok(()),
+        if owners.is_empty() {
+            return Err(IssuerError::Forbidden(format!(
+                "seat {seat}: the identity names no owner"
+            )));
+        }
+        match owners.iter().find(|o| *o != mine) {
+            None => Ok(()),
             Some(o) => Err(IssuerError::Forbidden(format!(
                 "seat {seat} mints tokens for {mine}'s repositories only, not {o}'s"
-            ))),
-            None => Err(IssuerError::Forbidden(format!(
-                "seat {seat}: the identity names no owner"
             ))),
         }
     }
@@ -163,12 +165,19 @@ pub enum Identity {
 }
 
 impl Identity {
-    /// The repository owner (GitHub) or top-level group (GitLab) the token will name.
-    pub fn owner(&self) -> Option<&str> {
+    /// The owners the token will name: the repository's (GitHub; and a reusable
+    /// workflow's, when it names one) or the top-level group (GitLab).
+    pub fn owners(&self) -> Vec<&str> {
         match self {
-            Self::GitHub(g) => Some(g.owner()),
-            Self::GitLab(g) => g.project_path.split('/').next().filter(|o| !o.is_empty()),
-            _ => None,
+            Self::GitHub(g) => g.owners(),
+            Self::GitLab(g) => g
+                .project_path
+                .split('/')
+                .next()
+                .filter(|o| !o.is_empty())
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
         }
     }
 

@@ -391,6 +391,16 @@ async fn a_room_of_thirty_seats() {
         .await
         .unwrap();
     assert_eq!(runner.status(), 403);
+    // Nor through a reusable workflow of another seat's repository.
+    let called = http
+        .get(format!(
+            "{issuer}/github/token?repository=attendee-01/demo&audience=pypi&job_workflow_ref=attendee-02/demo/.github/workflows/release.yml%40refs/heads/main"
+        ))
+        .bearer_auth(&token1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(called.status(), 403);
     let control = http
         .post(format!("{issuer}/_control/rotate"))
         .bearer_auth(&token1)
