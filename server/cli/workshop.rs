@@ -315,3 +315,50 @@ fn write_starters(root: &Path, starter: &Value) -> anyhow::Result<Vec<String>> {
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_room_on_every_address_is_advertised_at_the_lan_one() {
+        let mut settings = Settings::resolve(&ServeArgs::default()).expect("defaults");
+        settings.listen = "0.0.0.0:8000".parse().unwrap();
+        advertise(&mut settings);
+        match lan_address() {
+            Some(ip) => {
+                assert_eq!(
+                    settings.public_url.as_deref(),
+                    Some(format!("http://{}", SocketAddr::new(ip, 8000)).as_str())
+                );
+                assert!(
+                    settings.tls_names.contains(&ip.to_string()),
+                    "{:?}",
+                    settings.tls_names
+                );
+            }
+            // No route out (a machine without a network): the loopback default stays.
+            None => assert_eq!(settings.public_url, None),
+        }
+        // A chosen address, or a chosen public URL, is left as it is.
+        let mut chosen = Settings::resolve(&ServeArgs::default()).expect("defaults");
+        chosen.listen = "127.0.0.2:8000".parse().unwrap();
+        let names = chosen.tls_names.clone();
+        advertise(&mut chosen);
+        assert_eq!((chosen.public_url, chosen.tls_names), (None, names));
+        let mut named = Settings::resolve(&ServeArgs::default()).expect("defaults");
+        named.listen = "0.0.0.0:8000".parse().unwrap();
+        named.public_url = Some("http://room.example:8000".into());
+        advertise(&mut named);
+        assert_eq!(
+            named.public_url.as_deref(),
+            Some("http://room.example:8000")
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_is_of_the_trimmed_pem() {
+        assert_eq!(ca_fingerprint("abc\n"), ca_fingerprint("abc"));
+        assert_eq!(ca_fingerprint("abc").len(), 16);
+    }
+}
