@@ -55,16 +55,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, require_admin))
 }
 
-async fn require_admin(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
+/// The bearer token of a request (the scheme is case-insensitive, RFC 9110).
+pub(super) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned());
-    match presented {
-        Some(t) if crate::util::constant_time_eq(&t, &app.admin_token) => next.run(request).await,
+        .map(|(_, t)| t.trim())
+}
+
+async fn require_admin(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    match bearer(request.headers()) {
+        Some(t) if crate::util::constant_time_eq(t, &app.admin_token) => next.run(request).await,
         _ => ApiError::Unauthorized.into_response(),
     }
 }

@@ -2,12 +2,13 @@
 //! seat (anyone in the room, once per seat) and resetting one (admin).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use super::control::bearer;
 use super::json::{Body, object};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,15 +28,6 @@ pub fn router() -> Router<AppState> {
 enum Caller {
     Admin,
     Seat(u32),
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
 }
 
 fn caller(app: &AppState, room: &Room, headers: &HeaderMap) -> Result<Caller, ApiError> {

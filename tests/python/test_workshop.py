@@ -25,8 +25,8 @@ def attendee(env: dict[str, str], *args: str, cwd: Path) -> subprocess.Completed
 
 
 def test_a_classroom_from_python(tmp_path: Path) -> None:
-    if shutil.which("uv") is None:
-        pytest.skip("uv is not installed")
+    # The package test installs the pinned uv beside pytest: without it this must fail, not skip.
+    assert shutil.which("uv") is not None, "uv is not installed"
     with Server(workshop_seats=2) as room:
         ids = [e["id"] for e in room.workshop()["exercises"]]
         assert ids[0] == "first-publish" and len(ids) == 8
